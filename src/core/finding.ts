@@ -1,0 +1,53 @@
+/** What every detector reports. JSON uses these names exactly; see docs/event-format.md. */
+
+export const SEVERITIES = ["critical", "high", "medium", "low", "info"] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const FINDING_CATEGORIES = [
+  "tool_poisoning",
+  "read_then_exfiltrate",
+  "credential_harvesting",
+  "privilege_escalation_chain",
+  "slow_exfiltration",
+  "sequence_anomaly",
+  "argument_anomaly",
+  "temporal_anomaly",
+  "resource_anomaly",
+  "cross_session",
+  "dlp",
+  "policy",
+  "auth",
+  "tool_definition_change",
+  "operational",
+] as const;
+export type FindingCategory = (typeof FINDING_CATEGORIES)[number];
+
+/** A detector's verdict about one point in a session. */
+export interface Finding {
+  /** Event time of the exchange that raised it (RFC 3339 UTC). */
+  time: string;
+  session: string;
+  user: string | null;
+  agent: string | null;
+  server: string;
+  tool: string | null;
+  /** 0-based index of the `tools/call` in its session, or `null` when the finding is not about a call. */
+  call_index: number | null;
+  /** Name of the detector that raised it. */
+  detector: string;
+  category: FindingCategory;
+  severity: Severity;
+  /** Strength of the evidence, 0 to 1. */
+  score: number;
+  /** One sentence an operator can act on; says which baseline or rule it departs from. */
+  message: string;
+  /** Call indexes, values, baselines: whatever lets an investigator check the claim. */
+  evidence: Record<string, unknown>;
+}
+
+const SEVERITY_RANK: Record<Severity, number> = { critical: 4, high: 3, medium: 2, low: 1, info: 0 };
+
+/** Orders severities: positive when `a` is more severe than `b`. */
+export function compareSeverity(a: Severity, b: Severity): number {
+  return SEVERITY_RANK[a] - SEVERITY_RANK[b];
+}

@@ -1,0 +1,67 @@
+import type { CapturedExchange } from "./exchange.js";
+import type { Finding } from "./finding.js";
+
+/** Counters every store keeps so that nothing is lost silently. */
+export interface StoreCounters {
+  /** Exchanges and findings handed to the store. */
+  accepted: number;
+  /** Exchanges and findings committed to disk. */
+  written: number;
+  /** Exchanges and findings dropped (queue full, disk full, write error). Every drop is counted here. */
+  dropped: number;
+}
+
+/** A stored exchange with its place in the audit chain. */
+export interface StoredExchange {
+  /** Position in the store (monotonic across every process sharing the file). */
+  seq: number;
+  exchange: CapturedExchange;
+  /** Hex SHA-256 chaining this record to the previous one. */
+  hash: string;
+}
+
+/** Filters for reading exchanges back. All optional; results come in `seq` order. */
+export interface ExchangeQuery {
+  session?: string;
+  server?: string;
+  tool?: string;
+  /** Inclusive lower bound on event time, ms since epoch. */
+  since_ms?: number;
+  /** Exclusive upper bound on event time, ms since epoch. */
+  until_ms?: number;
+  /** Only records after this `seq`. */
+  after_seq?: number;
+  limit?: number;
+}
+
+export interface FindingQuery {
+  session?: string;
+  since_ms?: number;
+  until_ms?: number;
+  limit?: number;
+}
+
+/** Outcome of walking the tamper-evident chain. */
+export type AuditVerification =
+  | { ok: true; records: number; first_seq: number | null; last_seq: number | null }
+  | { ok: false; records: number; broken_seq: number; reason: string };
+
+/**
+ * Where exchanges and findings are kept.
+ *
+ * The write side never blocks and never throws into the caller: `append*` hand records to a bounded
+ * queue and a full queue drops and counts. `forceFlush` waits until everything accepted so far is
+ * written or counted as dropped; `shutdown` flushes and closes and is idempotent.
+ */
+export interface Store {
+  appendExchange(exchange: CapturedExchange): void;
+  appendFinding(finding: Finding): void;
+  counters(): StoreCounters;
+  exchanges(query?: ExchangeQuery): Promise<StoredExchange[]>;
+  findings(query?: FindingQuery): Promise<Finding[]>;
+  verifyAudit(): Promise<AuditVerification>;
+  /** Deletes exchanges and findings older than the cut-off, keeping the audit chain verifiable. Returns how many were removed. */
+  applyRetention(before_ms: number): Promise<number>;
+  forceFlush(): Promise<void>;
+  shutdown(): Promise<void>;
+}
