@@ -94,6 +94,8 @@ export interface CapturedExchange {
   request_bytes?: number;
   /** Size of the closing message in bytes. */
   response_bytes?: number;
+  /** True when `result` was clipped to `capture.max_text_bytes`. */
+  truncated?: boolean;
   /** The address the session came from (HTTP gateway). */
   source?: string | null;
 }

@@ -1,0 +1,154 @@
+import { readFileSync } from "node:fs";
+import { LineCounter, parseDocument } from "yaml";
+import { z } from "zod";
+import { ToolwatchError } from "../core/errors.js";
+import { parseDuration } from "./duration.js";
+
+const duration = z.union([z.string(), z.number()]).transform((value, context) => {
+  const ms = parseDuration(value);
+  if (ms === null) {
+    context.addIssue({
+      code: "custom",
+      message: `expected a duration such as 60s, 5m or 30d, got ${JSON.stringify(value)}`,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const stdioUpstreamSchema = z
+  .object({
+    command: z.string().min(1),
+    args: z.array(z.string()).default([]),
+    env: z.record(z.string(), z.string()).default({}),
+    cwd: z.string().optional(),
+  })
+  .strict();
+
+const httpUpstreamSchema = z
+  .object({
+    url: z.url(),
+    headers: z.record(z.string(), z.string()).default({}),
+  })
+  .strict();
+
+const apiKeySchema = z
+  .object({
+    /** Hex SHA-256 of the key; the key itself never needs to be in the file. */
+    key_sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/i)
+      .optional(),
+    /** Plain key, for local use and tests. Prefer `key_sha256`. */
+    key: z.string().min(8).optional(),
+    user: z.string().min(1),
+    agent: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((value) => (value.key === undefined) !== (value.key_sha256 === undefined), {
+    message: "give exactly one of key or key_sha256",
+  });
+
+export const configSchema = z
+  .object({
+    database: z.string().optional(),
+    retention: duration.default(30 * 86_400_000),
+    capture: z
+      .object({
+        max_message_bytes: z
+          .number()
+          .int()
+          .positive()
+          .default(16 * 1024 * 1024),
+        max_depth: z.number().int().positive().default(64),
+        max_text_bytes: z
+          .number()
+          .int()
+          .positive()
+          .default(1024 * 1024),
+        request_timeout: duration.default(300_000),
+      })
+      .strict()
+      .default({
+        max_message_bytes: 16 * 1024 * 1024,
+        max_depth: 64,
+        max_text_bytes: 1024 * 1024,
+        request_timeout: 300_000,
+      }),
+    store: z
+      .object({ queue_size: z.number().int().positive().default(50_000) })
+      .strict()
+      .default({ queue_size: 50_000 }),
+    gateway: z
+      .object({
+        host: z.string().default("127.0.0.1"),
+        port: z.number().int().min(0).max(65535).default(8808),
+        api_keys: z.array(apiKeySchema).default([]),
+        /** Sessions idle longer than this are closed and their upstream stopped. */
+        session_idle_timeout: duration.default(30 * 60_000),
+      })
+      .strict()
+      .default({ host: "127.0.0.1", port: 8808, api_keys: [], session_idle_timeout: 30 * 60_000 }),
+    servers: z
+      .record(z.string().regex(/^[A-Za-z0-9._-]+$/), z.union([stdioUpstreamSchema, httpUpstreamSchema]))
+      .default({}),
+  })
+  .strict();
+
+export type ToolwatchConfig = z.infer<typeof configSchema>;
+export type UpstreamConfig = ToolwatchConfig["servers"][string];
+export type StdioUpstreamConfig = z.infer<typeof stdioUpstreamSchema>;
+export type HttpUpstreamConfig = z.infer<typeof httpUpstreamSchema>;
+export type CaptureLimits = ToolwatchConfig["capture"];
+
+export function isStdioUpstream(upstream: UpstreamConfig): upstream is StdioUpstreamConfig {
+  return "command" in upstream;
+}
+
+/** The configuration with every default filled in. */
+export function defaultConfig(): ToolwatchConfig {
+  return configSchema.parse({});
+}
+
+/** Parses YAML text; errors name the file, line and column and what was expected. */
+export function parseConfig(text: string, file = "<config>"): ToolwatchConfig {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, prettyErrors: false });
+  const firstError = document.errors[0];
+  if (firstError) {
+    const position = lineCounter.linePos(firstError.pos[0]);
+    throw new ToolwatchError(
+      "config_invalid",
+      `${file}:${position.line}:${position.col}: ${firstError.message.split("\n")[0]}`,
+    );
+  }
+  const parsed = configSchema.safeParse(document.toJS() ?? {});
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const node = document.getIn(issue.path as (string | number)[], true) as { range?: [number, number] } | undefined;
+  const offset = node?.range?.[0] ?? locateParent(document, issue.path);
+  const position = offset === undefined ? { line: 1, col: 1 } : lineCounter.linePos(offset);
+  const where = issue.path.length > 0 ? ` at ${issue.path.join(".")}` : "";
+  throw new ToolwatchError("config_invalid", `${file}:${position.line}:${position.col}${where}: ${issue.message}`);
+}
+
+function locateParent(document: ReturnType<typeof parseDocument>, path: PropertyKey[]): number | undefined {
+  for (let length = path.length - 1; length >= 0; length--) {
+    const node = document.getIn(path.slice(0, length) as (string | number)[], true) as
+      | { range?: [number, number] }
+      | undefined;
+    if (node?.range) return node.range[0];
+  }
+  return undefined;
+}
+
+export function loadConfig(file: string | undefined): ToolwatchConfig {
+  if (file === undefined) return defaultConfig();
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ToolwatchError("config_invalid", `${file}: cannot read (${(error as Error).message})`, { cause: error });
+  }
+  return parseConfig(text, file);
+}

@@ -1,0 +1,11 @@
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** Parses `250ms`, `60s`, `5m`, `1h`, `30d`, `2w` (or a bare number of milliseconds) into milliseconds; `null` when it is not one. */
+export function parseDuration(text: string | number): number | null {
+  if (typeof text === "number") return Number.isFinite(text) && text >= 0 ? text : null;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$/.exec(text);
+  if (!match) return null;
+  const value = Number(match[1]);
+  const unit = UNIT_MS[match[2] ?? "ms"];
+  return unit === undefined ? null : value * unit;
+}

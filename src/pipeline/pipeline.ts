@@ -1,0 +1,195 @@
+import type { Detector, ExchangePosition, FindingSink } from "../core/detector.js";
+import type { CapturedExchange } from "../core/exchange.js";
+import type { Finding } from "../core/finding.js";
+import type { Store } from "../core/store.js";
+
+export interface PipelineOptions {
+  /** Where exchanges and findings are kept; `null` runs without persistence. */
+  store: Store | null;
+  detectors?: Detector[];
+  /** Further receivers of every finding (a findings file, the alert engine). */
+  findingSinks?: FindingSink[];
+  /** A session with no exchange for this long (event time) is ended, so session-level detectors conclude. */
+  session_idle_ms?: number;
+  /** Told once per burst when a detector throws; defaults to stderr. */
+  onDetectorError?: (detector: string, error: unknown) => void;
+}
+
+export interface PipelineCounters {
+  exchanges: number;
+  learned: number;
+  findings: number;
+  sessions_open: number;
+  detector_errors: number;
+}
+
+interface SessionState {
+  index: number;
+  calls: number;
+  last_ms: number;
+}
+
+/**
+ * Capture → store → detectors → findings, the same in live traffic and in replay.
+ *
+ * Everything runs on event time (the exchange's own `time`), so a capture file replayed through a
+ * pipeline yields the findings the live pipeline raised. `process` is synchronous and never throws.
+ */
+export class Pipeline {
+  private readonly store: Store | null;
+  private readonly detectors: Detector[];
+  private readonly sinks: FindingSink[];
+  private readonly idleMs: number;
+  private readonly sessions = new Map<string, SessionState>();
+  private readonly reportError: (detector: string, error: unknown) => void;
+  private readonly emit: FindingSink;
+  private clock = 0;
+  private nextSweep = 0;
+  private counts = { exchanges: 0, learned: 0, findings: 0, detector_errors: 0 };
+  private lastErrorReport = 0;
+  private closed = false;
+
+  constructor(options: PipelineOptions) {
+    this.store = options.store;
+    this.detectors = options.detectors ?? [];
+    this.sinks = options.findingSinks ?? [];
+    this.idleMs = options.session_idle_ms ?? 30 * 60_000;
+    this.reportError =
+      options.onDetectorError ??
+      ((detector, error) =>
+        process.stderr.write(
+          `toolwatch: detector ${detector} failed: ${(error as Error)?.message ?? String(error)}\n`,
+        ));
+    this.emit = (finding) => this.routeFinding(finding);
+  }
+
+  /** The latest event time seen, ms since the epoch. */
+  get now(): number {
+    return this.clock;
+  }
+
+  counters(): PipelineCounters {
+    return { ...this.counts, sessions_open: this.sessions.size };
+  }
+
+  /** Feeds known-normal traffic to detectors that learn; nothing is stored or scored. */
+  learn(exchange: CapturedExchange): void {
+    const position = this.position(exchange);
+    this.counts.learned++;
+    for (const detector of this.detectors) {
+      if (detector.learn === undefined) continue;
+      try {
+        detector.learn(exchange, position);
+      } catch (error) {
+        this.detectorFailed(detector, error);
+      }
+    }
+  }
+
+  /** Stores one exchange and runs every detector on it. */
+  process(exchange: CapturedExchange): void {
+    if (this.closed) return;
+    const position = this.position(exchange);
+    this.counts.exchanges++;
+    this.store?.appendExchange(exchange);
+    for (const detector of this.detectors) {
+      try {
+        detector.observe(exchange, position, this.emit);
+      } catch (error) {
+        this.detectorFailed(detector, error);
+      }
+    }
+  }
+
+  /** Ends a session explicitly (its transport closed). */
+  endSession(session: string, time_ms = this.clock): void {
+    if (!this.sessions.delete(session)) return;
+    for (const detector of this.detectors) {
+      if (detector.endSession === undefined) continue;
+      try {
+        detector.endSession(session, time_ms, this.emit);
+      } catch (error) {
+        this.detectorFailed(detector, error);
+      }
+    }
+  }
+
+  /** Ends every open session (end of a replay) and flushes detectors and the store. */
+  async finish(): Promise<void> {
+    for (const session of [...this.sessions.keys()]) this.endSession(session);
+    await this.forceFlush();
+  }
+
+  async forceFlush(): Promise<void> {
+    for (const detector of this.detectors) {
+      if (detector.forceFlush === undefined) continue;
+      try {
+        await detector.forceFlush(this.emit);
+      } catch (error) {
+        this.detectorFailed(detector, error);
+      }
+    }
+    await this.store?.forceFlush();
+  }
+
+  /** Flushes, then shuts detectors down. The store is the caller's: it may outlive the pipeline. Idempotent. */
+  async shutdown(): Promise<void> {
+    if (this.closed) return;
+    await this.finish();
+    this.closed = true;
+    for (const detector of this.detectors) {
+      try {
+        await detector.shutdown();
+      } catch (error) {
+        this.detectorFailed(detector, error);
+      }
+    }
+  }
+
+  private position(exchange: CapturedExchange): ExchangePosition {
+    const parsed = Date.parse(exchange.time);
+    // Out-of-order or unreadable times never move the clock backwards.
+    const time_ms = Number.isNaN(parsed) ? this.clock : parsed;
+    if (time_ms > this.clock) this.clock = time_ms;
+    if (this.clock >= this.nextSweep) this.sweepIdle();
+    let state = this.sessions.get(exchange.session);
+    if (state === undefined) {
+      state = { index: 0, calls: 0, last_ms: time_ms };
+      this.sessions.set(exchange.session, state);
+    }
+    const isCall = exchange.method === "tools/call" && exchange.kind !== "protocol_error";
+    const position: ExchangePosition = { index: state.index, call_index: isCall ? state.calls : null, time_ms };
+    state.index++;
+    if (isCall) state.calls++;
+    if (time_ms > state.last_ms) state.last_ms = time_ms;
+    return position;
+  }
+
+  private sweepIdle(): void {
+    this.nextSweep = this.clock + Math.max(1_000, Math.floor(this.idleMs / 4));
+    const cutoff = this.clock - this.idleMs;
+    for (const [session, state] of this.sessions) {
+      if (state.last_ms < cutoff) this.endSession(session, state.last_ms + this.idleMs);
+    }
+  }
+
+  private routeFinding(finding: Finding): void {
+    this.counts.findings++;
+    this.store?.appendFinding(finding);
+    for (const sink of this.sinks) {
+      try {
+        sink(finding);
+      } catch (error) {
+        this.detectorFailed({ name: "finding-sink" }, error);
+      }
+    }
+  }
+
+  private detectorFailed(detector: { name: string }, error: unknown): void {
+    this.counts.detector_errors++;
+    const now = Date.now();
+    if (now - this.lastErrorReport < 10_000) return;
+    this.lastErrorReport = now;
+    this.reportError(detector.name, error);
+  }
+}
