@@ -40,7 +40,7 @@ export type JsonRpcMessage = JsonRpcRequest | JsonRpcNotification | JsonRpcSucce
 
 /** A message read off a transport: parsed, or the reason it could not be. `bytes` is its size on the wire. */
 export type InboundFrame =
-  | { ok: true; message: JsonRpcMessage; bytes: number; raw: Buffer | string }
+  | { ok: true; message: JsonRpcMessage; bytes: number; raw: Buffer | string; batch?: undefined }
   /** A JSON array of messages (JSON-RPC batch, allowed by MCP 2025-03-26). */
   | { ok: true; batch: JsonRpcMessage[]; bytes: number; raw: Buffer | string; message?: undefined }
   | { ok: false; code: number; reason: string; bytes: number; id: RequestId | null };
