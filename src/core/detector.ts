@@ -11,6 +11,17 @@ export interface ExchangePosition {
   time_ms: number;
 }
 
+/**
+ * Sees every processed exchange after the store and before the detectors (metrics, flow tracking).
+ * Synchronous and cheap, like a detector's `observe`, but raises no findings.
+ */
+export interface ExchangeObserver {
+  readonly name: string;
+  observe(exchange: CapturedExchange, position: ExchangePosition): void;
+  /** Called when a session ends, on event time. */
+  endSession?(session: string, time_ms: number): void;
+}
+
 /** Receives findings; detectors call it synchronously, the pipeline routes them on. */
 export type FindingSink = (finding: Finding) => void;
 

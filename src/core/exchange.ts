@@ -47,6 +47,27 @@ export interface PeerInfo {
 /** The error levels that separate a tool's own failures from the server's. */
 export type ErrorLevel = "tool" | "server";
 
+/** The stage of inline defence that took a decision. */
+export type DecisionStage = "auth" | "policy" | "dlp" | "poisoning" | "pinning";
+
+/** What inline defence did to an exchange. */
+export type DecisionAction = "allow" | "alert" | "deny" | "redact" | "quarantine" | "block";
+
+/**
+ * A decision toolwatch took in the path of the call. Part of the record so that replay, metrics
+ * (DLP block rate, policy denial rate) and alerts (`auth_failures`) see exactly what live traffic saw.
+ */
+export interface InlineDecision {
+  stage: DecisionStage;
+  action: DecisionAction;
+  /** The rule or policy that decided, when one did. */
+  rule?: string;
+  /** Why, for the record; never contains the secret that matched. */
+  reason: string;
+  /** Which side of the call the decision looked at. */
+  direction?: "arguments" | "result";
+}
+
 /** One MCP exchange as seen on the wire. */
 export interface CapturedExchange {
   /** RFC 3339 UTC, when the opening message was seen. */
@@ -96,6 +117,8 @@ export interface CapturedExchange {
   response_bytes?: number;
   /** True when `result` was clipped to `capture.max_text_bytes`. */
   truncated?: boolean;
+  /** Inline decisions (authentication, policy, DLP, poisoning, pinning) in the order they were taken. */
+  decisions?: InlineDecision[];
   /** The address the session came from (HTTP gateway). */
   source?: string | null;
 }

@@ -1,4 +1,4 @@
-import type { Detector, ExchangePosition, FindingSink } from "../core/detector.js";
+import type { Detector, ExchangeObserver, ExchangePosition, FindingSink } from "../core/detector.js";
 import type { CapturedExchange } from "../core/exchange.js";
 import type { Finding } from "../core/finding.js";
 import type { Store } from "../core/store.js";
@@ -6,6 +6,8 @@ import type { Store } from "../core/store.js";
 export interface PipelineOptions {
   /** Where exchanges and findings are kept; `null` runs without persistence. */
   store: Store | null;
+  /** Stages that watch every exchange without raising findings (metrics). They run before the detectors. */
+  observers?: ExchangeObserver[];
   detectors?: Detector[];
   /** Further receivers of every finding (a findings file, the alert engine). */
   findingSinks?: FindingSink[];
@@ -37,6 +39,7 @@ interface SessionState {
  */
 export class Pipeline {
   private readonly store: Store | null;
+  private readonly observers: ExchangeObserver[];
   private readonly detectors: Detector[];
   private readonly sinks: FindingSink[];
   private readonly idleMs: number;
@@ -51,6 +54,7 @@ export class Pipeline {
 
   constructor(options: PipelineOptions) {
     this.store = options.store;
+    this.observers = options.observers ?? [];
     this.detectors = options.detectors ?? [];
     this.sinks = options.findingSinks ?? [];
     this.idleMs = options.session_idle_ms ?? 30 * 60_000;
@@ -92,6 +96,13 @@ export class Pipeline {
     const position = this.position(exchange);
     this.counts.exchanges++;
     this.store?.appendExchange(exchange);
+    for (const observer of this.observers) {
+      try {
+        observer.observe(exchange, position);
+      } catch (error) {
+        this.detectorFailed(observer, error);
+      }
+    }
     for (const detector of this.detectors) {
       try {
         detector.observe(exchange, position, this.emit);
@@ -104,6 +115,13 @@ export class Pipeline {
   /** Ends a session explicitly (its transport closed). */
   endSession(session: string, time_ms = this.clock): void {
     if (!this.sessions.delete(session)) return;
+    for (const observer of this.observers) {
+      try {
+        observer.endSession?.(session, time_ms);
+      } catch (error) {
+        this.detectorFailed(observer, error);
+      }
+    }
     for (const detector of this.detectors) {
       if (detector.endSession === undefined) continue;
       try {
