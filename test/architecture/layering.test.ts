@@ -15,10 +15,10 @@ const ALLOWED: Record<string, string[]> = {
   detectors: ["core", "protocol"],
   record: ["core"],
   store: ["core", "config"],
-  capture: ["core", "protocol", "config", "pipeline", "runtime"],
+  capture: ["core", "protocol", "config", "pipeline", "runtime", "metrics"],
   runtime: ["core", "config", "pipeline", "store", "detectors", "metrics", "alerts"],
   replay: ["core", "record", "pipeline", "store", "detectors", "config", "metrics", "alerts"],
-  demo: ["core", "config", "capture", "runtime", "store", "pipeline", "detectors", "record"],
+  demo: ["core", "config", "capture", "runtime", "store", "pipeline", "detectors", "record", "metrics", "alerts", "replay"],
   cli: ["*"],
 };
 
