@@ -1,0 +1,226 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { startGateway } from "../capture/http-gateway.js";
+import { configSchema, type ToolwatchConfig } from "../config/config.js";
+import type { StoredExchange } from "../core/store.js";
+import { defaultDetectors } from "../detectors/index.js";
+import { createLiveRuntime } from "../runtime/live-runtime.js";
+import { openStore } from "../store/index.js";
+import { DEMO_SESSIONS } from "./demo-sessions.js";
+
+export interface DemoOptions {
+  /** The database the demo writes; removed first so each run starts clean. */
+  databasePath: string;
+  /** Where the report goes. */
+  write: (text: string) => void;
+  /** Gateway log lines (start-up, routes); quiet by default. */
+  log?: (line: string) => void;
+}
+
+export interface DemoResult {
+  sessions: number;
+  exchanges: number;
+  findings: number;
+  dropped: number;
+  audit_ok: boolean;
+}
+
+const require = createRequire(import.meta.url);
+
+/** The stdio entry point of an MCP reference server installed from npm. */
+function serverEntry(packageName: string): string {
+  const manifest = require.resolve(`${packageName}/package.json`);
+  const bin = (require(manifest) as { bin: Record<string, string> | string }).bin;
+  const relative = typeof bin === "string" ? bin : Object.values(bin)[0];
+  if (relative === undefined) throw new Error(`${packageName} has no bin entry`);
+  return join(dirname(manifest), relative);
+}
+
+/** A small project folder for the file-system server to serve. */
+function makeWorkspace(): string {
+  const workspace = mkdtempSync(join(tmpdir(), "toolwatch-demo-"));
+  mkdirSync(join(workspace, "notes"));
+  mkdirSync(join(workspace, "data"));
+  writeFileSync(
+    join(workspace, "notes", "quarterly-plan.md"),
+    "# Q3 plan\n\n- ship the gateway\n- review vendor contracts\n",
+  );
+  writeFileSync(
+    join(workspace, "data", "customers.csv"),
+    "id,name,country\n1,Acme Corp,DE\n2,Globex,US\n3,Initech,GB\n",
+  );
+  return workspace;
+}
+
+function demoConfig(workspace: string): ToolwatchConfig {
+  const keys = new Map(DEMO_SESSIONS.map((session) => [session.api_key, session]));
+  return configSchema.parse({
+    retention: "30d",
+    gateway: {
+      port: 0,
+      api_keys: [...keys.values()].map((session) => ({
+        key: session.api_key,
+        user: session.user,
+        agent: session.agent,
+      })),
+    },
+    servers: {
+      files: { command: process.execPath, args: [serverEntry("@modelcontextprotocol/server-filesystem"), workspace] },
+      memory: {
+        command: process.execPath,
+        args: [serverEntry("@modelcontextprotocol/server-memory")],
+        env: { MEMORY_FILE_PATH: join(workspace, "memory.jsonl") },
+      },
+      everything: {
+        command: process.execPath,
+        args: [serverEntry("@modelcontextprotocol/server-everything"), "stdio"],
+      },
+    },
+  });
+}
+
+/**
+ * The main job on the embedded default: the gateway in front of real MCP servers from npm, scripted
+ * agent sessions driven through it with the SDK client, and a report of what was captured.
+ */
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const { write } = options;
+  const workspace = makeWorkspace();
+  for (const suffix of ["", "-wal", "-shm"]) rmSync(options.databasePath + suffix, { force: true });
+  const config = demoConfig(workspace);
+  const store = openStore(options.databasePath, { retentionMs: config.retention });
+  const runtime = createLiveRuntime({ config, store, detectors: defaultDetectors() });
+  const gateway = await startGateway({ config, runtime, log: options.log ?? (() => {}) });
+  write(
+    `toolwatch demo: gateway at ${gateway.url}, in front of ${gateway.routes.map((route) => route.server).join(", ")}\n`,
+  );
+  try {
+    // Sessions run side by side, as several agents would.
+    await Promise.all(
+      DEMO_SESSIONS.map(async (session) => {
+        const transport = new StreamableHTTPClientTransport(new URL(`/mcp/${session.server}`, gateway.url), {
+          requestInit: { headers: { Authorization: `Bearer ${session.api_key}` } },
+        });
+        const client = new Client({ name: `demo-${session.agent}`, version: "1.0.0" });
+        await client.connect(transport);
+        try {
+          await session.run(client, workspace);
+        } finally {
+          await transport.terminateSession().catch(() => {});
+          await client.close();
+        }
+      }),
+    );
+  } finally {
+    await gateway.close();
+    await runtime.shutdown();
+  }
+  const reader = openStore(options.databasePath, { retentionMs: 0 });
+  try {
+    const exchanges = await reader.exchanges();
+    const findings = await reader.findings();
+    const audit = await reader.verifyAudit();
+    const counters = store.counters();
+    write(renderToolTable(exchanges));
+    write("\n");
+    const sessions = new Set(exchanges.map((stored) => stored.exchange.session)).size;
+    write(
+      `sessions: ${sessions}   exchanges: ${exchanges.length}   findings: ${findings.length}   dropped: ${counters.dropped}\n`,
+    );
+    for (const finding of findings) {
+      write(
+        `  finding [${finding.severity}] ${finding.category} ${finding.server}/${finding.tool ?? "-"}: ${finding.message}\n`,
+      );
+    }
+    write(
+      audit.ok
+        ? `audit chain: verified (${audit.records} records)\n`
+        : `audit chain: BROKEN at seq ${audit.broken_seq}: ${audit.reason}\n`,
+    );
+    write(`database: ${options.databasePath}\n\n`);
+    write("Look further:\n");
+    write(`  npx toolwatch events --db ${options.databasePath}\n`);
+    write(`  npx toolwatch audit verify --db ${options.databasePath}\n`);
+    write(
+      `  npx toolwatch events --db ${options.databasePath} --json > capture.jsonl && npx toolwatch replay capture.jsonl\n`,
+    );
+    return {
+      sessions,
+      exchanges: exchanges.length,
+      findings: findings.length,
+      dropped: counters.dropped,
+      audit_ok: audit.ok,
+    };
+  } finally {
+    await reader.shutdown();
+    rmSync(workspace, { recursive: true, force: true });
+  }
+}
+
+interface ToolRow {
+  server: string;
+  name: string;
+  calls: number;
+  tool_errors: number;
+  server_errors: number;
+  durations: number[];
+}
+
+/** Per server and tool (or method, for everything that is not a tool call): calls, errors, latency. */
+export function renderToolTable(exchanges: StoredExchange[]): string {
+  const rows = new Map<string, ToolRow>();
+  for (const { exchange } of exchanges) {
+    if (exchange.kind === "notification" || exchange.method === null) continue;
+    const name = exchange.method === "tools/call" ? (exchange.tool ?? "?") : exchange.method;
+    const key = `${exchange.server}\u0000${name}`;
+    let row = rows.get(key);
+    if (row === undefined) {
+      row = { server: exchange.server, name, calls: 0, tool_errors: 0, server_errors: 0, durations: [] };
+      rows.set(key, row);
+    }
+    row.calls++;
+    if (exchange.error?.type === "tool_error") row.tool_errors++;
+    else if (exchange.error !== null) row.server_errors++;
+    if (typeof exchange.duration_ms === "number") row.durations.push(exchange.duration_ms);
+  }
+  const header = ["server", "tool / method", "calls", "tool errors", "server errors", "p50 ms", "p95 ms"];
+  const lines = [...rows.values()]
+    .sort((a, b) => a.server.localeCompare(b.server) || a.name.localeCompare(b.name))
+    .map((row) => [
+      row.server,
+      row.name,
+      String(row.calls),
+      String(row.tool_errors),
+      String(row.server_errors),
+      formatMs(percentile(row.durations, 0.5)),
+      formatMs(percentile(row.durations, 0.95)),
+    ]);
+  return formatTable(header, lines);
+}
+
+function percentile(values: number[], quantile: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(quantile * sorted.length) - 1)] ?? null;
+}
+
+function formatMs(value: number | null): string {
+  return value === null ? "-" : value < 10 ? value.toFixed(2) : value.toFixed(0);
+}
+
+export function formatTable(header: string[], rows: string[][]): string {
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)),
+  );
+  const numeric = (column: number) => column >= 2;
+  const render = (cells: string[]) =>
+    cells
+      .map((cell, column) => (numeric(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!)))
+      .join("  ")
+      .trimEnd();
+  return [render(header), render(widths.map((width) => "-".repeat(width))), ...rows.map(render)].join("\n") + "\n";
+}
