@@ -1,0 +1,164 @@
+import { createHash } from "node:crypto";
+import type { AuditVerification } from "../core/store.js";
+
+/**
+ * The tamper-evident audit chain shared by every store.
+ *
+ * Rule: `hash(n) = hex(SHA-256(hash(n - 1) || record text(n)))`, where `hash(n - 1)` is the 64-character
+ * lowercase hex string of the previous record and the record text is the stored JSON, byte for byte.
+ * Hashing the stored text (never a re-serialisation) keeps verification independent of JSON key order
+ * and lets anyone check a chain with `sqlite3` and `sha256sum`.
+ * The first record chains from {@link GENESIS_HASH}, or from the retention anchor once older records are deleted.
+ */
+
+/** The hash the first record of a fresh chain follows. */
+export const GENESIS_HASH = "0".repeat(64);
+
+/** A position in the chain: a record's `seq` and its hash. */
+export interface ChainPoint {
+  seq: number;
+  hash: string;
+}
+
+/** Where a chain without deletions starts. */
+export const GENESIS: ChainPoint = { seq: 0, hash: GENESIS_HASH };
+
+/** One stored record as the verifier needs it. */
+export interface ChainRecord {
+  seq: number;
+  record: string;
+  hash: string;
+}
+
+/** Hashes one record onto the chain. */
+export function chainHash(previousHash: string, recordText: string): string {
+  return createHash("sha256").update(previousHash).update(recordText).digest("hex");
+}
+
+interface Suspect {
+  seq: number;
+  storedHash: string;
+  computedHash: string;
+}
+
+/**
+ * Walks a chain one record at a time, in `seq` order, so callers can stream records from disk.
+ *
+ * `seq` values must be contiguous: toolwatch assigns `seq = previous + 1` under the write lock, so a gap
+ * can only mean a deleted record and is reported as a break.
+ *
+ * When a hash does not match, the verifier looks one record ahead to tell an edited record (the next record
+ * still chains from the stored hash) from an altered hash column (the next record chains from the hash the
+ * record should have had).
+ */
+export class ChainVerifier {
+  private expectedSeq: number;
+  private previousHash: string;
+  private records = 0;
+  private firstSeq: number | null = null;
+  private lastSeq: number | null = null;
+  private suspect: Suspect | null = null;
+  private verdict: AuditVerification | null = null;
+
+  /** @param anchor the retention anchor, or {@link GENESIS} when nothing was ever deleted. */
+  constructor(private readonly anchor: ChainPoint) {
+    this.expectedSeq = anchor.seq + 1;
+    this.previousHash = anchor.hash;
+  }
+
+  /** Feeds the next record; returns the verdict as soon as the chain is known to be broken, otherwise `null`. */
+  add(row: ChainRecord): AuditVerification | null {
+    if (this.verdict) return this.verdict;
+    if (this.suspect) return this.conclude(this.diagnose(this.suspect, row));
+    if (row.seq !== this.expectedSeq) return this.conclude(this.sequenceBreak(row.seq));
+    const computedHash = chainHash(this.previousHash, row.record);
+    if (computedHash !== row.hash) {
+      this.suspect = { seq: row.seq, storedHash: row.hash, computedHash };
+      return null;
+    }
+    this.accept(row.seq, row.hash);
+    return null;
+  }
+
+  /**
+   * Ends the walk. `head` is the last position the writers recorded; records missing after the last one
+   * read (a truncated tail) or present beyond it are breaks too.
+   */
+  finish(head: ChainPoint): AuditVerification {
+    if (this.verdict) return this.verdict;
+    if (this.suspect) return this.conclude(this.diagnoseAtHead(this.suspect, head));
+    const last: ChainPoint = { seq: this.expectedSeq - 1, hash: this.previousHash };
+    if (last.seq < head.seq) {
+      const missing = last.seq + 1 === head.seq ? `seq ${head.seq}` : `seq ${last.seq + 1}..${head.seq}`;
+      return this.conclude({
+        seq: last.seq + 1,
+        reason: `record deleted (${missing} missing at the end of the chain)`,
+      });
+    }
+    if (last.seq > head.seq) {
+      return this.conclude({
+        seq: head.seq + 1,
+        reason: `record added outside toolwatch (seq ${head.seq + 1} is past the recorded chain head ${head.seq})`,
+      });
+    }
+    if (last.hash !== head.hash) {
+      return this.conclude({
+        seq: last.seq,
+        reason: "chain head hash mismatch (the last record or the head was altered)",
+      });
+    }
+    return { ok: true, records: this.records, first_seq: this.firstSeq, last_seq: this.lastSeq };
+  }
+
+  private accept(seq: number, hash: string): void {
+    this.records++;
+    this.firstSeq ??= seq;
+    this.lastSeq = seq;
+    this.expectedSeq = seq + 1;
+    this.previousHash = hash;
+  }
+
+  private sequenceBreak(seq: number): { seq: number; reason: string } {
+    if (seq > this.expectedSeq) {
+      const missing = seq - 1 === this.expectedSeq ? `seq ${this.expectedSeq}` : `seq ${this.expectedSeq}..${seq - 1}`;
+      return { seq: this.expectedSeq, reason: `record deleted (${missing} missing)` };
+    }
+    if (seq <= this.anchor.seq) {
+      return { seq, reason: `record at or before the retention anchor (seq ${this.anchor.seq})` };
+    }
+    return { seq, reason: "duplicate seq (record inserted outside toolwatch)" };
+  }
+
+  private diagnose(suspect: Suspect, next: ChainRecord): { seq: number; reason: string } {
+    if (next.seq === suspect.seq + 1) {
+      if (chainHash(suspect.storedHash, next.record) === next.hash) return recordModified(suspect.seq);
+      if (chainHash(suspect.computedHash, next.record) === next.hash) return hashAltered(suspect.seq);
+    }
+    return hashMismatch(suspect.seq);
+  }
+
+  private diagnoseAtHead(suspect: Suspect, head: ChainPoint): { seq: number; reason: string } {
+    if (head.seq === suspect.seq) {
+      if (head.hash === suspect.storedHash) return recordModified(suspect.seq);
+      if (head.hash === suspect.computedHash) return hashAltered(suspect.seq);
+    }
+    return hashMismatch(suspect.seq);
+  }
+
+  private conclude(broken: { seq: number; reason: string }): AuditVerification {
+    this.verdict = { ok: false, records: this.records, broken_seq: broken.seq, reason: broken.reason };
+    return this.verdict;
+  }
+}
+
+function recordModified(seq: number): { seq: number; reason: string } {
+  return { seq, reason: "record hash mismatch (record was modified)" };
+}
+
+function hashAltered(seq: number): { seq: number; reason: string } {
+  return { seq, reason: "record hash mismatch (stored hash was altered)" };
+}
+
+function hashMismatch(seq: number): { seq: number; reason: string } {
+  return { seq, reason: "record hash mismatch (record or an earlier hash was modified)" };
+}

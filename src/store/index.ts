@@ -1,0 +1,28 @@
+/** The embedded store: SQLite with a tamper-evident audit chain, written off the proxied call's thread. */
+import { WorkerStore, type WorkerStoreOptions } from "./worker-store.js";
+
+export { type ChainPoint, type ChainRecord, ChainVerifier, chainHash, GENESIS, GENESIS_HASH } from "./audit-chain.js";
+export { runAuditVerify } from "./audit-command.js";
+export { type StoreLog, stderrLog } from "./drop-log.js";
+export { InMemoryStore, type InMemoryStoreOptions } from "./memory-store.js";
+export {
+  DROP_COUNTERS,
+  type DropCounterName,
+  type DropCounts,
+  SCHEMA_VERSION,
+  SqliteStore,
+  type SqliteStoreOptions,
+} from "./sqlite-store.js";
+export { type PendingRecord, pendingExchange, pendingFinding } from "./stored-record.js";
+export { WorkerStore, type WorkerStoreOptions } from "./worker-store.js";
+
+/** Options for {@link openStore}: those of {@link WorkerStore}. */
+export type OpenStoreOptions = WorkerStoreOptions;
+
+/**
+ * Opens the store the live proxy and gateway use: a {@link WorkerStore} on `path` (created with its parent
+ * folders when missing). Throws {@link ToolwatchError} `store_unavailable` when the file cannot be opened.
+ */
+export function openStore(path: string, options: OpenStoreOptions = {}): WorkerStore {
+  return new WorkerStore(path, options);
+}

@@ -1,0 +1,94 @@
+import type { CapturedExchange } from "../core/exchange.js";
+import type { Finding } from "../core/finding.js";
+import type { ExchangeQuery, FindingQuery } from "../core/store.js";
+
+/**
+ * A record ready to be written: its JSON text (what the chain hashes) plus the columns the store indexes.
+ * Plain data so it crosses to the store worker by structured clone without surprises.
+ */
+export type PendingRecord = PendingExchange | PendingFinding;
+
+/** An exchange ready to be written. */
+export interface PendingExchange {
+  kind: "exchange";
+  text: string;
+  time_ms: number;
+  session: string;
+  server: string;
+  tool: string | null;
+  method: string | null;
+}
+
+/** A finding ready to be written. */
+export interface PendingFinding {
+  kind: "finding";
+  text: string;
+  time_ms: number;
+  session: string;
+  server: string;
+  tool: string | null;
+  detector: string;
+  category: string;
+  severity: string;
+}
+
+/**
+ * Event time in ms since the epoch. A time that does not parse falls back to the moment of storing so that
+ * retention still ages the record out instead of keeping it forever.
+ */
+export function eventTimeMs(time: string): number {
+  const parsed = Date.parse(time);
+  return Number.isNaN(parsed) ? Date.now() : parsed;
+}
+
+/**
+ * Prepares an exchange for storage.
+ * @param text the exchange's JSON when the caller already has it (replay reads it from the capture file);
+ * it must be the JSON of `exchange`, since it is what is stored and hashed.
+ */
+export function pendingExchange(exchange: CapturedExchange, text?: string): PendingExchange {
+  return {
+    kind: "exchange",
+    text: text ?? JSON.stringify(exchange),
+    time_ms: eventTimeMs(exchange.time),
+    session: exchange.session,
+    server: exchange.server,
+    tool: exchange.tool ?? null,
+    method: exchange.method,
+  };
+}
+
+/** Prepares a finding for storage; `text`, when given, must be the JSON of `finding`. */
+export function pendingFinding(finding: Finding, text?: string): PendingFinding {
+  return {
+    kind: "finding",
+    text: text ?? JSON.stringify(finding),
+    time_ms: eventTimeMs(finding.time),
+    session: finding.session,
+    server: finding.server,
+    tool: finding.tool,
+    detector: finding.detector,
+    category: finding.category,
+    severity: finding.severity,
+  };
+}
+
+/** Whether a pending exchange passes the filters of an {@link ExchangeQuery} (`after_seq` and `limit` aside). */
+export function exchangeMatches(record: PendingExchange, query: ExchangeQuery): boolean {
+  if (query.session !== undefined && record.session !== query.session) return false;
+  if (query.server !== undefined && record.server !== query.server) return false;
+  if (query.tool !== undefined && record.tool !== query.tool) return false;
+  return timeMatches(record.time_ms, query);
+}
+
+/** Whether a pending finding passes the filters of a {@link FindingQuery} (`limit` aside). */
+export function findingMatches(record: PendingFinding, query: FindingQuery): boolean {
+  if (query.session !== undefined && record.session !== query.session) return false;
+  return timeMatches(record.time_ms, query);
+}
+
+function timeMatches(time_ms: number, query: { since_ms?: number; until_ms?: number }): boolean {
+  if (query.since_ms !== undefined && time_ms < query.since_ms) return false;
+  if (query.until_ms !== undefined && time_ms >= query.until_ms) return false;
+  return true;
+}

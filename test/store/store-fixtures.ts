@@ -1,0 +1,64 @@
+/** Shared helpers for the store tests: records shaped like real captures, and throwaway database folders. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestContext } from "node:test";
+import type { CapturedExchange } from "../../src/core/exchange.js";
+import type { Finding } from "../../src/core/finding.js";
+
+const BASE_MS = Date.parse("2026-03-02T08:00:00.000Z");
+
+/** An exchange like those in the AgentDojo capture, `index` seconds after a fixed start. */
+export function makeExchange(index: number, overrides: Partial<CapturedExchange> = {}): CapturedExchange {
+  return {
+    time: new Date(BASE_MS + index * 1000).toISOString(),
+    session: `s-${index % 3}`,
+    user: "emma.johnson",
+    agent: "banking",
+    server: index % 2 === 0 ? "banking" : "workspace",
+    method: "tools/call",
+    tool: index % 4 === 0 ? "send_money" : "read_file",
+    arguments: { file_path: `notes-${index}.txt`, amount: index },
+    result: `result ${index}: ${"x".repeat(index % 50)}`,
+    error: null,
+    duration_ms: 100 + index,
+    ...overrides,
+  };
+}
+
+export function makeFinding(index: number, overrides: Partial<Finding> = {}): Finding {
+  return {
+    time: new Date(BASE_MS + index * 1000).toISOString(),
+    session: `s-${index % 3}`,
+    user: "emma.johnson",
+    agent: "banking",
+    server: "banking",
+    tool: "send_money",
+    call_index: index,
+    detector: "read-then-exfiltrate",
+    category: "read_then_exfiltrate",
+    severity: "high",
+    score: 0.9,
+    message: `money sent to a new recipient after reading an untrusted file (${index})`,
+    evidence: { read_call: index - 1, recipient: "US133000000121212121212" },
+    ...overrides,
+  };
+}
+
+/** Milliseconds since the epoch of `makeExchange(index).time`. */
+export function timeOf(index: number): number {
+  return BASE_MS + index * 1000;
+}
+
+/** A fresh folder removed when the test ends. */
+export function temporaryDirectory(context: TestContext): string {
+  const directory = mkdtempSync(join(tmpdir(), "toolwatch-store-"));
+  context.after(() => rmSync(directory, { recursive: true, force: true }));
+  return directory;
+}
+
+/** Collects what a store logs, for asserting on it. */
+export function collectLog(): { lines: string[]; log: (message: string) => void } {
+  const lines: string[] = [];
+  return { lines, log: (message) => lines.push(message) };
+}
