@@ -54,8 +54,10 @@ export type AuditVerification =
  * written or counted as dropped; `shutdown` flushes and closes and is idempotent.
  */
 export interface Store {
-  appendExchange(exchange: CapturedExchange): void;
-  appendFinding(finding: Finding): void;
+  /** @param text the exchange's JSON when the caller already has it (replay reads it from the file); it is what gets stored and hashed. */
+  appendExchange(exchange: CapturedExchange, text?: string): void;
+  /** @param text the finding's JSON when the caller already has it. */
+  appendFinding(finding: Finding, text?: string): void;
   counters(): StoreCounters;
   exchanges(query?: ExchangeQuery): Promise<StoredExchange[]>;
   findings(query?: FindingQuery): Promise<Finding[]>;

@@ -48,6 +48,9 @@ export class Pipeline {
   private readonly emit: FindingSink;
   private clock = 0;
   private nextSweep = 0;
+  private readonly learnedSessions = new Map<string, SessionState>();
+  private learnClock = 0;
+  private nextLearnSweep = 0;
   private counts = { exchanges: 0, learned: 0, findings: 0, detector_errors: 0 };
   private lastErrorReport = 0;
   private closed = false;
@@ -78,7 +81,7 @@ export class Pipeline {
 
   /** Feeds known-normal traffic to detectors that learn; nothing is stored or scored. */
   learn(exchange: CapturedExchange): void {
-    const position = this.position(exchange);
+    const position = this.learnPosition(exchange);
     this.counts.learned++;
     for (const detector of this.detectors) {
       if (detector.learn === undefined) continue;
@@ -90,12 +93,15 @@ export class Pipeline {
     }
   }
 
-  /** Stores one exchange and runs every detector on it. */
-  process(exchange: CapturedExchange): void {
+  /**
+   * Stores one exchange and runs every detector on it.
+   * @param text the exchange's JSON when the caller already has it (replay), so the store need not serialise it again.
+   */
+  process(exchange: CapturedExchange, text?: string): void {
     if (this.closed) return;
     const position = this.position(exchange);
     this.counts.exchanges++;
-    this.store?.appendExchange(exchange);
+    this.store?.appendExchange(exchange, text);
     for (const observer of this.observers) {
       try {
         observer.observe(exchange, position);
@@ -170,17 +176,25 @@ export class Pipeline {
     const time_ms = Number.isNaN(parsed) ? this.clock : parsed;
     if (time_ms > this.clock) this.clock = time_ms;
     if (this.clock >= this.nextSweep) this.sweepIdle();
-    let state = this.sessions.get(exchange.session);
-    if (state === undefined) {
-      state = { index: 0, calls: 0, last_ms: time_ms };
-      this.sessions.set(exchange.session, state);
+    return advanceSession(this.sessions, exchange, time_ms);
+  }
+
+  /**
+   * Positions baseline traffic apart from scored traffic: learning must neither move the scoring clock nor
+   * open sessions that the scoring side would later end (and so ask detectors to conclude, and emit, about).
+   */
+  private learnPosition(exchange: CapturedExchange): ExchangePosition {
+    const parsed = Date.parse(exchange.time);
+    const time_ms = Number.isNaN(parsed) ? this.learnClock : parsed;
+    if (time_ms > this.learnClock) this.learnClock = time_ms;
+    if (this.learnClock >= this.nextLearnSweep) {
+      this.nextLearnSweep = this.learnClock + Math.max(1_000, Math.floor(this.idleMs / 4));
+      const cutoff = this.learnClock - this.idleMs;
+      for (const [session, state] of this.learnedSessions) {
+        if (state.last_ms < cutoff) this.learnedSessions.delete(session);
+      }
     }
-    const isCall = exchange.method === "tools/call" && exchange.kind !== "protocol_error";
-    const position: ExchangePosition = { index: state.index, call_index: isCall ? state.calls : null, time_ms };
-    state.index++;
-    if (isCall) state.calls++;
-    if (time_ms > state.last_ms) state.last_ms = time_ms;
-    return position;
+    return advanceSession(this.learnedSessions, exchange, time_ms);
   }
 
   private sweepIdle(): void {
@@ -210,4 +224,23 @@ export class Pipeline {
     this.lastErrorReport = now;
     this.reportError(detector.name, error);
   }
+}
+
+/** Gives the exchange its place in its session and counts it. */
+function advanceSession(
+  sessions: Map<string, SessionState>,
+  exchange: CapturedExchange,
+  time_ms: number,
+): ExchangePosition {
+  let state = sessions.get(exchange.session);
+  if (state === undefined) {
+    state = { index: 0, calls: 0, last_ms: time_ms };
+    sessions.set(exchange.session, state);
+  }
+  const isCall = exchange.method === "tools/call" && exchange.kind !== "protocol_error";
+  const position: ExchangePosition = { index: state.index, call_index: isCall ? state.calls : null, time_ms };
+  state.index++;
+  if (isCall) state.calls++;
+  if (time_ms > state.last_ms) state.last_ms = time_ms;
+  return position;
 }
