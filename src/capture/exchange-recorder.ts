@@ -50,7 +50,9 @@ export class ExchangeRecorder {
   private readonly fromClient = new Map<RequestId, PendingRequest>();
   /** Requests sent by the server (sampling, elicitation, roots, ping), waiting for the client. */
   private readonly fromServer = new Map<RequestId, PendingRequest>();
-  private readonly closedIds = new Set<RequestId>();
+  /** Ids of requests toolwatch closed itself (timeout, cancellation, failure), per sender: both peers number from 0. */
+  private readonly closedFromClient = new Set<RequestId>();
+  private readonly closedFromServer = new Set<RequestId>();
   private client: PeerInfo | null = null;
 
   constructor(
@@ -66,6 +68,18 @@ export class ExchangeRecorder {
   /** Client info from `initialize`, once seen. */
   get clientInfo(): PeerInfo | null {
     return this.client;
+  }
+
+  /**
+   * True when a response from `from` with this id would be late: toolwatch closed the request it answers
+   * (timeout, cancellation, failure) and no request with that id is pending again. Lets a proxy swallow
+   * the response before forwarding it, since the other peer already has its answer.
+   */
+  isLateResponse(from: Peer, id: RequestId | null): boolean {
+    if (id === null) return false;
+    const answered = from === "server" ? this.fromClient : this.fromServer;
+    const closed = from === "server" ? this.closedFromClient : this.closedFromServer;
+    return !answered.has(id) && closed.has(id);
   }
 
   /** Records a frame sent by `from`. */
@@ -128,11 +142,12 @@ export class ExchangeRecorder {
     }
     // A response answers a request that travelled the other way.
     const pending = from === "server" ? this.fromClient : this.fromServer;
+    const closed = from === "server" ? this.closedFromClient : this.closedFromServer;
     const id = message.id;
     const request = id === null ? undefined : pending.get(id);
     if (request === undefined) {
-      if (id !== null && this.closedIds.has(id)) {
-        this.closedIds.delete(id);
+      if (id !== null && closed.has(id)) {
+        closed.delete(id);
         this.emitProtocolError(
           from,
           null,
@@ -192,7 +207,7 @@ export class ExchangeRecorder {
       for (const request of map.values()) {
         if (now - request.time_ms < timeoutMs) continue;
         map.delete(request.id);
-        this.rememberClosed(request.id);
+        this.rememberClosed(request.direction, request.id);
         this.emitRequest(
           request,
           undefined,
@@ -210,6 +225,7 @@ export class ExchangeRecorder {
   failAll(message: string, now = Date.now()): PendingRequest[] {
     const failed: PendingRequest[] = [...this.fromClient.values()];
     for (const request of [...this.fromClient.values(), ...this.fromServer.values()]) {
+      this.rememberClosed(request.direction, request.id);
       this.emitRequest(request, undefined, { type: "transport", message }, now - request.time_ms, 0);
     }
     this.fromClient.clear();
@@ -226,16 +242,19 @@ export class ExchangeRecorder {
     const request = map.get(id);
     if (request === undefined) return false;
     map.delete(id);
-    this.rememberClosed(id);
+    this.rememberClosed(request.direction, id);
     this.emitRequest(request, undefined, error, performance.now() - request.started, 0);
     return true;
   }
 
-  private rememberClosed(id: RequestId): void {
-    this.closedIds.add(id);
-    if (this.closedIds.size > CLOSED_ID_MEMORY) {
-      const oldest = this.closedIds.values().next().value;
-      if (oldest !== undefined) this.closedIds.delete(oldest);
+  private rememberClosed(direction: Direction, id: RequestId): void {
+    const closed = direction === "client_to_server" ? this.closedFromClient : this.closedFromServer;
+    // Re-inserting moves the id to the newest end, so eviction drops the oldest closure.
+    closed.delete(id);
+    closed.add(id);
+    if (closed.size > CLOSED_ID_MEMORY) {
+      const oldest = closed.values().next().value;
+      if (oldest !== undefined) closed.delete(oldest);
     }
   }
 
@@ -333,7 +352,7 @@ export class ExchangeRecorder {
         const reason = typeof params.reason === "string" ? params.reason : "cancelled by the sender";
         const request = map.get(id)!;
         map.delete(id);
-        this.rememberClosed(id);
+        this.rememberClosed(direction, id);
         this.emitRequest(
           request,
           undefined,

@@ -18,13 +18,7 @@ export const DEFAULT_MESSAGE_LIMITS: MessageLimits = { max_message_bytes: 16 * 1
  */
 export function parseMessage(raw: Buffer | string, limits: MessageLimits = DEFAULT_MESSAGE_LIMITS): InboundFrame {
   const bytes = typeof raw === "string" ? Buffer.byteLength(raw) : raw.length;
-  if (bytes > limits.max_message_bytes) {
-    return refuse(
-      JsonRpcErrorCode.InvalidRequest,
-      `message of ${bytes} bytes exceeds the limit of ${limits.max_message_bytes}`,
-      bytes,
-    );
-  }
+  if (bytes > limits.max_message_bytes) return oversizedFrame(bytes, limits);
   let text: string;
   if (typeof raw === "string") {
     text = raw;
@@ -61,6 +55,15 @@ export function parseMessage(raw: Buffer | string, limits: MessageLimits = DEFAU
   const checked = classify(value);
   if (typeof checked === "string") return refuse(JsonRpcErrorCode.InvalidRequest, checked, bytes, peekId(value));
   return { ok: true, message: checked, bytes, raw };
+}
+
+/** The frame for a message too large to look at, such as a line the splitter discarded while it streamed in. */
+export function oversizedFrame(bytes: number, limits: MessageLimits = DEFAULT_MESSAGE_LIMITS): InboundFrame {
+  return refuse(
+    JsonRpcErrorCode.InvalidRequest,
+    `message of ${bytes} bytes exceeds the limit of ${limits.max_message_bytes}`,
+    bytes,
+  );
 }
 
 function refuse(code: number, reason: string, bytes: number, id: RequestId | null = null): InboundFrame {
