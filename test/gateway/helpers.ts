@@ -1,0 +1,138 @@
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { type Gateway, type GatewayOptions, startGateway } from "../../src/capture/http-gateway.js";
+import { parseConfig } from "../../src/config/config.js";
+import type { CapturedExchange } from "../../src/core/exchange.js";
+import { createLiveRuntime } from "../../src/runtime/live-runtime.js";
+import { InMemoryStore } from "../../src/store/index.js";
+
+const require = createRequire(import.meta.url);
+const root = fileURLToPath(new URL("../../..", import.meta.url));
+
+/** The echo fixture, compiled next to this file's output. */
+export const ECHO_SERVER = join(root, "dist/test/fixtures/gateway/echo-server.js");
+
+/** Entry points of the npm MCP servers the end-to-end tests run as stdio upstreams. */
+export const NPM_SERVERS = {
+  everything: require.resolve("@modelcontextprotocol/server-everything/dist/index.js"),
+  filesystem: require.resolve("@modelcontextprotocol/server-filesystem/dist/index.js"),
+  memory: require.resolve("@modelcontextprotocol/server-memory/dist/index.js"),
+};
+
+/** A stdio upstream entry for the config, running `script` with this Node. */
+export function nodeServer(script: string, ...args: string[]): { command: string; args: string[] } {
+  return { command: process.execPath, args: [script, ...args] };
+}
+
+export interface TestGateway {
+  gateway: Gateway;
+  store: InMemoryStore;
+  /** Base URL of a route. */
+  route(server: string): string;
+  /** Everything recorded so far, in order. */
+  records(): Promise<CapturedExchange[]>;
+  close(): Promise<void>;
+}
+
+/** Starts a gateway on a free port with an in-memory store, from a config object (as the YAML would give it). */
+export async function startTestGateway(
+  config: Record<string, unknown>,
+  options: Partial<GatewayOptions> = {},
+): Promise<TestGateway> {
+  const parsed = parseConfig(JSON.stringify(config));
+  const store = new InMemoryStore();
+  const runtime = createLiveRuntime({ config: parsed, store });
+  // GATEWAY_LOG=1 shows the gateway's log when a test needs explaining.
+  const log = process.env.GATEWAY_LOG ? (line: string) => process.stderr.write(`gateway: ${line}\n`) : () => {};
+  const gateway = await startGateway({ config: parsed, runtime, host: "127.0.0.1", port: 0, log, ...options });
+  return {
+    gateway,
+    store,
+    route: (server) => `${gateway.url}/mcp/${server}`,
+    async records() {
+      return (await store.exchanges()).map((stored) => stored.exchange);
+    },
+    async close() {
+      await gateway.close();
+      await runtime.shutdown();
+    },
+  };
+}
+
+/** An SDK client connected through the gateway. */
+export async function connectClient(
+  url: string,
+  headers: Record<string, string> = {},
+  capabilities: Record<string, unknown> = {},
+): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+  const client = new Client({ name: "gateway-test", version: "1.0.0" }, { capabilities });
+  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } });
+  await client.connect(transport);
+  return { client, transport };
+}
+
+/** Waits until `check` holds, polling; fails after `timeoutMs` (generous: this is about liveness, not speed). */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export const JSON_RPC_HEADERS = {
+  "content-type": "application/json",
+  accept: "application/json, text/event-stream",
+};
+
+/** POSTs one JSON-RPC body (a string is sent as is) and returns the response with its body read. */
+export async function postRaw(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; text: string; json: () => unknown }> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { ...JSON_RPC_HEADERS, ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, text, json: () => JSON.parse(text) };
+}
+
+/** Opens a session by hand: initialize, then initialized. Returns the session id. */
+export async function openSession(url: string, headers: Record<string, string> = {}): Promise<string> {
+  const initialize = await postRaw(
+    url,
+    {
+      jsonrpc: "2.0",
+      id: 0,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw-test", version: "1.0.0" } },
+    },
+    headers,
+  );
+  if (initialize.status !== 200 || !initialize.text.includes('"result"')) {
+    throw new Error(`initialize answered ${initialize.status}: ${initialize.text}`);
+  }
+  const session = initialize.headers.get("mcp-session-id");
+  if (session === null) throw new Error("initialize answered without a session id");
+  const initialized = await postRaw(
+    url,
+    { jsonrpc: "2.0", method: "notifications/initialized" },
+    { ...headers, "mcp-session-id": session },
+  );
+  if (initialized.status !== 202) throw new Error(`initialized answered ${initialized.status}`);
+  return session;
+}
+
+/** The JSON-RPC messages in an SSE body. */
+export function sseMessages(text: string): Array<Record<string, unknown>> {
+  return text
+    .split("\n")
+    .filter((line) => line.startsWith("data:"))
+    .map((line) => JSON.parse(line.slice(5)) as Record<string, unknown>);
+}
