@@ -1,6 +1,24 @@
 import { Command, CommanderError } from "commander";
 import { ToolwatchError } from "../core/errors.js";
 
+type Register = (program: Command) => void;
+
+/**
+ * Every command, in the order of `toolwatch --help`. Modules load lazily: an MCP client starts a proxy
+ * at every server start, and the proxy should not pay for the gateway, replay or alert modules.
+ */
+const COMMANDS: ReadonlyArray<[name: string, load: () => Promise<Register>]> = [
+  ["demo", async () => (await import("./commands/demo.js")).registerDemoCommand],
+  ["proxy", async () => (await import("./commands/proxy.js")).registerProxyCommand],
+  ["serve", async () => (await import("./commands/serve.js")).registerServeCommand],
+  ["replay", async () => (await import("./commands/replay.js")).registerReplayCommand],
+  ["events", async () => (await import("./commands/events.js")).registerEventsCommand],
+  ["stats", async () => (await import("./commands/stats.js")).registerStatsCommand],
+  ["rules", async () => (await import("./commands/rules.js")).registerRulesCommand],
+  ["alerts", async () => (await import("./commands/alerts.js")).registerAlertsCommand],
+  ["audit", async () => (await import("./commands/audit.js")).registerAuditCommand],
+];
+
 const program = new Command()
   .name("toolwatch")
   .description("Watch and defend AI agents' tool use over MCP.")
@@ -8,7 +26,9 @@ const program = new Command()
   .showHelpAfterError()
   .exitOverride();
 
-// Each command registers itself; keep this list in the order of `toolwatch --help`.
+const requested = process.argv[2];
+const chosen = COMMANDS.filter(([name]) => name === requested);
+for (const [, load] of chosen.length > 0 ? chosen : COMMANDS) (await load())(program);
 
 try {
   await program.parseAsync(process.argv);

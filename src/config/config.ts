@@ -84,11 +84,43 @@ export const configSchema = z
         host: z.string().default("127.0.0.1"),
         port: z.number().int().min(0).max(65535).default(8808),
         api_keys: z.array(apiKeySchema).default([]),
+        /** Where the gateway serves Prometheus metrics (no API key needed); `null` turns it off. */
+        metrics_path: z
+          .string()
+          .regex(/^\/[A-Za-z0-9._/-]*$/)
+          .nullable()
+          .default("/metrics"),
         /** Sessions idle longer than this are closed and their upstream stopped. */
         session_idle_timeout: duration.default(30 * 60_000),
       })
       .strict()
-      .default({ host: "127.0.0.1", port: 8808, api_keys: [], session_idle_timeout: 30 * 60_000 }),
+      .default({ host: "127.0.0.1", port: 8808, api_keys: [], metrics_path: "/metrics", session_idle_timeout: 30 * 60_000 }),
+    alerts: z
+      .object({
+        /** The alert rules file; the shipped defaults (config/alerts.yaml) when absent. */
+        rules: z.string().optional(),
+        enabled: z.boolean().default(true),
+        /** How often a live process evaluates rules when no traffic moves the clock. */
+        evaluation_interval: duration.default(5_000),
+      })
+      .strict()
+      .default({ enabled: true, evaluation_interval: 5_000 }),
+    metrics: z
+      .object({
+        /** Measure cross-tool data flow (the costliest metric). */
+        flow: z.boolean().default(true),
+      })
+      .strict()
+      .default({ flow: true }),
+    export: z
+      .object({
+        otlp: z
+          .object({ url: z.url(), headers: z.record(z.string(), z.string()).default({}) })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .default({}),
     servers: z
       .record(z.string().regex(/^[A-Za-z0-9._-]+$/), z.union([stdioUpstreamSchema, httpUpstreamSchema]))
       .default({}),

@@ -20,6 +20,10 @@ export interface ExchangeObserver {
   observe(exchange: CapturedExchange, position: ExchangePosition): void;
   /** Called when a session ends, on event time. */
   endSession?(session: string, time_ms: number): void;
+  /** Learns from known-normal traffic (baselines); counts nothing. */
+  learn?(exchange: CapturedExchange, position: ExchangePosition): void;
+  /** Called once when the known-normal traffic is over, so learned state can be settled. */
+  finishLearning?(): void;
 }
 
 /** Receives findings; detectors call it synchronously, the pipeline routes them on. */

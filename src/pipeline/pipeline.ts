@@ -83,6 +83,14 @@ export class Pipeline {
   learn(exchange: CapturedExchange): void {
     const position = this.learnPosition(exchange);
     this.counts.learned++;
+    for (const observer of this.observers) {
+      if (observer.learn === undefined) continue;
+      try {
+        observer.learn(exchange, position);
+      } catch (error) {
+        this.detectorFailed(observer, error);
+      }
+    }
     for (const detector of this.detectors) {
       if (detector.learn === undefined) continue;
       try {
@@ -93,11 +101,24 @@ export class Pipeline {
     }
   }
 
+  /** Ends the known-normal traffic: observers settle what they learned (baselines) before scoring starts. */
+  finishLearning(): void {
+    for (const observer of this.observers) {
+      if (observer.finishLearning === undefined) continue;
+      try {
+        observer.finishLearning();
+      } catch (error) {
+        this.detectorFailed(observer, error);
+      }
+    }
+  }
+
   /**
    * Stores one exchange and runs every detector on it.
-   * @param text the exchange's JSON when the caller already has it (replay), so the store need not serialise it again.
+   * @param text the exchange's JSON when the caller already has it (replay), as a string or its UTF-8 bytes, so the
+   * store need not serialise it again.
    */
-  process(exchange: CapturedExchange, text?: string): void {
+  process(exchange: CapturedExchange, text?: string | Uint8Array): void {
     if (this.closed) return;
     const position = this.position(exchange);
     this.counts.exchanges++;

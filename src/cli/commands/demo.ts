@@ -7,7 +7,7 @@ export function registerDemoCommand(program: Command): void {
   program
     .command("demo")
     .description(
-      "run the gateway in front of real MCP servers, drive scripted agent sessions through it, show what was captured",
+      "Run the gateway in front of real MCP servers from npm, drive scripted agent sessions through it, and show what was captured.",
     )
     .option("--db <file>", "database the demo writes (replaced on each run)")
     .action(async (options: { db?: string }) => {

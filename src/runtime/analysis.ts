@@ -1,0 +1,104 @@
+import { type AlertEngine, createAlertEngine } from "../alerts/alert-engine.js";
+import { createNotifiers } from "../alerts/notifiers/create-notifiers.js";
+import { defaultRulesPath, loadRules, type RuleSet } from "../alerts/rules-file.js";
+import type { ToolwatchConfig } from "../config/config.js";
+import type { Detector, ExchangeObserver, FindingSink } from "../core/detector.js";
+import { ToolwatchError } from "../core/errors.js";
+import type { AlertEvent } from "../core/notifier.js";
+import { defaultDetectors } from "../detectors/index.js";
+import { MetricsObserver } from "../metrics/metrics-observer.js";
+import type { OtlpTraceObserver } from "../metrics/otlp-trace-exporter.js";
+
+/**
+ * Everything that watches the exchange stream after capture: metrics, detectors, the alert engine
+ * and the optional trace export. Live processes and replay build it here, so they run the same stages.
+ */
+export interface Analysis {
+  metrics: MetricsObserver;
+  alerts: AlertEngine | null;
+  detectors: Detector[];
+  observers: ExchangeObserver[];
+  findingSinks: FindingSink[];
+  /** Flushes and stops the alert engine (and its notifiers) and the trace export. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+export interface AnalysisOptions {
+  config: ToolwatchConfig;
+  /** Alert rules: a rules file to read, parsed rules, or `null` for none. Default: `alerts.rules` or the shipped rules. */
+  rules?: string | RuleSet | null;
+  /** Deliver alerts to the rules file's notifiers. Replay and backtests leave this off: old traffic pages nobody. */
+  notify?: boolean;
+  /** Receives every alert state change (the record of the alert). */
+  onAlert?: (event: AlertEvent) => void;
+  /** The span exporter, when the configuration names an OTLP endpoint (see {@link loadTraceExporter}). */
+  traces?: OtlpTraceObserver | null;
+}
+
+/** Reads and checks a rules file, throwing one error that lists every problem with file:line:column. */
+export function readRules(file: string): RuleSet {
+  const parsed = loadRules(file);
+  if (!parsed.ok) {
+    const problems = parsed.errors.map((error) => `${error.file}:${error.line}:${error.column}: ${error.message}`);
+    throw new ToolwatchError("config_invalid", problems.join("\n"));
+  }
+  return parsed.rules;
+}
+
+export function createAnalysis(options: AnalysisOptions): Analysis {
+  const { config } = options;
+  const metrics = new MetricsObserver({ flow: config.metrics.flow ? {} : false });
+  const detectors = defaultDetectors();
+  let rules: RuleSet | null = null;
+  if (config.alerts.enabled && options.rules !== null) {
+    const source = options.rules ?? config.alerts.rules ?? defaultRulesPath();
+    rules = typeof source === "string" ? readRules(source) : source;
+  }
+  const alerts =
+    rules === null
+      ? null
+      : createAlertEngine({
+          rules,
+          notifiers: options.notify ? createNotifiers(rules.notifiers) : [],
+          ...(options.onAlert ? { onEvent: options.onAlert } : {}),
+        });
+  const traces = options.traces ?? null;
+  const observers: ExchangeObserver[] = [metrics];
+  if (alerts !== null) {
+    const engine = alerts;
+    observers.push({
+      name: "alerts",
+      observe: (exchange, position) => engine.observer.observe(exchange, position),
+      endSession: (session, time_ms) => engine.observer.endSession?.(session, time_ms),
+      learn: (exchange, position) => engine.learn(exchange, position),
+    });
+  }
+  if (traces !== null) observers.push(traces);
+  let closing: Promise<void> | undefined;
+  return {
+    metrics,
+    alerts,
+    detectors,
+    observers,
+    findingSinks: alerts === null ? [] : [alerts.findingSink],
+    shutdown() {
+      closing ??= (async () => {
+        alerts?.finish();
+        await alerts?.shutdown();
+        await traces?.shutdown();
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * The OTLP span exporter for `export.otlp`, or `null` when none is configured. Loaded on demand: the
+ * OpenTelemetry SDK is the slowest import toolwatch has, and every proxy start would pay for it.
+ */
+export async function loadTraceExporter(config: ToolwatchConfig): Promise<OtlpTraceObserver | null> {
+  const otlp = config.export.otlp;
+  if (otlp === undefined) return null;
+  const { createOtlpTraceExporter } = await import("../metrics/otlp-trace-exporter.js");
+  return createOtlpTraceExporter({ url: otlp.url, headers: otlp.headers });
+}
