@@ -6,9 +6,10 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { startGateway } from "../capture/http-gateway.js";
 import { configSchema, type ToolwatchConfig } from "../config/config.js";
-import type { StoredExchange } from "../core/store.js";
-import { defaultDetectors } from "../detectors/index.js";
+import type { AlertEvent } from "../core/notifier.js";
+import { createAnalysis } from "../runtime/analysis.js";
 import { createLiveRuntime } from "../runtime/live-runtime.js";
+import { collectStats, formatStats } from "../runtime/stored-stats.js";
 import { openStore } from "../store/index.js";
 import { DEMO_SESSIONS } from "./demo-sessions.js";
 
@@ -93,7 +94,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   for (const suffix of ["", "-wal", "-shm"]) rmSync(options.databasePath + suffix, { force: true });
   const config = demoConfig(workspace);
   const store = openStore(options.databasePath, { retentionMs: config.retention });
-  const runtime = createLiveRuntime({ config, store, detectors: defaultDetectors() });
+  // Alerts are collected for the report instead of paging anyone.
+  const alerts: AlertEvent[] = [];
+  const analysis = createAnalysis({ config, notify: false, onAlert: (event) => alerts.push(event) });
+  const runtime = createLiveRuntime({ config, store, analysis });
   const gateway = await startGateway({ config, runtime, log: options.log ?? (() => {}) });
   write(
     `toolwatch demo: gateway at ${gateway.url}, in front of ${gateway.routes.map((route) => route.server).join(", ")}\n`,
@@ -115,6 +119,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         }
       }),
     );
+    await credentialStuffing(gateway.url);
   } finally {
     await gateway.close();
     await runtime.shutdown();
@@ -125,8 +130,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const findings = await reader.findings();
     const audit = await reader.verifyAudit();
     const counters = store.counters();
-    write(renderToolTable(exchanges));
-    write("\n");
+    const stats = await collectStats((query) => reader.exchanges(query));
+    write(`\n${formatStats(stats)}\n`);
     const sessions = new Set(exchanges.map((stored) => stored.exchange.session)).size;
     write(
       `sessions: ${sessions}   exchanges: ${exchanges.length}   findings: ${findings.length}   dropped: ${counters.dropped}\n`,
@@ -134,6 +139,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     for (const finding of findings) {
       write(
         `  finding [${finding.severity}] ${finding.category} ${finding.server}/${finding.tool ?? "-"}: ${finding.message}\n`,
+      );
+    }
+    for (const event of alerts) {
+      const group = Object.entries(event.labels)
+        .filter(([name]) => name !== "alertname" && name !== "severity")
+        .map(([name, value]) => `${name}=${value}`)
+        .join(" ");
+      write(
+        `  alert [${event.severity}] ${event.rule} ${event.state} (${group}): ${event.action ?? ""} runbook: ${event.runbook ?? "-"}\n`,
       );
     }
     write(
@@ -161,66 +175,21 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   }
 }
 
-interface ToolRow {
-  server: string;
-  name: string;
-  calls: number;
-  tool_errors: number;
-  server_errors: number;
-  durations: number[];
-}
-
-/** Per server and tool (or method, for everything that is not a tool call): calls, errors, latency. */
-export function renderToolTable(exchanges: StoredExchange[]): string {
-  const rows = new Map<string, ToolRow>();
-  for (const { exchange } of exchanges) {
-    if (exchange.kind === "notification" || exchange.method === null) continue;
-    const name = exchange.method === "tools/call" ? (exchange.tool ?? "?") : exchange.method;
-    const key = `${exchange.server}\u0000${name}`;
-    let row = rows.get(key);
-    if (row === undefined) {
-      row = { server: exchange.server, name, calls: 0, tool_errors: 0, server_errors: 0, durations: [] };
-      rows.set(key, row);
-    }
-    row.calls++;
-    if (exchange.error?.type === "tool_error") row.tool_errors++;
-    else if (exchange.error !== null) row.server_errors++;
-    if (typeof exchange.duration_ms === "number") row.durations.push(exchange.duration_ms);
+/**
+ * Someone guessing API keys: requests with keys the gateway does not know, as a credential-stuffing
+ * script would send them. Each is refused with 401 and recorded; the burst trips `auth_failure_burst`.
+ */
+async function credentialStuffing(url: string): Promise<void> {
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const response = await fetch(new URL("/mcp/files", url), {
+      method: "POST",
+      headers: {
+        authorization: `Bearer guessed-key-${attempt.toString().padStart(4, "0")}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: {} }),
+    });
+    await response.arrayBuffer();
   }
-  const header = ["server", "tool / method", "calls", "tool errors", "server errors", "p50 ms", "p95 ms"];
-  const lines = [...rows.values()]
-    .sort((a, b) => a.server.localeCompare(b.server) || a.name.localeCompare(b.name))
-    .map((row) => [
-      row.server,
-      row.name,
-      String(row.calls),
-      String(row.tool_errors),
-      String(row.server_errors),
-      formatMs(percentile(row.durations, 0.5)),
-      formatMs(percentile(row.durations, 0.95)),
-    ]);
-  return formatTable(header, lines);
-}
-
-function percentile(values: number[], quantile: number): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(quantile * sorted.length) - 1)] ?? null;
-}
-
-function formatMs(value: number | null): string {
-  return value === null ? "-" : value < 10 ? value.toFixed(2) : value.toFixed(0);
-}
-
-export function formatTable(header: string[], rows: string[][]): string {
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)),
-  );
-  const numeric = (column: number) => column >= 2;
-  const render = (cells: string[]) =>
-    cells
-      .map((cell, column) => (numeric(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!)))
-      .join("  ")
-      .trimEnd();
-  return [render(header), render(widths.map((width) => "-".repeat(width))), ...rows.map(render)].join("\n") + "\n";
 }

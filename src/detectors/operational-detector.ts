@@ -53,6 +53,9 @@ export class OperationalDetector implements Detector {
       this.trackCall(exchange, exchange.tool, position.call_index, error, emit);
     }
     if (error === null) return;
+    // A refusal that inline defence decided (a failed authentication, a policy denial) is a security
+    // event with its own metrics and alerts, not a sign of an unhealthy server.
+    if (exchange.decisions !== undefined && exchange.decisions.length > 0) return;
     let severity: Severity;
     let kind: string;
     let what: string;

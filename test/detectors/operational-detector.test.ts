@@ -93,6 +93,26 @@ test("server-level errors are medium, JSON-RPC errors low, long messages clipped
   assert.equal((findings[0]!.evidence.error as { message: string }).message.length, 201);
 });
 
+test("refusals decided by inline defence are security events, not operational ones", () => {
+  const refused: CapturedExchange = {
+    ...call("a", { type: "http_401", message: "invalid API key" }),
+    method: null,
+    tool: null,
+    kind: "protocol_error",
+    decisions: [{ stage: "auth", action: "deny", reason: "invalid API key" }],
+  };
+  const malformed: CapturedExchange = {
+    ...call("b", { type: "-32700", message: "invalid JSON" }),
+    kind: "protocol_error",
+  };
+  const findings = run([refused, malformed]);
+  assert.deepEqual(
+    findings.map((finding) => finding.evidence.kind),
+    ["protocol_error"],
+  );
+  assert.equal(findings[0]!.tool, "b");
+});
+
 test("defaultDetectors gives fresh instances", () => {
   const [first] = defaultDetectors();
   const [second] = defaultDetectors();

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { Command } from "commander";
-import { collectStats, formatStats, registerStatsCommand, type StoredStats } from "../../src/cli/commands/stats.js";
+import { registerStatsCommand } from "../../src/cli/commands/stats.js";
+import { collectStats, formatStats, type StoredStats } from "../../src/runtime/stored-stats.js";
 import { SqliteStore } from "../../src/store/sqlite-store.js";
 import { call, START_MS } from "./synthetic-exchanges.js";
 
