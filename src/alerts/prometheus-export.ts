@@ -27,7 +27,8 @@ export const PROMETHEUS_METRICS = {
 /** Our dimension → the exported label, per metric family; a missing entry cannot be expressed. */
 const DURATION_LABELS: Partial<Record<string, string>> = { tool: "gen_ai_tool_name", server: "mcp_server" };
 const DECISION_LABELS: Partial<Record<string, string>> = { tool: "gen_ai_tool_name", server: "mcp_server" };
-const AUTH_LABELS: Partial<Record<string, string>> = { source: "source", server: "mcp_server" };
+// Source addresses are unbounded, so they are no label: `from same source` stays a toolwatch-only rule.
+const AUTH_LABELS: Partial<Record<string, string>> = { server: "mcp_server" };
 const FINDING_LABELS: Partial<Record<string, string>> = {
   category: "category",
   severity: "severity",

@@ -1,5 +1,6 @@
 import type { ExchangeObserver, ExchangePosition } from "../core/detector.js";
 import type { CapturedExchange } from "../core/exchange.js";
+import type { Finding } from "../core/finding.js";
 import { type CrossToolFlowOptions, type FlowLimits, flowLimits, SessionFlow } from "./cross-tool-flow.js";
 import { DDSketch } from "./dd-sketch.js";
 import { EventTimeWindows, type WindowCoverage, windowCoverage } from "./event-time-windows.js";
@@ -247,6 +248,7 @@ export class MetricsObserver implements ExchangeObserver {
   private errorTypeOverflow = 0;
 
   private readonly sessions = new Map<string, SessionState>();
+  private readonly findingCounts = new Map<string, number>();
   private readonly learning = new Map<string, { agent: string | null; tools: Set<number> }>();
   private readonly sessionDurations = new DDSketch();
   private readonly sessionCalls = new DDSketch();
@@ -436,6 +438,23 @@ export class MetricsObserver implements ExchangeObserver {
   }
 
   /** Counts about the metrics themselves: late exchanges, sessions, label values folded by the caps. */
+  /**
+   * Counts a finding for `toolwatch_findings_total` (add to the pipeline's finding sinks). The labels are
+   * bounded: categories and severities are fixed sets, and detectors are few and named in code.
+   */
+  recordFinding(finding: Finding): void {
+    const key = `${finding.category}\u0000${finding.severity}\u0000${finding.detector}`;
+    this.findingCounts.set(key, (this.findingCounts.get(key) ?? 0) + 1);
+  }
+
+  /** Findings seen so far by category, severity and detector. */
+  findings(): Array<{ category: string; severity: string; detector: string; count: number }> {
+    return [...this.findingCounts].map(([key, count]) => {
+      const [category = "", severity = "", detector = ""] = key.split("\u0000");
+      return { category, severity, detector, count };
+    });
+  }
+
   counters(): MetricsCounters {
     return {
       exchanges: this.exchanges,

@@ -175,6 +175,12 @@ export function createMetricsRegistry(observer: MetricsObserver, options: Metric
         { labels: { agent: baseline.agent, quantile: "0.95" }, value: baseline.unique_tools_p95 },
       ]),
   );
+  add("toolwatch_findings_total", "Findings raised by the detectors.", "counter", () =>
+    observer.findings().map(({ category, severity, detector, count }) => ({
+      labels: { category, severity, detector },
+      value: count,
+    })),
+  );
   add("toolwatch_sessions_open", "Sessions open now.", "gauge", () => [
     { labels: {}, value: observer.counters().sessions_open },
   ]);

@@ -80,7 +80,7 @@ export function createAnalysis(options: AnalysisOptions): Analysis {
     alerts,
     detectors,
     observers,
-    findingSinks: alerts === null ? [] : [alerts.findingSink],
+    findingSinks: [(finding) => metrics.recordFinding(finding), ...(alerts === null ? [] : [alerts.findingSink])],
     shutdown() {
       closing ??= (async () => {
         alerts?.finish();

@@ -66,6 +66,23 @@ function trafficObserver(): MetricsObserver {
   ];
   for (const exchange of exchanges) observer.observe(exchange, positionOf(exchange));
   observer.endSession("session-1", START_MS + 10_000);
+  const finding = {
+    time: new Date(START_MS).toISOString(),
+    session: "session-1",
+    user: null,
+    agent: null,
+    server: "bank",
+    tool: "send_money",
+    call_index: 0,
+    detector: "operational",
+    category: "operational",
+    severity: "medium",
+    score: 0.5,
+    message: "m",
+    evidence: {},
+  } as const;
+  observer.recordFinding(finding);
+  observer.recordFinding(finding);
   return observer;
 }
 
@@ -91,6 +108,15 @@ test("the exposition parses back with the semantic-convention names, labels and 
   const list = { mcp_server: "bank", mcp_method_name: "tools/list", gen_ai_tool_name: "" };
   assert.equal(sampleValue(samples, `${duration}_count`, { ...list, error_type: "" }), 1);
 
+  assert.equal(types.get("toolwatch_findings_total"), "counter");
+  assert.equal(
+    sampleValue(samples, "toolwatch_findings_total", {
+      category: "operational",
+      severity: "medium",
+      detector: "operational",
+    }),
+    2,
+  );
   assert.equal(sampleValue(samples, "toolwatch_requests_total", send), 4);
   assert.equal(sampleValue(samples, "toolwatch_tool_errors_total", send), 1);
   assert.equal(sampleValue(samples, "toolwatch_server_errors_total", send), 1);
