@@ -8,6 +8,7 @@ import { isStdioUpstream, loadConfig, type ToolwatchConfig } from "../../config/
 import { resolveDatabasePath } from "../../config/paths.js";
 import { ToolwatchError } from "../../core/errors.js";
 import type { Store } from "../../core/store.js";
+import { startMetricsServer } from "../../metrics/prometheus.js";
 import { loadTraceExporter } from "../../runtime/analysis.js";
 import { createLiveRuntime } from "../../runtime/live-runtime.js";
 import { openStore } from "../../store/index.js";
@@ -20,6 +21,7 @@ interface ProxyCommandOptions {
   db?: string;
   /** `--no-store` sets this to false. */
   store: boolean;
+  metricsPort?: string;
 }
 
 /** What one proxy run needs; the CLI builds it from flags, benchmarks and tests build it directly. */
@@ -32,6 +34,8 @@ export interface ProxyRunOptions {
   agent: string | null;
   config: ToolwatchConfig;
   store: Store | null;
+  /** Serve Prometheus metrics on this port of 127.0.0.1 while the proxy runs. */
+  metrics_port?: number;
 }
 
 /**
@@ -51,6 +55,7 @@ export function registerProxyCommand(program: Command): void {
     .option("--config <file>", "configuration file (YAML)")
     .option("--db <file>", "database file (default: $TOOLWATCH_DB, the config file, then ~/.local/share/toolwatch)")
     .option("--no-store", "record nothing to disk")
+    .option("--metrics-port <port>", "serve Prometheus metrics at http://127.0.0.1:<port>/metrics while the proxy runs")
     .action(async (command: string | undefined, args: string[], options: ProxyCommandOptions) => {
       const config = loadConfig(options.config);
       let upstream: { command: string; args: string[]; env?: Record<string, string>; cwd?: string };
@@ -73,6 +78,7 @@ export function registerProxyCommand(program: Command): void {
         agent: options.agent ?? null,
         config,
         store,
+        ...(options.metricsPort === undefined ? {} : { metrics_port: parsePort(options.metricsPort) }),
       });
       process.exit(status);
     });
@@ -113,6 +119,15 @@ export async function runProxy(options: ProxyRunOptions): Promise<number> {
     },
     capture: config.capture,
   });
+  // stdout belongs to the MCP client, so metrics are served on a port of their own, never printed.
+  const metrics =
+    options.metrics_port === undefined
+      ? null
+      : await startMetricsServer({
+          source: runtime.analysis.metrics,
+          port: options.metrics_port,
+          dropped: { store: () => runtime.store?.counters().dropped ?? 0 },
+        });
   const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
   const onSignal = (signal: NodeJS.Signals): void => proxy.stop(signal);
   for (const signal of signals) process.on(signal, onSignal);
@@ -120,8 +135,17 @@ export async function runProxy(options: ProxyRunOptions): Promise<number> {
     return await proxy.run();
   } finally {
     for (const signal of signals) process.off(signal, onSignal);
+    await metrics?.close();
     await runtime.shutdown();
   }
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ToolwatchError("usage", `--metrics-port expects a port number, got ${JSON.stringify(text)}`);
+  }
+  return port;
 }
 
 function osUser(): string | null {
