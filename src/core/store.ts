@@ -16,7 +16,7 @@ export interface StoredExchange {
   /** Position in the store (monotonic across every process sharing the file). */
   seq: number;
   exchange: CapturedExchange;
-  /** Hex SHA-256 chaining this record to the previous one. */
+  /** Lowercase hex hash chaining this record to the previous one (BLAKE3, or SHA-256 in older databases). */
   hash: string;
 }
 
@@ -54,10 +54,13 @@ export type AuditVerification =
  * written or counted as dropped; `shutdown` flushes and closes and is idempotent.
  */
 export interface Store {
-  /** @param text the exchange's JSON when the caller already has it (replay reads it from the file); it is what gets stored and hashed. */
-  appendExchange(exchange: CapturedExchange, text?: string): void;
-  /** @param text the finding's JSON when the caller already has it. */
-  appendFinding(finding: Finding, text?: string): void;
+  /**
+   * @param text the exchange's JSON when the caller already has it (replay reads it from the file), as a string
+   * or as its UTF-8 bytes; it is what gets stored and hashed. Bytes must not change after the call.
+   */
+  appendExchange(exchange: CapturedExchange, text?: string | Uint8Array): void;
+  /** @param text the finding's JSON when the caller already has it, as a string or as its UTF-8 bytes. */
+  appendFinding(finding: Finding, text?: string | Uint8Array): void;
   counters(): StoreCounters;
   exchanges(query?: ExchangeQuery): Promise<StoredExchange[]>;
   findings(query?: FindingQuery): Promise<Finding[]>;

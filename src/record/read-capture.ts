@@ -1,4 +1,4 @@
-import { isUtf8 } from "node:buffer";
+import { isAscii, isUtf8 } from "node:buffer";
 import { createReadStream } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
@@ -12,6 +12,11 @@ export interface CaptureRecord {
   exchange: CapturedExchange;
   /** The line as read (no newline, no `\r`): the exchange's JSON, which the store can keep without re-serialising. */
   text: string;
+  /**
+   * The same line as UTF-8 bytes, exactly as in the (decompressed) file: what the store hashes and keeps. A view
+   * into the chunk it was read from (about 1 MB): copy it to keep it beyond the batch.
+   */
+  bytes: Buffer;
   /** `exchange.time` in ms since the epoch. */
   time_ms: number;
   /** 1-based line number in the (decompressed) file. */
@@ -49,7 +54,8 @@ export interface ReadCaptureOptions {
 const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
 /** Large reads: the per-chunk overhead of async iteration stays negligible against parsing. */
 const READ_CHUNK_BYTES = 1024 * 1024;
-const GUNZIP_CHUNK_BYTES = 256 * 1024;
+/** Inflating into 1 MB chunks measured about 10% less CPU than into 256 KB ones (fewer zlib calls and callbacks). */
+const GUNZIP_CHUNK_BYTES = 1024 * 1024;
 /** Decompressed bytes inflated ahead of the parser, so the inflating thread and the main thread overlap. */
 const GUNZIP_READ_AHEAD_BYTES = 4 * 1024 * 1024;
 const NEWLINE = 10;
@@ -128,15 +134,25 @@ export async function* readCaptureBatches(
   let oversized = false;
   let lineNumber = 0;
 
-  const acceptLine = (buffer: Buffer, start: number, end: number, batch: CaptureRecord[]): void => {
+  /** @param text the line already decoded (without its newline), when its chunk is pure ASCII. */
+  const acceptLine = (
+    buffer: Buffer,
+    start: number,
+    end: number,
+    batch: CaptureRecord[],
+    text: string | undefined,
+  ): void => {
     lineNumber++;
     if (end - start > maxLineBytes) {
       stats.lines++;
       reportBad(lineNumber, `line longer than ${maxLineBytes} bytes skipped`);
       return;
     }
-    if (end > start && buffer[end - 1] === CARRIAGE_RETURN) end--;
-    const record = parseLine(buffer, start, end, lineNumber, reportBad, stats);
+    if (end > start && buffer[end - 1] === CARRIAGE_RETURN) {
+      end--;
+      text = text?.slice(0, -1);
+    }
+    const record = parseLine(buffer, start, end, lineNumber, reportBad, stats, false, text);
     if (record !== null) batch.push(record);
   };
 
@@ -163,15 +179,21 @@ export async function* readCaptureBatches(
             const joined = Buffer.concat(pending, pendingBytes + newline);
             pending = [];
             pendingBytes = 0;
-            acceptLine(joined, 0, joined.length, batch);
+            acceptLine(joined, 0, joined.length, batch, undefined);
           }
           start = newline + 1;
           newline = chunk.indexOf(NEWLINE, start);
         }
-        while (newline !== -1) {
-          acceptLine(chunk, start, newline, batch);
-          start = newline + 1;
-          newline = chunk.indexOf(NEWLINE, start);
+        if (newline !== -1) {
+          // One check for the chunk's whole lines instead of one per line; pure ASCII (the common case) is then
+          // decoded as Latin-1, a plain copy. Decoding the chunk as one string would save more calls, but a string
+          // of a megabyte lands in fresh pages of V8's large-object space, and the page faults cost more.
+          const ascii = isAscii(chunk.subarray(start, chunk.lastIndexOf(NEWLINE)));
+          while (newline !== -1) {
+            acceptLine(chunk, start, newline, batch, ascii ? chunk.toString("latin1", start, newline) : undefined);
+            start = newline + 1;
+            newline = chunk.indexOf(NEWLINE, start);
+          }
         }
         if (start < chunk.length) keepPiece(chunk.subarray(start));
         if (batch.length > 0) yield batch;
@@ -233,6 +255,7 @@ function isBlank(buffer: Buffer, start: number, end: number): boolean {
   return true;
 }
 
+/** @param decoded the line's text when it is known to be ASCII and was decoded already (no newline, no `\r`). */
 function parseLine(
   buffer: Buffer,
   start: number,
@@ -241,6 +264,7 @@ function parseLine(
   reportBad: (lineNumber: number, reason: string) => void,
   stats: CaptureReadStats,
   lastWithoutNewline = false,
+  decoded?: string,
 ): CaptureRecord | null {
   stats.lines++;
   const first = buffer[start];
@@ -249,11 +273,14 @@ function parseLine(
     return null;
   }
   const bytes = buffer.subarray(start, end);
-  if (!isUtf8(bytes)) {
-    reportBad(lineNumber, "line is not valid UTF-8");
-    return null;
+  let text = decoded;
+  if (text === undefined) {
+    if (!isUtf8(bytes)) {
+      reportBad(lineNumber, "line is not valid UTF-8");
+      return null;
+    }
+    text = bytes.toString("utf8");
   }
-  const text = bytes.toString("utf8");
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -269,5 +296,5 @@ function parseLine(
     return null;
   }
   stats.records++;
-  return { exchange: value, text, time_ms: Date.parse(value.time), line: lineNumber };
+  return { exchange: value, text, bytes, time_ms: Date.parse(value.time), line: lineNumber };
 }

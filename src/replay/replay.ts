@@ -148,7 +148,8 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
         if (record.time_ms < previousTime) outOfOrder++;
         else previousTime = record.time_ms;
         sessions.add(record.exchange.session);
-        scoring.process(record.exchange, record.text);
+        // The bytes as read: the store hashes and keeps them without encoding the text again.
+        scoring.process(record.exchange, record.bytes);
       }
       read += batch.length;
       progress?.update(bytesRead(), read);

@@ -1,7 +1,17 @@
 /** The embedded store: SQLite with a tamper-evident audit chain, written off the proxied call's thread. */
 import { WorkerStore, type WorkerStoreOptions } from "./worker-store.js";
 
-export { type ChainPoint, type ChainRecord, ChainVerifier, chainHash, GENESIS, GENESIS_HASH } from "./audit-chain.js";
+export {
+  type ChainPoint,
+  type ChainRecord,
+  ChainVerifier,
+  chainHash,
+  DEFAULT_HASH_ALGORITHM,
+  GENESIS,
+  GENESIS_HASH,
+  HASH_ALGORITHMS,
+  type HashAlgorithm,
+} from "./audit-chain.js";
 export { runAuditVerify } from "./audit-command.js";
 export { type StoreLog, stderrLog } from "./drop-log.js";
 export { InMemoryStore, type InMemoryStoreOptions } from "./memory-store.js";
@@ -13,7 +23,7 @@ export {
   SqliteStore,
   type SqliteStoreOptions,
 } from "./sqlite-store.js";
-export { type PendingRecord, pendingExchange, pendingFinding } from "./stored-record.js";
+export { type PendingRecord, pendingExchange, pendingFinding, type RecordText } from "./stored-record.js";
 export { WorkerStore, type WorkerStoreOptions } from "./worker-store.js";
 
 /** Options for {@link openStore}: those of {@link WorkerStore}. */

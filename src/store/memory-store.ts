@@ -8,13 +8,22 @@ import type {
   StoreCounters,
   StoredExchange,
 } from "../core/store.js";
-import { type ChainPoint, ChainVerifier, chainHash, GENESIS } from "./audit-chain.js";
+import {
+  type ChainPoint,
+  ChainVerifier,
+  chainHash,
+  DEFAULT_HASH_ALGORITHM,
+  GENESIS,
+  type HashAlgorithm,
+} from "./audit-chain.js";
 import {
   exchangeMatches,
   findingMatches,
   type PendingRecord,
   pendingExchange,
   pendingFinding,
+  type RecordText,
+  recordString,
 } from "./stored-record.js";
 
 /** Options of {@link InMemoryStore}. */
@@ -28,7 +37,7 @@ export interface InMemoryStoreOptions {
 
 interface MemoryEntry {
   seq: number;
-  record: PendingRecord;
+  record: PendingRecord & { text: string };
   hash: string;
 }
 
@@ -37,6 +46,7 @@ interface MemoryEntry {
  * (records are serialised and hashed on append) so code that verifies a chain behaves the same on both.
  */
 export class InMemoryStore implements Store {
+  readonly hashAlgorithm: HashAlgorithm = DEFAULT_HASH_ALGORITHM;
   private readonly capacity: number;
   /** Entries in `seq` order; the live ones start at `start`, so evicting the oldest is not a shift per record. */
   private entries: MemoryEntry[] = [];
@@ -53,12 +63,12 @@ export class InMemoryStore implements Store {
   }
 
   /** @param text the exchange's JSON when the caller already has it. */
-  appendExchange(exchange: CapturedExchange, text?: string): void {
+  appendExchange(exchange: CapturedExchange, text?: RecordText): void {
     this.append(pendingExchange(exchange, text));
   }
 
   /** @param text the finding's JSON when the caller already has it. */
-  appendFinding(finding: Finding, text?: string): void {
+  appendFinding(finding: Finding, text?: RecordText): void {
     this.append(pendingFinding(finding, text));
   }
 
@@ -91,7 +101,7 @@ export class InMemoryStore implements Store {
   }
 
   async verifyAudit(): Promise<AuditVerification> {
-    const verifier = new ChainVerifier(this.anchor);
+    const verifier = new ChainVerifier(this.anchor, this.hashAlgorithm);
     for (let index = this.start; index < this.entries.length; index++) {
       const entry = this.entries[index]!;
       const verdict = verifier.add({ seq: entry.seq, record: entry.record.text, hash: entry.hash });
@@ -113,14 +123,16 @@ export class InMemoryStore implements Store {
     this.closed = true;
   }
 
-  private append(record: PendingRecord): void {
+  private append(pending: PendingRecord): void {
     this.accepted++;
     if (this.closed) {
       this.dropped++;
       return;
     }
+    // Kept as a string: queries parse it, and bytes may be a view that pins a whole read buffer.
+    const record = { ...pending, text: recordString(pending.text) };
     const seq = this.head.seq + 1;
-    const hash = chainHash(this.head.hash, record.text);
+    const hash = chainHash(this.head.hash, record.text, this.hashAlgorithm);
     this.entries.push({ seq, record, hash });
     this.head = { seq, hash };
     if (this.entries.length - this.start > this.capacity) this.evictBefore(this.entries.length - this.capacity);

@@ -12,9 +12,16 @@ import type {
   StoreCounters,
   StoredExchange,
 } from "../core/store.js";
-import { ChainVerifier, chainHash, GENESIS_HASH } from "./audit-chain.js";
+import {
+  ChainVerifier,
+  chainHash,
+  DEFAULT_HASH_ALGORITHM,
+  GENESIS_HASH,
+  type HashAlgorithm,
+  isHashAlgorithm,
+} from "./audit-chain.js";
 import { DropBurstLog, describeError, type StoreLog, stderrLog } from "./drop-log.js";
-import { type PendingRecord, pendingExchange, pendingFinding } from "./stored-record.js";
+import { type PendingRecord, pendingExchange, pendingFinding, type RecordText } from "./stored-record.js";
 
 /** Names of the drop counters kept in the `counters` table, so later commands can show what was lost. */
 export const DROP_COUNTERS = ["dropped_queue_full", "dropped_write_failed"] as const;
@@ -35,6 +42,11 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Records per transaction when appending through the {@link Store} methods. */
   batchSize?: number;
+  /**
+   * Hash function of the audit chain when this opens a file that does not exist yet ({@link DEFAULT_HASH_ALGORITHM}
+   * by default); an existing file keeps the one it was created with.
+   */
+  hashAlgorithm?: HashAlgorithm;
   /** Deletes records older than this many ms when the store opens; `0` or absent keeps everything. */
   retentionMs?: number;
   /** Opens an existing file without creating, migrating or writing it (audit verification). */
@@ -48,6 +60,7 @@ export interface SqliteStoreOptions {
 /**
  * Schema migrations, applied in order; `PRAGMA user_version` is the number applied.
  * Indexes are kept to time and session because every index slows the insert path replay depends on.
+ * Version 2 records the chain's hash function; files from version 1 were all chained with SHA-256.
  */
 const MIGRATIONS: readonly string[] = [
   `
@@ -91,10 +104,16 @@ const MIGRATIONS: readonly string[] = [
     value INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  `
+  ALTER TABLE chain ADD COLUMN hash_algorithm TEXT NOT NULL DEFAULT 'sha256';
+  `,
 ];
 
 /** The schema version this build reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** The oldest schema version read without migrating (read-only opens, such as `toolwatch audit verify`). */
+const OLDEST_READABLE_VERSION = 1;
 
 interface ChainRow {
   head_seq: number;
@@ -121,6 +140,8 @@ interface RecordRow {
  */
 export class SqliteStore implements Store {
   readonly path: string;
+  /** The audit chain's hash function, as recorded in the file. */
+  readonly hashAlgorithm: HashAlgorithm;
   private readonly database: Database.Database;
   private readonly batchSize: number;
   private readonly writeTransaction: (records: readonly PendingRecord[], drops: DropCounts) => void;
@@ -139,6 +160,7 @@ export class SqliteStore implements Store {
     const {
       busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS,
       batchSize = 1000,
+      hashAlgorithm = DEFAULT_HASH_ALGORITHM,
       retentionMs = 0,
       readonly = false,
       maxPageCount,
@@ -162,8 +184,9 @@ export class SqliteStore implements Store {
         this.database.pragma(`page_size = ${PAGE_SIZE}`);
         this.database.pragma("journal_mode = WAL");
         this.database.pragma("synchronous = NORMAL");
-        migrate(this.database, path);
+        migrate(this.database, path, hashAlgorithm);
       }
+      this.hashAlgorithm = chainAlgorithm(this.database, path);
       if (maxPageCount !== undefined) this.database.pragma(`max_page_count = ${Math.floor(maxPageCount)}`);
     } catch (error) {
       this.database.close();
@@ -173,11 +196,13 @@ export class SqliteStore implements Store {
 
     const readHead = this.database.prepare("SELECT head_seq, head_hash FROM chain WHERE id = 1");
     const updateHead = this.database.prepare("UPDATE chain SET head_seq = ?, head_hash = ? WHERE id = 1");
+    // A record given as UTF-8 bytes binds as a blob; the cast stores it as TEXT, byte for byte, so it reads back
+    // as a string and SQLite's JSON functions keep working. Strings go through the cast unchanged.
     const insertExchange = this.database.prepare(
-      "INSERT INTO exchanges (seq, time_ms, session, server, tool, method, record, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO exchanges (seq, time_ms, session, server, tool, method, record, hash) VALUES (?, ?, ?, ?, ?, ?, CAST(? AS TEXT), ?)",
     );
     const insertFinding = this.database.prepare(
-      "INSERT INTO findings (seq, time_ms, session, server, tool, detector, category, severity, record, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO findings (seq, time_ms, session, server, tool, detector, category, severity, record, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT), ?)",
     );
     const addCounter = this.database.prepare(
       "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
@@ -188,6 +213,7 @@ export class SqliteStore implements Store {
         if (value) addCounter.run(name, value);
       }
     };
+    const algorithm = this.hashAlgorithm;
     this.writeTransaction = this.database.transaction((records: readonly PendingRecord[], drops: DropCounts) => {
       const head = readHead.get() as { head_seq: number; head_hash: string } | undefined;
       if (!head) throw new ToolwatchError("store_unavailable", `${path}: the chain table has lost its row`);
@@ -195,7 +221,7 @@ export class SqliteStore implements Store {
       let hash = head.head_hash;
       for (const record of records) {
         seq++;
-        hash = chainHash(hash, record.text);
+        hash = chainHash(hash, record.text, algorithm);
         if (record.kind === "exchange") {
           insertExchange.run(
             seq,
@@ -265,12 +291,12 @@ export class SqliteStore implements Store {
    * Buffers an exchange; the buffer is committed every `batchSize` records.
    * @param text the exchange's JSON when the caller already has it, to save serialising it again.
    */
-  appendExchange(exchange: CapturedExchange, text?: string): void {
+  appendExchange(exchange: CapturedExchange, text?: RecordText): void {
     this.enqueue(pendingExchange(exchange, text));
   }
 
   /** Buffers a finding; `text`, when given, is its JSON. */
-  appendFinding(finding: Finding, text?: string): void {
+  appendFinding(finding: Finding, text?: RecordText): void {
     this.enqueue(pendingFinding(finding, text));
   }
 
@@ -336,7 +362,7 @@ export class SqliteStore implements Store {
         "SELECT head_seq, head_hash, anchor_seq, anchor_hash FROM chain WHERE id = 1",
       ).get() as ChainRow | undefined;
       if (!chain) return { ok: false, records: 0, broken_seq: 0, reason: "chain state missing (its row was deleted)" };
-      const verifier = new ChainVerifier({ seq: chain.anchor_seq, hash: chain.anchor_hash });
+      const verifier = new ChainVerifier({ seq: chain.anchor_seq, hash: chain.anchor_hash }, this.hashAlgorithm);
       const rows = this.statement(
         "SELECT seq, record, hash FROM exchanges UNION ALL SELECT seq, record, hash FROM findings ORDER BY seq",
       ).iterate() as IterableIterator<RecordRow>;
@@ -474,7 +500,8 @@ function condition(conditions: string[], parameters: (string | number)[], sql: s
   parameters.push(value);
 }
 
-function migrate(database: Database.Database, path: string): void {
+/** @param newFileAlgorithm the chain's hash function if this creates the schema; an existing chain keeps its own. */
+function migrate(database: Database.Database, path: string, newFileAlgorithm: HashAlgorithm): void {
   if (schemaVersion(database) === SCHEMA_VERSION) return;
   database
     .transaction(() => {
@@ -482,6 +509,9 @@ function migrate(database: Database.Database, path: string): void {
       const version = schemaVersion(database);
       assertKnownVersion(version, path);
       for (let index = version; index < SCHEMA_VERSION; index++) database.exec(MIGRATIONS[index]!);
+      // Only a file created right here can choose: a version 1 file may hold SHA-256 records, and a process
+      // running an older toolwatch may still be appending SHA-256 records to it.
+      if (version === 0) database.prepare("UPDATE chain SET hash_algorithm = ? WHERE id = 1").run(newFileAlgorithm);
       database.pragma(`user_version = ${SCHEMA_VERSION}`);
     })
     .immediate();
@@ -490,9 +520,24 @@ function migrate(database: Database.Database, path: string): void {
 function checkSchema(database: Database.Database, path: string): void {
   const version = schemaVersion(database);
   assertKnownVersion(version, path);
-  if (version < SCHEMA_VERSION) {
+  if (version < OLDEST_READABLE_VERSION) {
     throw new ToolwatchError("store_unavailable", `${path} is not a toolwatch database (schema version ${version})`);
   }
+}
+
+/** The hash function the file's chain was written with: recorded since schema version 2, SHA-256 before. */
+function chainAlgorithm(database: Database.Database, path: string): HashAlgorithm {
+  if (schemaVersion(database) < 2) return "sha256";
+  const algorithm = database.prepare("SELECT hash_algorithm FROM chain WHERE id = 1").pluck().get();
+  // Writers and the verifier report a missing chain row before hashing anything, so this value goes unused.
+  if (algorithm === undefined) return DEFAULT_HASH_ALGORITHM;
+  if (!isHashAlgorithm(algorithm)) {
+    throw new ToolwatchError(
+      "store_unavailable",
+      `${path}: unknown audit chain hash algorithm ${JSON.stringify(algorithm)} (this toolwatch knows blake3 and sha256)`,
+    );
+  }
+  return algorithm;
 }
 
 function assertKnownVersion(version: number, path: string): void {

@@ -8,10 +8,16 @@ import type { ExchangeQuery, FindingQuery } from "../core/store.js";
  */
 export type PendingRecord = PendingExchange | PendingFinding;
 
+/**
+ * A record's JSON as a string, or as its UTF-8 bytes. Replay passes the bytes it read: the chain hashes them and
+ * SQLite stores them as they are, where a string would be encoded to UTF-8 once for each.
+ */
+export type RecordText = string | Uint8Array;
+
 /** An exchange ready to be written. */
 export interface PendingExchange {
   kind: "exchange";
-  text: string;
+  text: RecordText;
   time_ms: number;
   session: string;
   server: string;
@@ -22,7 +28,7 @@ export interface PendingExchange {
 /** A finding ready to be written. */
 export interface PendingFinding {
   kind: "finding";
-  text: string;
+  text: RecordText;
   time_ms: number;
   session: string;
   server: string;
@@ -41,12 +47,17 @@ export function eventTimeMs(time: string): number {
   return Number.isNaN(parsed) ? Date.now() : parsed;
 }
 
+/** The record's JSON as a string. */
+export function recordString(text: RecordText): string {
+  return typeof text === "string" ? text : Buffer.from(text.buffer, text.byteOffset, text.byteLength).toString("utf8");
+}
+
 /**
  * Prepares an exchange for storage.
  * @param text the exchange's JSON when the caller already has it (replay reads it from the capture file);
- * it must be the JSON of `exchange`, since it is what is stored and hashed.
+ * it must be the JSON of `exchange`, since it is what is stored and hashed. Bytes are kept, not copied.
  */
-export function pendingExchange(exchange: CapturedExchange, text?: string): PendingExchange {
+export function pendingExchange(exchange: CapturedExchange, text?: RecordText): PendingExchange {
   return {
     kind: "exchange",
     text: text ?? JSON.stringify(exchange),
@@ -59,7 +70,7 @@ export function pendingExchange(exchange: CapturedExchange, text?: string): Pend
 }
 
 /** Prepares a finding for storage; `text`, when given, must be the JSON of `finding`. */
-export function pendingFinding(finding: Finding, text?: string): PendingFinding {
+export function pendingFinding(finding: Finding, text?: RecordText): PendingFinding {
   return {
     kind: "finding",
     text: text ?? JSON.stringify(finding),

@@ -12,7 +12,7 @@ import type {
 } from "../core/store.js";
 import { DropBurstLog, describeError, type StoreLog, stderrLog } from "./drop-log.js";
 import { DEFAULT_BUSY_TIMEOUT_MS, type DropCounterName, SqliteStore } from "./sqlite-store.js";
-import { type PendingRecord, pendingExchange, pendingFinding } from "./stored-record.js";
+import { type PendingRecord, pendingExchange, pendingFinding, type RecordText } from "./stored-record.js";
 import type { FromWorkerMessage, StoreWorkerData, ToWorkerMessage } from "./worker-messages.js";
 
 /** Options of {@link WorkerStore}; every one has a default. */
@@ -36,8 +36,8 @@ export interface WorkerStoreOptions {
 
 /** A record as appended: serialised later, when its batch leaves, so appending costs a push. */
 type QueuedRecord =
-  | { kind: "exchange"; value: CapturedExchange; text: string | undefined }
-  | { kind: "finding"; value: Finding; text: string | undefined };
+  | { kind: "exchange"; value: CapturedExchange; text: RecordText | undefined }
+  | { kind: "finding"; value: Finding; text: RecordText | undefined };
 
 interface FlushWaiter {
   batchId: number;
@@ -140,13 +140,13 @@ export class WorkerStore implements Store {
   }
 
   /** @param text the exchange's JSON when the caller already has it, to save serialising it again. */
-  appendExchange(exchange: CapturedExchange, text?: string): void {
-    this.enqueue({ kind: "exchange", value: exchange, text });
+  appendExchange(exchange: CapturedExchange, text?: RecordText): void {
+    this.enqueue({ kind: "exchange", value: exchange, text: ownBytes(text) });
   }
 
   /** @param text the finding's JSON when the caller already has it. */
-  appendFinding(finding: Finding, text?: string): void {
-    this.enqueue({ kind: "finding", value: finding, text });
+  appendFinding(finding: Finding, text?: RecordText): void {
+    this.enqueue({ kind: "finding", value: finding, text: ownBytes(text) });
   }
 
   counters(): StoreCounters {
@@ -344,4 +344,12 @@ export class WorkerStore implements Store {
     this.flushTimer = null;
     this.flushSoon = null;
   }
+}
+
+/**
+ * Copies bytes into a buffer of their own: a view into a larger buffer would cross to the worker whole (structured
+ * clone copies the entire underlying buffer), and the caller's buffer may be reused before the batch leaves.
+ */
+function ownBytes(text: RecordText | undefined): RecordText | undefined {
+  return text === undefined || typeof text === "string" ? text : new Uint8Array(text);
 }

@@ -73,6 +73,7 @@ test("CRLF line ends and blank lines are accepted; the text kept is the record's
     [1, 4],
   );
   assert.equal(records[0]!.text, line("a", 1));
+  assert.deepEqual(records[0]!.bytes, Buffer.from(line("a", 1)));
   assert.equal(records[0]!.time_ms, Date.parse("2026-03-02T10:00:01.000Z"));
   assert.equal(stats.blank_lines, 3);
   assert.equal(stats.bad_lines, 0);
@@ -143,8 +144,30 @@ test("lines longer than a read chunk, multi-byte characters across chunks, inval
   const records = await readAll(path, { onBadLine: (message) => reports.push(message) });
   assert.equal(records.length, 2);
   assert.equal(records[0]!.text, long);
+  assert.deepEqual(records[0]!.bytes, Buffer.from(long));
   assert.equal(records[0]!.exchange.result, "é€😀".repeat(400_000));
   assert.deepEqual(reports, [`${path}:2: line is not valid UTF-8`]);
+});
+
+test("text and bytes are the line as written, in ASCII chunks, UTF-8 chunks and chunks with a bad line", async () => {
+  // More than a 1 MB read chunk of ASCII lines, then lines with multi-byte characters and one invalid line, some
+  // with CRLF: every way the lines of a chunk are decoded is taken.
+  const lines: Buffer[] = [];
+  for (let index = 0; index < 700; index++) {
+    const text = index < 500 ? "x".repeat(2000 + index) : `élan ${"€".repeat(500)} ${index}`;
+    lines.push(Buffer.from(`${line(`s${index}`, index % 60, { result: text })}${index % 7 === 0 ? "\r" : ""}\n`));
+    if (index === 600) lines.push(Buffer.from([0x7b, 0xc3, 0x28, 0x7d, 0x0a]));
+  }
+  const path = write("mixed.jsonl", Buffer.concat(lines));
+  const reports: string[] = [];
+  const records = await readAll(path, { onBadLine: (message) => reports.push(message) });
+  assert.equal(records.length, 700);
+  assert.deepEqual(reports, [`${path}:602: line is not valid UTF-8`]);
+  for (const record of records) {
+    const expected = lines[record.line - 1]!.toString("utf8").replace(/\r?\n$/, "");
+    assert.equal(record.text, expected);
+    assert.deepEqual(record.bytes, Buffer.from(expected));
+  }
 });
 
 test("a line over the size limit is skipped without holding it in memory", async () => {

@@ -5,10 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { promisify } from "node:util";
+import Database from "better-sqlite3";
 import type { Detector, ExchangePosition } from "../../src/core/detector.js";
 import type { CapturedExchange } from "../../src/core/exchange.js";
 import type { Finding } from "../../src/core/finding.js";
 import { formatReplaySummary, replay } from "../../src/replay/replay.js";
+import { SqliteStore } from "../../src/store/sqlite-store.js";
 import { repositoryRoot } from "../record/datasets.js";
 
 const run = promisify(execFile);
@@ -165,6 +167,16 @@ test("replay into SQLite, export with `toolwatch events --json`, replay the expo
   });
   assert.deepEqual(summary.store, { accepted: 29, written: 29, dropped: 0 }, "20 exchanges and 9 findings");
   assert.match(formatReplaySummary(summary), /store: .*round-trip\.db: accepted 29, written 29, dropped 0/);
+  // Replay stores each line's bytes as read: they read back as the very lines, and the chain over them verifies.
+  const stored = new SqliteStore(database, { readonly: true });
+  assert.deepEqual(stored.verifyAuditSync(), { ok: true, records: 29, first_seq: 1, last_seq: 29 });
+  stored.close();
+  const raw = new Database(database, { readonly: true });
+  const records = raw.prepare("SELECT record FROM exchanges ORDER BY seq").pluck().all() as string[];
+  raw.close();
+  const captured = new Set([gatewayA, gatewayB].flatMap((file) => readFileSync(file, "utf8").split("\n")));
+  assert.equal(records.length, 20);
+  for (const record of records) assert.ok(captured.has(record), record);
 
   const exported = await run(process.execPath, [toolwatch, "events", "--db", database, "--json"], {
     maxBuffer: 64 * 1024 * 1024,

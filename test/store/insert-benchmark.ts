@@ -1,5 +1,6 @@
 /**
- * Replay-style insert throughput of the SQLite store, with where the time goes. Not a test (no timing
+ * Replay-style insert throughput of the SQLite store, with where the time goes, and the hash and binding the
+ * store used before (SHA-256 over the string, the string bound) measured alongside. Not a test (no timing
  * assertions); run it by hand after `npx tsc -p .`:
  *
  *   node dist/test/store/insert-benchmark.js [capture.jsonl[.gz]] [rounds]
@@ -8,24 +9,27 @@
  * and the best round is reported, as wall time and as CPU time (user + system) so that other load on a shared
  * machine shows up as the gap between the two.
  */
-import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import Database from "better-sqlite3";
 import type { CapturedExchange } from "../../src/core/exchange.js";
-import { GENESIS_HASH } from "../../src/store/audit-chain.js";
+import { chainHash, GENESIS_HASH } from "../../src/store/audit-chain.js";
 import { SqliteStore } from "../../src/store/sqlite-store.js";
 import { pendingExchange } from "../../src/store/stored-record.js";
 
 const file = process.argv[2] ?? "/work/shared/datasets/agentdojo/test.jsonl.gz";
 const rounds = Number(process.argv[3] ?? 5);
 const raw = readFileSync(file);
-const lines = (file.endsWith(".gz") ? gunzipSync(raw) : raw)
-  .toString("utf8")
-  .split("\n")
-  .filter((line) => line.length > 0);
+const text = file.endsWith(".gz") ? gunzipSync(raw) : raw;
+// Each line as a string and as the bytes it was read as, the form replay hands the store.
+const lineBytes: Buffer[] = [];
+for (let start = 0, end = text.indexOf(10); start < text.length; start = end + 1, end = text.indexOf(10, start)) {
+  if (end === -1) end = text.length;
+  if (end > start) lineBytes.push(text.subarray(start, end));
+}
+const lines = lineBytes.map((bytes) => bytes.toString("utf8"));
 const averageBytes = lines.reduce((total, line) => total + Buffer.byteLength(line), 0) / lines.length;
 const directory = mkdtempSync(join(process.env.TOOLWATCH_BENCH_DIR ?? tmpdir(), "toolwatch-bench-"));
 
@@ -62,49 +66,70 @@ try {
   measure("index columns (time, session, ...)", () => {
     for (let index = 0; index < lines.length; index++) pendingExchange(parsed[index]!, lines[index]);
   });
-  measure("SHA-256 chain", () => {
+  measure("SHA-256 chain over the string", () => {
     let hash = GENESIS_HASH;
-    for (const line of lines) hash = createHash("sha256").update(hash).update(line).digest("hex");
+    for (const line of lines) hash = chainHash(hash, line, "sha256");
+  });
+  measure("BLAKE3 chain over the string", () => {
+    let hash = GENESIS_HASH;
+    for (const line of lines) hash = chainHash(hash, line, "blake3");
+  });
+  measure("BLAKE3 chain over the bytes", () => {
+    let hash = GENESIS_HASH;
+    for (const bytes of lineBytes) hash = chainHash(hash, bytes, "blake3");
   });
   const records = lines.map((line, index) => pendingExchange(parsed[index]!, line));
   const fixedHash = "f".repeat(64);
-  measure("SQLite insert only (batches of 1000)", (round) => {
-    const path = join(directory, `insert-only-${round}.db`);
-    new SqliteStore(path).close();
-    const database = new Database(path);
-    database.pragma("journal_mode = WAL");
-    database.pragma("synchronous = NORMAL");
-    const insert = database.prepare(
-      "INSERT INTO exchanges (seq, time_ms, session, server, tool, method, record, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    );
-    const insertRange = database.transaction((from: number, to: number) => {
-      for (let index = from; index < to; index++) {
-        const record = records[index]!;
-        insert.run(
-          index + 1,
-          record.time_ms,
-          record.session,
-          record.server,
-          record.tool,
-          record.method,
-          record.text,
-          fixedHash,
-        );
+  let databases = 0;
+  const insertOnly = (label: string, recordText: (index: number) => string | Buffer): void => {
+    measure(label, () => {
+      const path = join(directory, `insert-only-${databases++}.db`);
+      new SqliteStore(path).close();
+      const database = new Database(path);
+      database.pragma("journal_mode = WAL");
+      database.pragma("synchronous = NORMAL");
+      // The statement the store prepares: bytes are cast so that they are stored as TEXT.
+      const insert = database.prepare(
+        "INSERT INTO exchanges (seq, time_ms, session, server, tool, method, record, hash) VALUES (?, ?, ?, ?, ?, ?, CAST(? AS TEXT), ?)",
+      );
+      const insertRange = database.transaction((from: number, to: number) => {
+        for (let index = from; index < to; index++) {
+          const record = records[index]!;
+          insert.run(
+            index + 1,
+            record.time_ms,
+            record.session,
+            record.server,
+            record.tool,
+            record.method,
+            recordText(index),
+            fixedHash,
+          );
+        }
+      });
+      for (let from = 0; from < lines.length; from += 1000) {
+        insertRange.immediate(from, Math.min(lines.length, from + 1000));
       }
+      database.close();
     });
-    for (let from = 0; from < records.length; from += 1000) {
-      insertRange.immediate(from, Math.min(records.length, from + 1000));
-    }
-    database.close();
-  });
-  measure("store: SHA-256 chain + insert (pre-parsed)", (round) => {
-    const store = new SqliteStore(join(directory, `store-${round}.db`));
+  };
+  insertOnly("SQLite insert only, string (batches of 1000)", (index) => lines[index]!);
+  insertOnly("SQLite insert only, bytes (batches of 1000)", (index) => lineBytes[index]!);
+  measure("store before: SHA-256 + string (pre-parsed)", (round) => {
+    const store = new SqliteStore(join(directory, `store-sha-${round}.db`), { hashAlgorithm: "sha256" });
     for (let index = 0; index < lines.length; index++) store.appendExchange(parsed[index]!, lines[index]);
+    store.close();
+  });
+  measure("store: BLAKE3 + bytes (pre-parsed)", (round) => {
+    const store = new SqliteStore(join(directory, `store-${round}.db`));
+    for (let index = 0; index < lines.length; index++) store.appendExchange(parsed[index]!, lineBytes[index]);
     store.close();
   });
   const full = measure("replay: JSON.parse + store (end to end)", (round) => {
     const store = new SqliteStore(join(directory, `replay-${round}.db`));
-    for (const line of lines) store.appendExchange(JSON.parse(line) as CapturedExchange, line);
+    for (let index = 0; index < lines.length; index++) {
+      store.appendExchange(JSON.parse(lines[index]!) as CapturedExchange, lineBytes[index]);
+    }
     store.close();
   });
   const check = new SqliteStore(join(directory, "replay-0.db"), { readonly: true });

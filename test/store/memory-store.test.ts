@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { chainHash, GENESIS_HASH } from "../../src/store/audit-chain.js";
 import { InMemoryStore } from "../../src/store/memory-store.js";
 import { makeExchange, makeFinding, timeOf } from "./store-fixtures.js";
 
@@ -21,6 +22,17 @@ describe("InMemoryStore", () => {
     );
     assert.deepEqual(await store.findings({ until_ms: timeOf(5) }), [makeFinding(4)]);
     assert.deepEqual(await store.verifyAudit(), { ok: true, records: 14, first_seq: 1, last_seq: 14 });
+  });
+
+  test("records given as bytes read back as text and hash like the SQLite store's", async () => {
+    const store = new InMemoryStore();
+    const exchange = makeExchange(1, { result: "élan € 😀" });
+    const text = JSON.stringify(exchange);
+    store.appendExchange(exchange, Buffer.from(`${text}\nmore`).subarray(0, Buffer.byteLength(text)));
+    const [stored] = await store.exchanges();
+    assert.deepEqual(stored?.exchange, exchange);
+    assert.equal(stored?.hash, chainHash(GENESIS_HASH, text, "blake3"));
+    assert.deepEqual(await store.verifyAudit(), { ok: true, records: 1, first_seq: 1, last_seq: 1 });
   });
 
   test("retention removes a prefix and the chain still verifies from its anchor", async () => {

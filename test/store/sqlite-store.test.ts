@@ -68,7 +68,7 @@ describe("SqliteStore", () => {
     store.appendExchange(exchange, text);
     const [stored] = await store.exchanges();
     assert.deepEqual(stored?.exchange, exchange);
-    assert.equal(stored?.hash, chainHash(GENESIS_HASH, text));
+    assert.equal(stored?.hash, chainHash(GENESIS_HASH, text, "blake3"));
     store.close();
   });
 
@@ -109,6 +109,112 @@ describe("SqliteStore", () => {
     const store = filledStore(join(directory, "chain.db"), 50);
     assert.deepEqual(await store.verifyAudit(), { ok: true, records: 60, first_seq: 1, last_seq: 60 });
     store.close();
+  });
+});
+
+describe("SqliteStore audit chain hash", () => {
+  function hashAlgorithmColumn(path: string): unknown {
+    const raw = new Database(path, { readonly: true });
+    try {
+      return raw.prepare("SELECT hash_algorithm FROM chain").pluck().get();
+    } finally {
+      raw.close();
+    }
+  }
+
+  /** A file as toolwatch wrote it before schema version 2: the same tables without the algorithm, SHA-256 hashes. */
+  function versionOneFile(path: string, count: number): void {
+    const store = new SqliteStore(path, { hashAlgorithm: "sha256" });
+    for (let index = 0; index < count; index++) store.appendExchange(makeExchange(index));
+    store.close();
+    const raw = new Database(path);
+    raw.exec("ALTER TABLE chain DROP COLUMN hash_algorithm");
+    raw.pragma("user_version = 1");
+    raw.close();
+  }
+
+  test("a new file chains with BLAKE3 and records it in the chain table", async (context) => {
+    const path = join(temporaryDirectory(context), "new.db");
+    const store = new SqliteStore(path);
+    assert.equal(store.hashAlgorithm, "blake3");
+    const text = JSON.stringify(makeExchange(1));
+    store.appendExchange(makeExchange(1), text);
+    const [stored] = await store.exchanges();
+    assert.equal(stored?.hash, chainHash(GENESIS_HASH, text, "blake3"));
+    store.close();
+    assert.equal(hashAlgorithmColumn(path), "blake3");
+  });
+
+  test("an existing file keeps its algorithm whatever a later opener asks for", async (context) => {
+    const path = join(temporaryDirectory(context), "kept.db");
+    new SqliteStore(path, { hashAlgorithm: "sha256" }).close();
+    const store = new SqliteStore(path, { hashAlgorithm: "blake3" });
+    assert.equal(store.hashAlgorithm, "sha256");
+    store.appendExchange(makeExchange(1));
+    assert.deepEqual(await store.verifyAudit(), { ok: true, records: 1, first_seq: 1, last_seq: 1 });
+    store.close();
+  });
+
+  test("a version 1 file chained with SHA-256 verifies read-only, and after migrating it stays SHA-256", async (context) => {
+    const path = join(temporaryDirectory(context), "v1.db");
+    versionOneFile(path, 12);
+
+    const reader = new SqliteStore(path, { readonly: true });
+    assert.equal(reader.hashAlgorithm, "sha256");
+    assert.deepEqual(reader.verifyAuditSync(), { ok: true, records: 12, first_seq: 1, last_seq: 12 });
+    reader.close();
+    const raw = new Database(path, { readonly: true });
+    assert.equal(raw.pragma("user_version", { simple: true }), 1, "a read-only open migrates nothing");
+    raw.close();
+
+    const writer = new SqliteStore(path);
+    assert.equal(writer.hashAlgorithm, "sha256");
+    const text = JSON.stringify(makeExchange(12));
+    writer.appendExchange(makeExchange(12), text);
+    const [last] = await writer.exchanges({ after_seq: 12 });
+    const [previous] = await writer.exchanges({ after_seq: 11 });
+    assert.equal(last?.hash, chainHash(previous!.hash, text, "sha256"));
+    assert.deepEqual(await writer.verifyAudit(), { ok: true, records: 13, first_seq: 1, last_seq: 13 });
+    writer.close();
+    assert.equal(hashAlgorithmColumn(path), "sha256");
+  });
+
+  test("an algorithm this build does not know is refused at open", (context) => {
+    const path = join(temporaryDirectory(context), "unknown.db");
+    new SqliteStore(path).close();
+    const raw = new Database(path);
+    raw.prepare("UPDATE chain SET hash_algorithm = 'md5'").run();
+    raw.close();
+    assert.throws(() => new SqliteStore(path, { readonly: true }), {
+      name: "ToolwatchError",
+      message: /unknown audit chain hash algorithm "md5"/,
+    });
+  });
+
+  test("a record given as UTF-8 bytes is stored as TEXT, byte for byte, and hashed as its string would be", async (context) => {
+    const path = join(temporaryDirectory(context), "bytes.db");
+    const store = new SqliteStore(path);
+    const exchange = makeExchange(3, { result: "élan € 😀" });
+    const text = JSON.stringify(exchange);
+    // A view into a larger buffer, as replay passes it.
+    const file = Buffer.from(`padding\n${text}\nmore`);
+    const bytes = file.subarray(8, 8 + Buffer.byteLength(text));
+    store.appendExchange(exchange, bytes);
+    store.appendExchange(makeExchange(4));
+    const [stored] = await store.exchanges();
+    assert.deepEqual(stored?.exchange, exchange);
+    assert.equal(stored?.hash, chainHash(GENESIS_HASH, text, "blake3"));
+    assert.deepEqual(await store.verifyAudit(), { ok: true, records: 2, first_seq: 1, last_seq: 2 });
+    store.close();
+    const raw = new Database(path, { readonly: true });
+    assert.deepEqual(
+      raw.prepare("SELECT typeof(record) AS type, record ->> '$.result' AS result FROM exchanges WHERE seq = 1").get(),
+      {
+        type: "text",
+        result: "élan € 😀",
+      },
+    );
+    raw.close();
   });
 });
 
@@ -202,7 +308,7 @@ describe("SqliteStore tamper evidence", () => {
       .prepare(
         "INSERT INTO findings (seq, time_ms, session, server, detector, category, severity, record, hash) VALUES (5, 0, 's', 's', 'd', 'c', 'low', ?, ?)",
       )
-      .run(forged, chainHash(GENESIS_HASH, forged));
+      .run(forged, chainHash(GENESIS_HASH, forged, "blake3"));
     raw.close();
     const verdict = await store.verifyAudit();
     assert.ok(!verdict.ok);

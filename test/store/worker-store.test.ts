@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { chainHash, GENESIS_HASH } from "../../src/store/audit-chain.js";
 import { openStore } from "../../src/store/index.js";
 import { SqliteStore } from "../../src/store/sqlite-store.js";
 import { collectLog, makeExchange, makeFinding, temporaryDirectory, timeOf } from "./store-fixtures.js";
@@ -20,6 +21,20 @@ describe("WorkerStore", () => {
     );
     assert.deepEqual(await store.findings(), [makeFinding(24)]);
     assert.deepEqual(await store.verifyAudit(), { ok: true, records: 26, first_seq: 1, last_seq: 26 });
+  });
+
+  test("records given as bytes are copied at append: the caller may reuse its buffer", async (context) => {
+    const store = openStore(join(temporaryDirectory(context), "bytes.db"));
+    context.after(() => store.shutdown());
+    const exchange = makeExchange(1, { result: "élan € 😀" });
+    const text = JSON.stringify(exchange);
+    const buffer = Buffer.from(`${text}\n${"x".repeat(100_000)}`);
+    store.appendExchange(exchange, buffer.subarray(0, Buffer.byteLength(text)));
+    buffer.fill(0x20);
+    await store.forceFlush();
+    const [stored] = await store.exchanges();
+    assert.deepEqual(stored?.exchange, exchange);
+    assert.equal(stored?.hash, chainHash(GENESIS_HASH, text, "blake3"));
   });
 
   test("a full queue drops and counts exactly, persists the count, and logs once per burst", async (context) => {
