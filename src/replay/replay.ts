@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
-import type { Detector } from "../core/detector.js";
+import type { Detector, ExchangeObserver, FindingSink } from "../core/detector.js";
 import type { Finding } from "../core/finding.js";
 import type { StoreCounters } from "../core/store.js";
 import { defaultDetectors } from "../detectors/index.js";
@@ -30,6 +30,10 @@ export interface ReplayOptions {
   strict?: boolean;
   /** Detectors to run; {@link defaultDetectors} when absent. */
   detectors?: Detector[];
+  /** Stages that watch every exchange without raising findings (metrics, the alert engine), as live. */
+  observers?: ExchangeObserver[];
+  /** Receivers of every finding besides the findings file (the alert engine, metrics). */
+  findingSinks?: FindingSink[];
   /** Event-time idle timeout that ends sessions (as live traffic does). */
   session_idle_ms?: number;
   /** Records per store transaction. */
@@ -114,7 +118,9 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
       store,
       detectors,
       session_idle_ms: options.session_idle_ms,
+      observers: options.observers ?? [],
       findingSinks: [
+        ...(options.findingSinks ?? []),
         (finding) => {
           findingsByCategory[finding.category] = (findingsByCategory[finding.category] ?? 0) + 1;
           findingsBySeverity[finding.severity] = (findingsBySeverity[finding.severity] ?? 0) + 1;
@@ -140,6 +146,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
       read += batch.length;
       progress?.update(bytesRead(), read);
     }
+    pipeline.finishLearning();
 
     const scoring = pipeline;
     let previousTime = Number.NEGATIVE_INFINITY;

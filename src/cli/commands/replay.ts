@@ -1,9 +1,16 @@
 import type { Command } from "commander";
+import { loadConfig } from "../../config/config.js";
+import type { AlertEvent } from "../../core/notifier.js";
+import { JsonLinesWriter } from "../../replay/json-lines-writer.js";
 import { formatReplaySummary, replay } from "../../replay/replay.js";
+import { createAnalysis } from "../../runtime/analysis.js";
 
 interface ReplayCommandOptions {
   baseline?: string[];
   findings?: string;
+  alerts?: string;
+  rules?: string;
+  config?: string;
   db?: string;
   strict?: boolean;
 }
@@ -22,16 +29,46 @@ export function registerReplayCommand(program: Command): void {
       (file: string, files: string[] | undefined) => [...(files ?? []), file],
     )
     .option("--findings <file>", "write findings as JSON lines to this file (- for stdout)")
+    .option("--alerts <file>", "write every alert state change as JSON lines to this file (- for stdout)")
+    .option("--rules <file>", "alert rules (default: the config's alerts.rules, else the shipped config/alerts.yaml)")
+    .option("--config <file>", "configuration file (YAML)")
     .option("--db <file>", "store the replayed exchanges and findings in this SQLite file (default: store nothing)")
     .option("--strict", "stop at the first bad line instead of reporting and skipping it")
     .action(async (files: string[], options: ReplayCommandOptions) => {
-      const summary = await replay({
-        files,
-        baseline: options.baseline ?? [],
-        findings: options.findings,
-        db: options.db,
-        strict: options.strict ?? false,
+      const config = loadConfig(options.config);
+      const alertsWriter = options.alerts === undefined ? null : new JsonLinesWriter(options.alerts);
+      const alertCounts = { firing: 0, resolved: 0, pending: 0 };
+      // Old traffic pages nobody: alert state changes go to the file, never to the notifiers.
+      const analysis = createAnalysis({
+        config,
+        ...(options.rules === undefined ? {} : { rules: options.rules }),
+        notify: false,
+        onAlert: (event: AlertEvent) => {
+          alertCounts[event.state]++;
+          alertsWriter?.write(event);
+        },
       });
-      process.stderr.write(formatReplaySummary(summary));
+      try {
+        const summary = await replay({
+          files,
+          baseline: options.baseline ?? [],
+          findings: options.findings,
+          db: options.db,
+          strict: options.strict ?? false,
+          detectors: analysis.detectors,
+          observers: analysis.observers,
+          findingSinks: analysis.findingSinks,
+        });
+        await analysis.shutdown();
+        process.stderr.write(formatReplaySummary(summary));
+        const destination =
+          options.alerts === undefined ? "" : ` -> ${options.alerts === "-" ? "stdout" : options.alerts}`;
+        process.stderr.write(
+          `  alerts: ${alertCounts.firing} fired, ${alertCounts.resolved} resolved, ${alertCounts.pending} pending transitions${destination}\n`,
+        );
+      } finally {
+        await analysis.shutdown();
+        await alertsWriter?.close();
+      }
     });
 }
