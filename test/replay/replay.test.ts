@@ -254,3 +254,41 @@ test("the progress bar is drawn on the given output and cleared at the end", asy
   );
   assert.equal(written.at(-1), "\r\u001b[K");
 });
+
+test("replay --alerts writes the alert state changes the live engine would make, on event time", async () => {
+  const start = Date.parse("2026-03-02T09:00:00Z");
+  const refused = (second: number, source: string): CapturedExchange => ({
+    time: new Date(start + second * 1000).toISOString(),
+    session: "-",
+    user: null,
+    agent: null,
+    server: "files",
+    method: null,
+    error: { type: "http_401", message: "invalid API key" },
+    duration_ms: null,
+    kind: "protocol_error",
+    transport: "http",
+    source,
+    decisions: [{ stage: "auth", action: "deny", reason: "invalid API key" }],
+  });
+  // Six failures from one address inside 30 s trip auth_failure_burst; five from another do not.
+  const burst = [0, 2, 4, 6, 8, 10].map((second) => refused(second, "198.51.100.7"));
+  const below = [1, 3, 5, 7, 9].map((second) => refused(second, "203.0.113.5"));
+  const capture = join(folder, "auth-burst.jsonl");
+  const lines = [...burst, ...below]
+    .sort((a, b) => a.time.localeCompare(b.time))
+    .map((record) => JSON.stringify(record));
+  writeFileSync(capture, `${lines.join("\n")}\n`);
+  const alertsFile = join(folder, "auth-burst-alerts.jsonl");
+  const { stderr } = await run(process.execPath, [toolwatch, "replay", capture, "--alerts", alertsFile]);
+  const events = readFileSync(alertsFile, "utf8")
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as { rule: string; state: string; labels: Record<string, string>; time: string });
+  const firing = events.filter((event) => event.state === "firing");
+  assert.deepEqual(
+    firing.map((event) => [event.rule, event.labels.source, event.time]),
+    [["auth_failure_burst", "198.51.100.7", new Date(start + 10_000).toISOString()]],
+  );
+  assert.match(stderr, /alerts: 1 fired/);
+});
