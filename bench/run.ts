@@ -34,7 +34,10 @@ for (const result of results) {
     if (target !== undefined) {
       const ok = (target.max === undefined || value <= target.max) && (target.min === undefined || value >= target.min);
       if (!ok) missed++;
-      const bound = [target.min !== undefined ? `>= ${target.min}` : "", target.max !== undefined ? `<= ${target.max}` : ""]
+      const bound = [
+        target.min !== undefined ? `>= ${target.min}` : "",
+        target.max !== undefined ? `<= ${target.max}` : "",
+      ]
         .filter(Boolean)
         .join(" ");
       verdict = `${ok ? "meets" : "MISSES"} ${bound}`;

@@ -94,7 +94,13 @@ export const configSchema = z
         session_idle_timeout: duration.default(30 * 60_000),
       })
       .strict()
-      .default({ host: "127.0.0.1", port: 8808, api_keys: [], metrics_path: "/metrics", session_idle_timeout: 30 * 60_000 }),
+      .default({
+        host: "127.0.0.1",
+        port: 8808,
+        api_keys: [],
+        metrics_path: "/metrics",
+        session_idle_timeout: 30 * 60_000,
+      }),
     alerts: z
       .object({
         /** The alert rules file; the shipped defaults (config/alerts.yaml) when absent. */

@@ -18,7 +18,19 @@ const ALLOWED: Record<string, string[]> = {
   capture: ["core", "protocol", "config", "pipeline", "runtime", "metrics"],
   runtime: ["core", "config", "pipeline", "store", "detectors", "metrics", "alerts"],
   replay: ["core", "record", "pipeline", "store", "detectors", "config", "metrics", "alerts"],
-  demo: ["core", "config", "capture", "runtime", "store", "pipeline", "detectors", "record", "metrics", "alerts", "replay"],
+  demo: [
+    "core",
+    "config",
+    "capture",
+    "runtime",
+    "store",
+    "pipeline",
+    "detectors",
+    "record",
+    "metrics",
+    "alerts",
+    "replay",
+  ],
   cli: ["*"],
 };
 

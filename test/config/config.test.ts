@@ -22,7 +22,15 @@ test("defaults fill everything in", () => {
 
 test("servers are stdio commands or remote URLs", () => {
   const config = parseConfig(
-    ["retention: 7d", "servers:", "  files:", "    command: npx", "    args: [server-filesystem, /data]", "  remote:", "    url: https://mcp.example.com/mcp"].join("\n"),
+    [
+      "retention: 7d",
+      "servers:",
+      "  files:",
+      "    command: npx",
+      "    args: [server-filesystem, /data]",
+      "  remote:",
+      "    url: https://mcp.example.com/mcp",
+    ].join("\n"),
   );
   assert.equal(config.retention, 7 * 86_400_000);
   assert.deepEqual(config.servers.files, { command: "npx", args: ["server-filesystem", "/data"], env: {} });
@@ -33,7 +41,8 @@ test("errors name the file, line, column and what was expected", () => {
   const text = ["gateway:", "  port: 8808", "  api_keys:", "    - user: ada", "      key: short"].join("\n");
   assert.throws(
     () => parseConfig(text, "toolwatch.yaml"),
-    (error: unknown) => error instanceof ToolwatchError && /^toolwatch\.yaml:5:12 at gateway\.api_keys\.0\.key: /.test(error.message),
+    (error: unknown) =>
+      error instanceof ToolwatchError && /^toolwatch\.yaml:5:12 at gateway\.api_keys\.0\.key: /.test(error.message),
   );
   assert.throws(() => parseConfig("retention: forever", "c.yaml"), /c\.yaml:1:12 at retention: expected a duration/);
   assert.throws(() => parseConfig("servers: [\n", "c.yaml"), /^.*c\.yaml:\d+:\d+: /);

@@ -6,7 +6,19 @@ import type { Finding } from "../../src/core/finding.js";
 import { Pipeline } from "../../src/pipeline/pipeline.js";
 
 function exchange(session: string, time: string, method = "tools/call"): CapturedExchange {
-  return { time, session, user: "u", agent: "a", server: "s", method, tool: "t", arguments: {}, result: "", error: null, duration_ms: 1 };
+  return {
+    time,
+    session,
+    user: "u",
+    agent: "a",
+    server: "s",
+    method,
+    tool: "t",
+    arguments: {},
+    result: "",
+    error: null,
+    duration_ms: 1,
+  };
 }
 
 class RecordingDetector implements Detector {
@@ -21,7 +33,21 @@ class RecordingDetector implements Detector {
   observe(record: CapturedExchange, position: ExchangePosition, emit: (finding: Finding) => void): void {
     this.observed.push([record.session, position]);
     if (record.method === "tools/call" && position.call_index === 1) {
-      emit({ time: record.time, session: record.session, user: record.user, agent: record.agent, server: record.server, tool: record.tool ?? null, call_index: position.call_index, detector: this.name, category: "operational", severity: "low", score: 0.1, message: "second call", evidence: {} });
+      emit({
+        time: record.time,
+        session: record.session,
+        user: record.user,
+        agent: record.agent,
+        server: record.server,
+        tool: record.tool ?? null,
+        call_index: position.call_index,
+        detector: this.name,
+        category: "operational",
+        severity: "low",
+        score: 0.1,
+        message: "second call",
+        evidence: {},
+      });
     }
   }
   endSession(session: string, time_ms: number): void {
@@ -35,7 +61,11 @@ class RecordingDetector implements Detector {
 test("positions count exchanges and calls per session on event time", async () => {
   const detector = new RecordingDetector();
   const findings: Finding[] = [];
-  const pipeline = new Pipeline({ store: null, detectors: [detector], findingSinks: [(finding) => findings.push(finding)] });
+  const pipeline = new Pipeline({
+    store: null,
+    detectors: [detector],
+    findingSinks: [(finding) => findings.push(finding)],
+  });
   pipeline.process(exchange("a", "2026-01-01T00:00:00Z", "initialize"));
   pipeline.process(exchange("a", "2026-01-01T00:00:01Z"));
   pipeline.process(exchange("b", "2026-01-01T00:00:02Z"));
@@ -84,7 +114,11 @@ test("a throwing detector is isolated and counted", () => {
     async shutdown() {},
   };
   const healthy = new RecordingDetector();
-  const pipeline = new Pipeline({ store: null, detectors: [broken, healthy], onDetectorError: (name) => errors.push(name) });
+  const pipeline = new Pipeline({
+    store: null,
+    detectors: [broken, healthy],
+    onDetectorError: (name) => errors.push(name),
+  });
   pipeline.process(exchange("a", "2026-01-01T00:00:00Z"));
   pipeline.process(exchange("a", "2026-01-01T00:00:01Z"));
   assert.equal(healthy.observed.length, 2);
