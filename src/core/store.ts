@@ -1,13 +1,14 @@
 import type { CapturedExchange } from "./exchange.js";
 import type { Finding } from "./finding.js";
+import type { AlertEvent, AlertState } from "./notifier.js";
 
 /** Counters every store keeps so that nothing is lost silently. */
 export interface StoreCounters {
-  /** Exchanges and findings handed to the store. */
+  /** Records (exchanges, findings, alerts) handed to the store. */
   accepted: number;
-  /** Exchanges and findings committed to disk. */
+  /** Records committed to disk. */
   written: number;
-  /** Exchanges and findings dropped (queue full, disk full, write error). Every drop is counted here. */
+  /** Records dropped (queue full, disk full, write error). Every drop is counted here. */
   dropped: number;
 }
 
@@ -41,13 +42,24 @@ export interface FindingQuery {
   limit?: number;
 }
 
+/** Filters for reading alert state changes back. All optional; results come in `seq` order. */
+export interface AlertQuery {
+  rule?: string;
+  state?: AlertState;
+  /** Inclusive lower bound on the change's event time, ms since epoch. */
+  since_ms?: number;
+  /** Exclusive upper bound on the change's event time, ms since epoch. */
+  until_ms?: number;
+  limit?: number;
+}
+
 /** Outcome of walking the tamper-evident chain. */
 export type AuditVerification =
   | { ok: true; records: number; first_seq: number | null; last_seq: number | null }
   | { ok: false; records: number; broken_seq: number; reason: string };
 
 /**
- * Where exchanges and findings are kept.
+ * Where exchanges, findings and alert state changes are kept, in one audit chain.
  *
  * The write side never blocks and never throws into the caller: `append*` hand records to a bounded
  * queue and a full queue drops and counts. `forceFlush` waits until everything accepted so far is
@@ -61,11 +73,17 @@ export interface Store {
   appendExchange(exchange: CapturedExchange, text?: string | Uint8Array): void;
   /** @param text the finding's JSON when the caller already has it, as a string or as its UTF-8 bytes. */
   appendFinding(finding: Finding, text?: string | Uint8Array): void;
+  /**
+   * Keeps an alert state change with the values that caused it, so it can be shown and audited later.
+   * @param text the event's JSON when the caller already has it, as a string or as its UTF-8 bytes.
+   */
+  appendAlert(event: AlertEvent, text?: string | Uint8Array): void;
   counters(): StoreCounters;
   exchanges(query?: ExchangeQuery): Promise<StoredExchange[]>;
   findings(query?: FindingQuery): Promise<Finding[]>;
+  alerts(query?: AlertQuery): Promise<AlertEvent[]>;
   verifyAudit(): Promise<AuditVerification>;
-  /** Deletes exchanges and findings older than the cut-off, keeping the audit chain verifiable. Returns how many were removed. */
+  /** Deletes exchanges, findings and alerts older than the cut-off, keeping the audit chain verifiable. Returns how many were removed. */
   applyRetention(before_ms: number): Promise<number>;
   forceFlush(): Promise<void>;
   shutdown(): Promise<void>;

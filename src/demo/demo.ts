@@ -94,9 +94,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   for (const suffix of ["", "-wal", "-shm"]) rmSync(options.databasePath + suffix, { force: true });
   const config = demoConfig(workspace);
   const store = openStore(options.databasePath, { retentionMs: config.retention });
-  // Alerts are collected for the report instead of paging anyone.
+  // Alerts are collected for the report instead of paging anyone, and stored so `toolwatch alerts list` shows them.
   const alerts: AlertEvent[] = [];
-  const analysis = createAnalysis({ config, notify: false, onAlert: (event) => alerts.push(event) });
+  const analysis = createAnalysis({
+    config,
+    notify: false,
+    onAlert: (event) => {
+      alerts.push(event);
+      store.appendAlert(event);
+    },
+  });
   const runtime = createLiveRuntime({ config, store, analysis });
   const gateway = await startGateway({ config, runtime, log: options.log ?? (() => {}) });
   write(

@@ -18,7 +18,10 @@ export interface LiveRuntime {
 export interface LiveRuntimeOptions {
   config: ToolwatchConfig;
   store: Store | null;
-  /** Metrics, detectors and alerts; built from the configuration when absent (notifiers and traces on). */
+  /**
+   * Metrics, detectors and alerts; built from the configuration when absent (notifiers and traces on, and every
+   * alert state change kept in `store`). A caller passing its own analysis decides where its alerts go.
+   */
   analysis?: Analysis;
   /** The span exporter for `export.otlp` (see `loadTraceExporter`); none when absent. */
   traces?: OtlpTraceObserver | null;
@@ -28,7 +31,14 @@ export interface LiveRuntimeOptions {
 
 export function createLiveRuntime(options: LiveRuntimeOptions): LiveRuntime {
   const { config } = options;
-  const analysis = options.analysis ?? createAnalysis({ config, notify: true, traces: options.traces ?? null });
+  const analysis =
+    options.analysis ??
+    createAnalysis({
+      config,
+      notify: true,
+      traces: options.traces ?? null,
+      onAlert: (event) => options.store?.appendAlert(event),
+    });
   const pipeline = new Pipeline({
     store: options.store,
     observers: analysis.observers,

@@ -25,11 +25,11 @@ export async function runAuditVerify(databasePath: string, output: NodeJS.Writab
   try {
     const verdict = store.verifyAuditSync();
     if (!verdict.ok) {
-      output.write(`audit chain BROKEN at seq ${verdict.broken_seq}: ${verdict.reason}\n`);
+      output.write(`audit chain (${store.hashAlgorithm}) BROKEN at seq ${verdict.broken_seq}: ${verdict.reason}\n`);
       return AuditExitCode.Broken;
     }
     const range = verdict.first_seq === null ? "" : ` (seq ${verdict.first_seq}..${verdict.last_seq})`;
-    output.write(`audit chain verified: ${verdict.records} records${range}\n`);
+    output.write(`audit chain verified (${store.hashAlgorithm}): ${verdict.records} records${range}\n`);
     return AuditExitCode.Verified;
   } catch (error) {
     output.write(`cannot read ${databasePath}: ${describeError(error)}\n`);

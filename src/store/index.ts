@@ -23,7 +23,13 @@ export {
   SqliteStore,
   type SqliteStoreOptions,
 } from "./sqlite-store.js";
-export { type PendingRecord, pendingExchange, pendingFinding, type RecordText } from "./stored-record.js";
+export {
+  type PendingRecord,
+  pendingAlert,
+  pendingExchange,
+  pendingFinding,
+  type RecordText,
+} from "./stored-record.js";
 export { WorkerStore, type WorkerStoreOptions } from "./worker-store.js";
 
 /** Options for {@link openStore}: those of {@link WorkerStore}. */

@@ -1,6 +1,8 @@
 import type { CapturedExchange } from "../core/exchange.js";
 import type { Finding } from "../core/finding.js";
+import type { AlertEvent } from "../core/notifier.js";
 import type {
+  AlertQuery,
   AuditVerification,
   ExchangeQuery,
   FindingQuery,
@@ -17,9 +19,11 @@ import {
   type HashAlgorithm,
 } from "./audit-chain.js";
 import {
+  alertMatches,
   exchangeMatches,
   findingMatches,
   type PendingRecord,
+  pendingAlert,
   pendingExchange,
   pendingFinding,
   type RecordText,
@@ -72,6 +76,11 @@ export class InMemoryStore implements Store {
     this.append(pendingFinding(finding, text));
   }
 
+  /** @param text the alert event's JSON when the caller already has it. */
+  appendAlert(event: AlertEvent, text?: RecordText): void {
+    this.append(pendingAlert(event, text));
+  }
+
   counters(): StoreCounters {
     return { accepted: this.accepted, written: this.accepted - this.dropped, dropped: this.dropped };
   }
@@ -96,6 +105,17 @@ export class InMemoryStore implements Store {
       const entry = this.entries[index]!;
       if (entry.record.kind !== "finding" || !findingMatches(entry.record, query)) continue;
       results.push(JSON.parse(entry.record.text) as Finding);
+    }
+    return results;
+  }
+
+  async alerts(query: AlertQuery = {}): Promise<AlertEvent[]> {
+    const results: AlertEvent[] = [];
+    const limit = query.limit === undefined ? Number.POSITIVE_INFINITY : Math.max(0, Math.floor(query.limit));
+    for (let index = this.start; index < this.entries.length && results.length < limit; index++) {
+      const entry = this.entries[index]!;
+      if (entry.record.kind !== "alert" || !alertMatches(entry.record, query)) continue;
+      results.push(JSON.parse(entry.record.text) as AlertEvent);
     }
     return results;
   }

@@ -4,7 +4,9 @@ import Database from "better-sqlite3";
 import { ToolwatchError } from "../core/errors.js";
 import type { CapturedExchange } from "../core/exchange.js";
 import type { Finding } from "../core/finding.js";
+import type { AlertEvent } from "../core/notifier.js";
 import type {
+  AlertQuery,
   AuditVerification,
   ExchangeQuery,
   FindingQuery,
@@ -21,7 +23,7 @@ import {
   isHashAlgorithm,
 } from "./audit-chain.js";
 import { DropBurstLog, describeError, type StoreLog, stderrLog } from "./drop-log.js";
-import { type PendingRecord, pendingExchange, pendingFinding, type RecordText } from "./stored-record.js";
+import { type PendingRecord, pendingAlert, pendingExchange, pendingFinding, type RecordText } from "./stored-record.js";
 
 /** Names of the drop counters kept in the `counters` table, so later commands can show what was lost. */
 export const DROP_COUNTERS = ["dropped_queue_full", "dropped_write_failed"] as const;
@@ -61,6 +63,7 @@ export interface SqliteStoreOptions {
  * Schema migrations, applied in order; `PRAGMA user_version` is the number applied.
  * Indexes are kept to time and session because every index slows the insert path replay depends on.
  * Version 2 records the chain's hash function; files from version 1 were all chained with SHA-256.
+ * Version 3 keeps alert state changes in the same chain; older files simply have none before it.
  */
 const MIGRATIONS: readonly string[] = [
   `
@@ -107,7 +110,23 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE chain ADD COLUMN hash_algorithm TEXT NOT NULL DEFAULT 'sha256';
   `,
+  `
+  CREATE TABLE alerts (
+    seq INTEGER PRIMARY KEY,
+    time_ms INTEGER NOT NULL,
+    rule TEXT NOT NULL,
+    group_key TEXT NOT NULL,
+    state TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    record TEXT NOT NULL,
+    hash TEXT NOT NULL
+  );
+  CREATE INDEX alerts_time ON alerts (time_ms);
+  `,
 ];
+
+/** The first schema version with the `alerts` table; a read-only open of an older file has no alerts to read. */
+const ALERTS_VERSION = 3;
 
 /** The schema version this build reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -142,6 +161,8 @@ export class SqliteStore implements Store {
   readonly path: string;
   /** The audit chain's hash function, as recorded in the file. */
   readonly hashAlgorithm: HashAlgorithm;
+  /** False only for an older file opened read-only, which is never migrated. */
+  private readonly hasAlerts: boolean;
   private readonly database: Database.Database;
   private readonly batchSize: number;
   private readonly writeTransaction: (records: readonly PendingRecord[], drops: DropCounts) => void;
@@ -187,6 +208,7 @@ export class SqliteStore implements Store {
         migrate(this.database, path, hashAlgorithm);
       }
       this.hashAlgorithm = chainAlgorithm(this.database, path);
+      this.hasAlerts = schemaVersion(this.database) >= ALERTS_VERSION;
       if (maxPageCount !== undefined) this.database.pragma(`max_page_count = ${Math.floor(maxPageCount)}`);
     } catch (error) {
       this.database.close();
@@ -204,6 +226,12 @@ export class SqliteStore implements Store {
     const insertFinding = this.database.prepare(
       "INSERT INTO findings (seq, time_ms, session, server, tool, detector, category, severity, record, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT), ?)",
     );
+    // An older file opened read-only has no alerts table to prepare against; it is never written either.
+    const insertAlert = this.hasAlerts
+      ? this.database.prepare(
+          "INSERT INTO alerts (seq, time_ms, rule, group_key, state, severity, record, hash) VALUES (?, ?, ?, ?, ?, ?, CAST(? AS TEXT), ?)",
+        )
+      : null;
     const addCounter = this.database.prepare(
       "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
     );
@@ -233,7 +261,7 @@ export class SqliteStore implements Store {
             record.text,
             hash,
           );
-        } else {
+        } else if (record.kind === "finding") {
           insertFinding.run(
             seq,
             record.time_ms,
@@ -242,6 +270,18 @@ export class SqliteStore implements Store {
             record.tool,
             record.detector,
             record.category,
+            record.severity,
+            record.text,
+            hash,
+          );
+        } else {
+          if (insertAlert === null) throw new ToolwatchError("store_unavailable", `${path}: opened read-only`);
+          insertAlert.run(
+            seq,
+            record.time_ms,
+            record.rule,
+            record.group_key,
+            record.state,
             record.severity,
             record.text,
             hash,
@@ -300,6 +340,11 @@ export class SqliteStore implements Store {
     this.enqueue(pendingFinding(finding, text));
   }
 
+  /** Buffers an alert state change; `text`, when given, is its JSON. */
+  appendAlert(event: AlertEvent, text?: RecordText): void {
+    this.enqueue(pendingAlert(event, text));
+  }
+
   counters(): StoreCounters {
     return { accepted: this.accepted, written: this.written, dropped: this.dropped };
   }
@@ -350,8 +395,22 @@ export class SqliteStore implements Store {
     return rows.map((row) => JSON.parse(row.record) as Finding);
   }
 
+  alertsSync(query: AlertQuery = {}): AlertEvent[] {
+    this.assertOpen();
+    this.flush();
+    if (!this.hasAlerts) return [];
+    const conditions: string[] = [];
+    const parameters: (string | number)[] = [];
+    if (query.rule !== undefined) condition(conditions, parameters, "rule = ?", query.rule);
+    if (query.state !== undefined) condition(conditions, parameters, "state = ?", query.state);
+    if (query.since_ms !== undefined) condition(conditions, parameters, "time_ms >= ?", query.since_ms);
+    if (query.until_ms !== undefined) condition(conditions, parameters, "time_ms < ?", query.until_ms);
+    const rows = this.select("alerts", conditions, parameters, query.limit);
+    return rows.map((row) => JSON.parse(row.record) as AlertEvent);
+  }
+
   /**
-   * Walks the chain over exchanges and findings in `seq` order inside one read transaction, so writers in other
+   * Walks the chain over exchanges, findings and alerts in `seq` order inside one read transaction, so writers in other
    * processes can go on while it runs and it sees one consistent snapshot. Rows are streamed, never all loaded.
    */
   verifyAuditSync(): AuditVerification {
@@ -363,8 +422,9 @@ export class SqliteStore implements Store {
       ).get() as ChainRow | undefined;
       if (!chain) return { ok: false, records: 0, broken_seq: 0, reason: "chain state missing (its row was deleted)" };
       const verifier = new ChainVerifier({ seq: chain.anchor_seq, hash: chain.anchor_hash }, this.hashAlgorithm);
+      const alerts = this.hasAlerts ? " UNION ALL SELECT seq, record, hash FROM alerts" : "";
       const rows = this.statement(
-        "SELECT seq, record, hash FROM exchanges UNION ALL SELECT seq, record, hash FROM findings ORDER BY seq",
+        `SELECT seq, record, hash FROM exchanges UNION ALL SELECT seq, record, hash FROM findings${alerts} ORDER BY seq`,
       ).iterate() as IterableIterator<RecordRow>;
       for (const row of rows) {
         const verdict = verifier.add(row);
@@ -393,18 +453,21 @@ export class SqliteStore implements Store {
       const firstKept = [
         this.statement("SELECT min(seq) FROM exchanges WHERE time_ms >= ?").pluck().get(before_ms),
         this.statement("SELECT min(seq) FROM findings WHERE time_ms >= ?").pluck().get(before_ms),
+        this.statement("SELECT min(seq) FROM alerts WHERE time_ms >= ?").pluck().get(before_ms),
       ].filter((seq): seq is number => typeof seq === "number");
       const cut = firstKept.length > 0 ? Math.min(...firstKept) - 1 : chain.head_seq;
       if (cut <= chain.anchor_seq) return 0;
       // Anchor at the last record that exists: if `cut` itself was deleted behind toolwatch's back the gap
       // stays visible to the verifier instead of being papered over.
       const last = this.statement(
-        "SELECT seq, hash FROM exchanges WHERE seq <= ? UNION ALL SELECT seq, hash FROM findings WHERE seq <= ? ORDER BY seq DESC LIMIT 1",
-      ).get(cut, cut) as { seq: number; hash: string } | undefined;
+        `SELECT seq, hash FROM exchanges WHERE seq <= ? UNION ALL SELECT seq, hash FROM findings WHERE seq <= ?
+         UNION ALL SELECT seq, hash FROM alerts WHERE seq <= ? ORDER BY seq DESC LIMIT 1`,
+      ).get(cut, cut, cut) as { seq: number; hash: string } | undefined;
       if (!last) return 0;
       const removed =
         this.statement("DELETE FROM exchanges WHERE seq <= ?").run(cut).changes +
-        this.statement("DELETE FROM findings WHERE seq <= ?").run(cut).changes;
+        this.statement("DELETE FROM findings WHERE seq <= ?").run(cut).changes +
+        this.statement("DELETE FROM alerts WHERE seq <= ?").run(cut).changes;
       this.statement("UPDATE chain SET anchor_seq = ?, anchor_hash = ?, anchor_time_ms = ? WHERE id = 1").run(
         last.seq,
         last.hash,
@@ -421,6 +484,10 @@ export class SqliteStore implements Store {
 
   async findings(query?: FindingQuery): Promise<Finding[]> {
     return this.findingsSync(query);
+  }
+
+  async alerts(query?: AlertQuery): Promise<AlertEvent[]> {
+    return this.alertsSync(query);
   }
 
   async verifyAudit(): Promise<AuditVerification> {
@@ -472,7 +539,7 @@ export class SqliteStore implements Store {
   }
 
   private select(
-    table: "exchanges" | "findings",
+    table: "exchanges" | "findings" | "alerts",
     conditions: string[],
     parameters: (string | number)[],
     limit: number | undefined,

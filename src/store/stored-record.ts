@@ -1,12 +1,13 @@
 import type { CapturedExchange } from "../core/exchange.js";
 import type { Finding } from "../core/finding.js";
-import type { ExchangeQuery, FindingQuery } from "../core/store.js";
+import type { AlertEvent } from "../core/notifier.js";
+import type { AlertQuery, ExchangeQuery, FindingQuery } from "../core/store.js";
 
 /**
  * A record ready to be written: its JSON text (what the chain hashes) plus the columns the store indexes.
  * Plain data so it crosses to the store worker by structured clone without surprises.
  */
-export type PendingRecord = PendingExchange | PendingFinding;
+export type PendingRecord = PendingExchange | PendingFinding | PendingAlert;
 
 /**
  * A record's JSON as a string, or as its UTF-8 bytes. Replay passes the bytes it read: the chain hashes them and
@@ -35,6 +36,17 @@ export interface PendingFinding {
   tool: string | null;
   detector: string;
   category: string;
+  severity: string;
+}
+
+/** An alert state change ready to be written. */
+export interface PendingAlert {
+  kind: "alert";
+  text: RecordText;
+  time_ms: number;
+  rule: string;
+  group_key: string;
+  state: string;
   severity: string;
 }
 
@@ -84,6 +96,19 @@ export function pendingFinding(finding: Finding, text?: RecordText): PendingFind
   };
 }
 
+/** Prepares an alert state change for storage; `text`, when given, must be the JSON of `event`. */
+export function pendingAlert(event: AlertEvent, text?: RecordText): PendingAlert {
+  return {
+    kind: "alert",
+    text: text ?? JSON.stringify(event),
+    time_ms: eventTimeMs(event.time),
+    rule: event.rule,
+    group_key: event.group_key,
+    state: event.state,
+    severity: event.severity,
+  };
+}
+
 /** Whether a pending exchange passes the filters of an {@link ExchangeQuery} (`after_seq` and `limit` aside). */
 export function exchangeMatches(record: PendingExchange, query: ExchangeQuery): boolean {
   if (query.session !== undefined && record.session !== query.session) return false;
@@ -95,6 +120,13 @@ export function exchangeMatches(record: PendingExchange, query: ExchangeQuery): 
 /** Whether a pending finding passes the filters of a {@link FindingQuery} (`limit` aside). */
 export function findingMatches(record: PendingFinding, query: FindingQuery): boolean {
   if (query.session !== undefined && record.session !== query.session) return false;
+  return timeMatches(record.time_ms, query);
+}
+
+/** Whether a pending alert passes the filters of an {@link AlertQuery} (`limit` aside). */
+export function alertMatches(record: PendingAlert, query: AlertQuery): boolean {
+  if (query.rule !== undefined && record.rule !== query.rule) return false;
+  if (query.state !== undefined && record.state !== query.state) return false;
   return timeMatches(record.time_ms, query);
 }
 

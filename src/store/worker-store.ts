@@ -2,7 +2,9 @@ import { Worker } from "node:worker_threads";
 import { ToolwatchError } from "../core/errors.js";
 import type { CapturedExchange } from "../core/exchange.js";
 import type { Finding } from "../core/finding.js";
+import type { AlertEvent } from "../core/notifier.js";
 import type {
+  AlertQuery,
   AuditVerification,
   ExchangeQuery,
   FindingQuery,
@@ -12,7 +14,7 @@ import type {
 } from "../core/store.js";
 import { DropBurstLog, describeError, type StoreLog, stderrLog } from "./drop-log.js";
 import { DEFAULT_BUSY_TIMEOUT_MS, type DropCounterName, SqliteStore } from "./sqlite-store.js";
-import { type PendingRecord, pendingExchange, pendingFinding, type RecordText } from "./stored-record.js";
+import { type PendingRecord, pendingAlert, pendingExchange, pendingFinding, type RecordText } from "./stored-record.js";
 import type { FromWorkerMessage, StoreWorkerData, ToWorkerMessage } from "./worker-messages.js";
 
 /** Options of {@link WorkerStore}; every one has a default. */
@@ -37,7 +39,8 @@ export interface WorkerStoreOptions {
 /** A record as appended: serialised later, when its batch leaves, so appending costs a push. */
 type QueuedRecord =
   | { kind: "exchange"; value: CapturedExchange; text: RecordText | undefined }
-  | { kind: "finding"; value: Finding; text: RecordText | undefined };
+  | { kind: "finding"; value: Finding; text: RecordText | undefined }
+  | { kind: "alert"; value: AlertEvent; text: RecordText | undefined };
 
 interface FlushWaiter {
   batchId: number;
@@ -149,6 +152,11 @@ export class WorkerStore implements Store {
     this.enqueue({ kind: "finding", value: finding, text: ownBytes(text) });
   }
 
+  /** @param text the alert event's JSON when the caller already has it. */
+  appendAlert(event: AlertEvent, text?: RecordText): void {
+    this.enqueue({ kind: "alert", value: event, text: ownBytes(text) });
+  }
+
   counters(): StoreCounters {
     return { accepted: this.accepted, written: this.written, dropped: this.dropped };
   }
@@ -164,6 +172,10 @@ export class WorkerStore implements Store {
 
   async findings(query?: FindingQuery): Promise<Finding[]> {
     return this.reader.findingsSync(query);
+  }
+
+  async alerts(query?: AlertQuery): Promise<AlertEvent[]> {
+    return this.reader.alertsSync(query);
   }
 
   /** Walks the chain on the calling thread (it reads a snapshot, so writers go on meanwhile). */
@@ -246,11 +258,7 @@ export class WorkerStore implements Store {
     const records: PendingRecord[] = [];
     for (const record of queued) {
       try {
-        records.push(
-          record.kind === "exchange"
-            ? pendingExchange(record.value, record.text)
-            : pendingFinding(record.value, record.text),
-        );
+        records.push(pending(record));
       } catch (error) {
         // JSON.stringify throws on cycles and BigInt; such a record is lost, but counted, not thrown to the caller.
         this.dropped++;
@@ -343,6 +351,17 @@ export class WorkerStore implements Store {
     if (this.flushSoon) clearImmediate(this.flushSoon);
     this.flushTimer = null;
     this.flushSoon = null;
+  }
+}
+
+function pending(record: QueuedRecord): PendingRecord {
+  switch (record.kind) {
+    case "exchange":
+      return pendingExchange(record.value, record.text);
+    case "finding":
+      return pendingFinding(record.value, record.text);
+    case "alert":
+      return pendingAlert(record.value, record.text);
   }
 }
 

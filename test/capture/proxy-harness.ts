@@ -11,6 +11,7 @@ import { StdioUpstream } from "../../src/capture/stdio-upstream.js";
 import { defaultConfig } from "../../src/config/config.js";
 import type { CapturedExchange } from "../../src/core/exchange.js";
 import type { Finding } from "../../src/core/finding.js";
+import type { AlertEvent } from "../../src/core/notifier.js";
 import type { AuditVerification, Store, StoreCounters, StoredExchange } from "../../src/core/store.js";
 import { Pipeline } from "../../src/pipeline/pipeline.js";
 
@@ -30,6 +31,7 @@ export const paths = {
 export class MemoryStore implements Store {
   readonly exchangeRecords: CapturedExchange[] = [];
   readonly findingRecords: Finding[] = [];
+  readonly alertRecords: AlertEvent[] = [];
 
   appendExchange(exchange: CapturedExchange): void {
     this.exchangeRecords.push(exchange);
@@ -39,8 +41,12 @@ export class MemoryStore implements Store {
     this.findingRecords.push(finding);
   }
 
+  appendAlert(event: AlertEvent): void {
+    this.alertRecords.push(event);
+  }
+
   counters(): StoreCounters {
-    const count = this.exchangeRecords.length + this.findingRecords.length;
+    const count = this.exchangeRecords.length + this.findingRecords.length + this.alertRecords.length;
     return { accepted: count, written: count, dropped: 0 };
   }
 
@@ -50,6 +56,10 @@ export class MemoryStore implements Store {
 
   async findings(): Promise<Finding[]> {
     return [...this.findingRecords];
+  }
+
+  async alerts(): Promise<AlertEvent[]> {
+    return [...this.alertRecords];
   }
 
   async verifyAudit(): Promise<AuditVerification> {

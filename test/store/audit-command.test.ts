@@ -26,7 +26,7 @@ describe("toolwatch audit verify", () => {
   test("prints the verified range and exits 0", async (context) => {
     const path = join(temporaryDirectory(context), "ok.db");
     seed(path, 12);
-    assert.deepEqual(await run(path), { code: 0, text: "audit chain verified: 12 records (seq 1..12)\n" });
+    assert.deepEqual(await run(path), { code: 0, text: "audit chain verified (blake3): 12 records (seq 1..12)\n" });
   });
 
   test("names the first broken record and exits 1", async (context) => {
@@ -37,8 +37,16 @@ describe("toolwatch audit verify", () => {
     raw.close();
     assert.deepEqual(await run(path), {
       code: 1,
-      text: "audit chain BROKEN at seq 6: record hash mismatch (record was modified)\n",
+      text: "audit chain (blake3) BROKEN at seq 6: record hash mismatch (record was modified)\n",
     });
+  });
+
+  test("names SHA-256 when the file was chained with it", async (context) => {
+    const path = join(temporaryDirectory(context), "sha256.db");
+    const store = new SqliteStore(path, { hashAlgorithm: "sha256" });
+    store.appendExchange(makeExchange(0));
+    store.close();
+    assert.deepEqual(await run(path), { code: 0, text: "audit chain verified (sha256): 1 records (seq 1..1)\n" });
   });
 
   test("exits 2 for a missing file or one that is not a toolwatch database, without creating anything", async (context) => {

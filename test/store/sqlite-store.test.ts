@@ -128,7 +128,7 @@ describe("SqliteStore audit chain hash", () => {
     for (let index = 0; index < count; index++) store.appendExchange(makeExchange(index));
     store.close();
     const raw = new Database(path);
-    raw.exec("ALTER TABLE chain DROP COLUMN hash_algorithm");
+    raw.exec("ALTER TABLE chain DROP COLUMN hash_algorithm; DROP TABLE alerts");
     raw.pragma("user_version = 1");
     raw.close();
   }

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { TestContext } from "node:test";
 import type { CapturedExchange } from "../../src/core/exchange.js";
 import type { Finding } from "../../src/core/finding.js";
+import type { AlertEvent } from "../../src/core/notifier.js";
 
 const BASE_MS = Date.parse("2026-03-02T08:00:00.000Z");
 
@@ -41,6 +42,26 @@ export function makeFinding(index: number, overrides: Partial<Finding> = {}): Fi
     score: 0.9,
     message: `money sent to a new recipient after reading an untrusted file (${index})`,
     evidence: { read_call: index - 1, recipient: "US133000000121212121212" },
+    ...overrides,
+  };
+}
+
+/** An alert state change shaped like the engine's, `index` seconds after the same start as the exchanges. */
+export function makeAlert(index: number, overrides: Partial<AlertEvent> = {}): AlertEvent {
+  const time = new Date(BASE_MS + index * 1000).toISOString();
+  return {
+    rule: "auth_failure_burst",
+    group_key: '{source="198.51.100.7"}',
+    state: "firing",
+    previous_state: "inactive",
+    severity: "critical",
+    time,
+    active_since: time,
+    summary: `auth_failure_burst: auth_failures for source=198.51.100.7 is ${index + 6} (> 5 over 30s)`,
+    condition: "auth_failures > 5 in 30s from same source",
+    action: "Block source IP. Investigate credential compromise.",
+    labels: { alertname: "auth_failure_burst", severity: "critical", source: "198.51.100.7" },
+    values: { value: index + 6, threshold: 5, window_seconds: 30 },
     ...overrides,
   };
 }

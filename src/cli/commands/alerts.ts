@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import {
   createSilence,
@@ -11,6 +12,10 @@ import { loadConfig } from "../../config/config.js";
 import { parseDuration } from "../../config/duration.js";
 import { resolveDatabasePath } from "../../config/paths.js";
 import { ToolwatchError } from "../../core/errors.js";
+import type { AlertEvent } from "../../core/notifier.js";
+import type { AlertQuery } from "../../core/store.js";
+import { SqliteStore } from "../../store/sqlite-store.js";
+import { parseSince } from "./events.js";
 
 /** Where a command writes; the process's streams unless a test passes its own. */
 export interface CommandOutput {
@@ -36,6 +41,14 @@ interface ListOptions extends LocationOptions {
   json?: boolean;
 }
 
+interface HistoryOptions {
+  config?: string;
+  db?: string;
+  since?: string;
+  rule?: string;
+  json?: boolean;
+}
+
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 function withLocation(command: Command): Command {
@@ -51,11 +64,37 @@ function silencesFile(options: LocationOptions): string {
   return silencesPathFor(resolveDatabasePath(options.db, config.database));
 }
 
-/** Registers `toolwatch alerts silence|silences|unsilence`. */
+/** Registers `toolwatch alerts list|silence|silences|unsilence`. */
 export function registerAlertsCommand(program: Command, io: CommandOutput = {}): void {
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
-  const alerts = program.command("alerts").description("Silence alerts and list silences.");
+  const alerts = program
+    .command("alerts")
+    .description("List stored alert state changes, silence alerts and list silences.");
+
+  alerts
+    .command("list")
+    .description("List the alert state changes stored in the database, oldest first, with the values behind each.")
+    .option("--config <file>", "configuration file (YAML), for its database")
+    .option("--db <file>", "database file (default: TOOLWATCH_DB, the config's database, or the user data folder)")
+    .option(
+      "--since <when>",
+      "only changes at or after this: a duration back from now (30m, 1h, 7d) or an RFC 3339 time",
+    )
+    .option("--rule <name>", "only this rule")
+    .option("--json", "one alert event per line, as notifiers receive it")
+    .action((options: HistoryOptions) => {
+      const events = storedAlerts(options);
+      if (options.json) {
+        stdout.write(events.map((event) => `${JSON.stringify(event)}\n`).join(""));
+        return;
+      }
+      if (events.length === 0) {
+        stdout.write("no alert state changes stored\n");
+        return;
+      }
+      stdout.write(alertTable(events));
+    });
 
   withLocation(
     alerts
@@ -128,6 +167,59 @@ export function registerAlertsCommand(program: Command, io: CommandOutput = {}):
       stderr.write(`toolwatch: removed silence ${id}\n`);
     },
   );
+}
+
+function storedAlerts(options: HistoryOptions): AlertEvent[] {
+  const path = resolveDatabasePath(options.db, loadConfig(options.config).database);
+  if (path !== ":memory:" && !existsSync(path)) {
+    throw new ToolwatchError("usage", `no database at ${path} (record some traffic, or give --db)`);
+  }
+  const query: AlertQuery = {};
+  if (options.rule !== undefined) query.rule = options.rule;
+  if (options.since !== undefined) query.since_ms = parseSince(options.since, Date.now());
+  // Read-only: listing must neither migrate an older file nor wait for the write lock of a running proxy.
+  const store = new SqliteStore(path, { readonly: true });
+  try {
+    return store.alertsSync(query);
+  } finally {
+    store.close();
+  }
+}
+
+const ALERT_COLUMNS = ["TIME", "RULE", "STATE", "SEVERITY", "GROUP", "VALUES"] as const;
+
+/** One row per state change, columns as wide as their widest cell; the values come last as they vary in length. */
+export function alertTable(events: readonly AlertEvent[]): string {
+  const rows = [
+    [...ALERT_COLUMNS],
+    ...events.map((event) => [
+      event.time,
+      event.rule,
+      event.silenced_by === undefined ? event.state : `${event.state} (silenced)`,
+      event.severity,
+      event.group_key,
+      Object.entries(event.values)
+        .map(([name, value]) => `${name}=${formatValue(value)}`)
+        .join(" "),
+    ]),
+  ];
+  const widths = ALERT_COLUMNS.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!)))
+        .join("  ")
+        .trimEnd(),
+    )
+    .map((line) => `${line}\n`)
+    .join("");
+}
+
+/** Rates and quantiles come out of the engine with many decimals that nobody reads. */
+function formatValue(value: number): string {
+  // JSON has no NaN or Infinity: such a value was stored as null.
+  if (typeof value !== "number") return String(value);
+  return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(6)));
 }
 
 function describe(silence: Silence): string {
