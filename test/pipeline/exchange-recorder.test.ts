@@ -6,7 +6,14 @@ import { parseMessage } from "../../src/protocol/parse-message.js";
 
 function recorder(): { recorder: ExchangeRecorder; records: CapturedExchange[] } {
   const records: CapturedExchange[] = [];
-  const identity: SessionIdentity = { session: "s1", user: "ada", agent: "coder", server: "files", transport: "stdio", source: null };
+  const identity: SessionIdentity = {
+    session: "s1",
+    user: "ada",
+    agent: "coder",
+    server: "files",
+    transport: "stdio",
+    source: null,
+  };
   return { recorder: new ExchangeRecorder(identity, (exchange) => records.push(exchange)), records };
 }
 
@@ -14,9 +21,29 @@ const frame = (value: unknown) => parseMessage(JSON.stringify(value));
 
 test("pairs a tool call with its result and keeps the v1 fields", () => {
   const { recorder: r, records } = recorder();
-  r.observe("client", frame({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "read_file", arguments: { path: "/etc/hosts" } } }));
+  r.observe(
+    "client",
+    frame({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "read_file", arguments: { path: "/etc/hosts" } },
+    }),
+  );
   assert.equal(records.length, 0, "nothing is recorded before the response");
-  r.observe("server", frame({ jsonrpc: "2.0", id: 1, result: { content: [{ type: "text", text: "127.0.0.1 localhost" }, { type: "image", mimeType: "image/png", data: "AAAA" }] } }));
+  r.observe(
+    "server",
+    frame({
+      jsonrpc: "2.0",
+      id: 1,
+      result: {
+        content: [
+          { type: "text", text: "127.0.0.1 localhost" },
+          { type: "image", mimeType: "image/png", data: "AAAA" },
+        ],
+      },
+    }),
+  );
   assert.equal(records.length, 1);
   const record = records[0]!;
   assert.equal(record.method, "tools/call");
@@ -33,7 +60,10 @@ test("pairs a tool call with its result and keeps the v1 fields", () => {
 test("tool errors and JSON-RPC errors get the OpenTelemetry error.type", () => {
   const { recorder: r, records } = recorder();
   r.observe("client", frame({ jsonrpc: "2.0", id: "a", method: "tools/call", params: { name: "t" } }));
-  r.observe("server", frame({ jsonrpc: "2.0", id: "a", result: { isError: true, content: [{ type: "text", text: "bad path" }] } }));
+  r.observe(
+    "server",
+    frame({ jsonrpc: "2.0", id: "a", result: { isError: true, content: [{ type: "text", text: "bad path" }] } }),
+  );
   r.observe("client", frame({ jsonrpc: "2.0", id: "b", method: "nope" }));
   r.observe("server", frame({ jsonrpc: "2.0", id: "b", error: { code: -32601, message: "Method not found" } }));
   assert.deepEqual(records[0]!.error, { type: "tool_error", message: "bad path" });
@@ -42,8 +72,14 @@ test("tool errors and JSON-RPC errors get the OpenTelemetry error.type", () => {
 
 test("server-to-client requests are paired with the client's answer", () => {
   const { recorder: r, records } = recorder();
-  r.observe("server", frame({ jsonrpc: "2.0", id: 9, method: "sampling/createMessage", params: { messages: [], maxTokens: 5 } }));
-  r.observe("client", frame({ jsonrpc: "2.0", id: 9, result: { role: "assistant", content: { type: "text", text: "hi" } } }));
+  r.observe(
+    "server",
+    frame({ jsonrpc: "2.0", id: 9, method: "sampling/createMessage", params: { messages: [], maxTokens: 5 } }),
+  );
+  r.observe(
+    "client",
+    frame({ jsonrpc: "2.0", id: 9, result: { role: "assistant", content: { type: "text", text: "hi" } } }),
+  );
   assert.equal(records[0]!.direction, "server_to_client");
   assert.equal(records[0]!.result, "hi");
 });
@@ -96,7 +132,10 @@ test("a vanished upstream fails every pending request as a transport error", () 
 test("cancellation closes the cancelled request", () => {
   const { recorder: r, records } = recorder();
   r.observe("client", frame({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "a" } }));
-  r.observe("client", frame({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 3, reason: "user" } }));
+  r.observe(
+    "client",
+    frame({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 3, reason: "user" } }),
+  );
   assert.deepEqual(
     records.map((record) => [record.kind, record.error?.type ?? null]),
     [
@@ -109,10 +148,32 @@ test("cancellation closes the cancelled request", () => {
 
 test("initialize and tools/list keep client info and tool definitions", () => {
   const { recorder: r, records } = recorder();
-  r.observe("client", frame({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", clientInfo: { name: "claude", version: "1" }, capabilities: {} } }));
-  r.observe("server", frame({ jsonrpc: "2.0", id: 0, result: { protocolVersion: "2025-06-18", serverInfo: { name: "fs" }, capabilities: {} } }));
+  r.observe(
+    "client",
+    frame({
+      jsonrpc: "2.0",
+      id: 0,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", clientInfo: { name: "claude", version: "1" }, capabilities: {} },
+    }),
+  );
+  r.observe(
+    "server",
+    frame({
+      jsonrpc: "2.0",
+      id: 0,
+      result: { protocolVersion: "2025-06-18", serverInfo: { name: "fs" }, capabilities: {} },
+    }),
+  );
   r.observe("client", frame({ jsonrpc: "2.0", id: 1, method: "tools/list" }));
-  r.observe("server", frame({ jsonrpc: "2.0", id: 1, result: { tools: [{ name: "read", description: "Reads", inputSchema: { type: "object" } }, { bad: true }] } }));
+  r.observe(
+    "server",
+    frame({
+      jsonrpc: "2.0",
+      id: 1,
+      result: { tools: [{ name: "read", description: "Reads", inputSchema: { type: "object" } }, { bad: true }] },
+    }),
+  );
   assert.deepEqual(records[0]!.client, { name: "claude", version: "1" });
   assert.deepEqual(records[0]!.server_info, { name: "fs" });
   assert.equal(records[0]!.protocol_version, "2025-06-18");

@@ -38,7 +38,10 @@ test("refuses what is not JSON-RPC with the code a peer should be answered with"
       assert.match(frame.reason, reason);
     }
   }
-  const deep = parseMessage(`{"jsonrpc":"2.0","id":7,"method":"x","params":{"a":${"[".repeat(20)}${"]".repeat(20)}}}`, limits);
+  const deep = parseMessage(
+    `{"jsonrpc":"2.0","id":7,"method":"x","params":{"a":${"[".repeat(20)}${"]".repeat(20)}}}`,
+    limits,
+  );
   assert.equal(!deep.ok && deep.id, 7, "the id is kept so the refusal can answer the request");
 });
 
