@@ -6,6 +6,7 @@ import {
   type Quantiles,
 } from "../metrics/metrics-observer.js";
 import { Pipeline } from "../pipeline/pipeline.js";
+import { type Column, fitCell, formatRow } from "./text-table.js";
 
 /** Rows read from the store at a time, so a large database never sits in memory at once. */
 const PAGE_SIZE = 1000;
@@ -60,12 +61,6 @@ export async function collectStats(
   };
 }
 
-interface Column {
-  title: string;
-  width: number;
-  alignRight?: boolean;
-}
-
 const OPERATION_COLUMNS: readonly Column[] = [
   { title: "SERVER", width: 16 },
   { title: "TOOL", width: 28 },
@@ -116,7 +111,7 @@ export function formatStats(stats: StoredStats): string {
     lines.push("UNIQUE TOOLS PER SESSION BY AGENT TYPE (baseline)");
     for (const baseline of sessions.baselines) {
       lines.push(
-        `  ${fit(baseline.agent || "(none)", { title: "", width: 20 })}  sessions ${count(baseline.sessions)}  p50 ${baseline.unique_tools_p50}  p95 ${baseline.unique_tools_p95}  max ${baseline.unique_tools_max}`,
+        `  ${fitCell(baseline.agent || "(none)", { title: "", width: 20 })}  sessions ${count(baseline.sessions)}  p50 ${baseline.unique_tools_p50}  p95 ${baseline.unique_tools_p95}  max ${baseline.unique_tools_max}`,
       );
     }
   }
@@ -166,15 +161,5 @@ function seconds(value: number): string {
 }
 
 function row(cells: readonly string[]): string {
-  return OPERATION_COLUMNS.map((column, index) => fit(cells[index] ?? "", column))
-    .join("  ")
-    .trimEnd();
-}
-
-function fit(text: string, column: Column): string {
-  // Tool and server names come from untrusted peers: control characters must not reach the terminal.
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, " ");
-  const clipped = clean.length > column.width ? `${clean.slice(0, column.width - 1)}…` : clean;
-  return column.alignRight ? clipped.padStart(column.width) : clipped.padEnd(column.width);
+  return formatRow(OPERATION_COLUMNS, cells);
 }

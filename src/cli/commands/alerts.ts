@@ -9,13 +9,12 @@ import {
   writeSilences,
 } from "../../alerts/silences.js";
 import { loadConfig } from "../../config/config.js";
-import { parseDuration } from "../../config/duration.js";
+import { parseDuration, parseSince } from "../../config/duration.js";
 import { resolveDatabasePath } from "../../config/paths.js";
 import { ToolwatchError } from "../../core/errors.js";
 import type { AlertEvent } from "../../core/notifier.js";
 import type { AlertQuery } from "../../core/store.js";
 import { SqliteStore } from "../../store/sqlite-store.js";
-import { parseSince } from "./events.js";
 
 /** Where a command writes; the process's streams unless a test passes its own. */
 export interface CommandOutput {

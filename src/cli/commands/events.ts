@@ -1,11 +1,12 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { loadConfig } from "../../config/config.js";
-import { parseDuration } from "../../config/duration.js";
+import { parseSince } from "../../config/duration.js";
 import { resolveDatabasePath } from "../../config/paths.js";
 import { ToolwatchError } from "../../core/errors.js";
 import type { CapturedExchange } from "../../core/exchange.js";
 import type { ExchangeQuery } from "../../core/store.js";
+import { type Column, formatRow } from "../../runtime/text-table.js";
 import { SqliteStore } from "../../store/sqlite-store.js";
 
 interface EventsOptions {
@@ -79,30 +80,12 @@ async function listEvents(options: EventsOptions): Promise<void> {
   await output.drain();
 }
 
-/** Parses `--since`: a duration back from `now`, or an absolute RFC 3339 time. */
-export function parseSince(value: string, now: number): number {
-  const duration = parseDuration(value);
-  if (duration !== null) return now - duration;
-  const time = Date.parse(value);
-  if (/^\d{4}-\d{2}-\d{2}/.test(value) && !Number.isNaN(time)) return time;
-  throw new ToolwatchError(
-    "usage",
-    `--since expects a duration such as 30m, 1h or 7d, or a time such as 2026-03-02T08:00:00Z, got ${JSON.stringify(value)}`,
-  );
-}
-
 function parseLimit(value: string): number {
   const limit = Number(value);
   if (!Number.isInteger(limit) || limit < 1) {
     throw new ToolwatchError("usage", `--limit expects a positive whole number, got ${JSON.stringify(value)}`);
   }
   return limit;
-}
-
-interface Column {
-  title: string;
-  width: number;
-  alignRight?: boolean;
 }
 
 const COLUMNS: readonly Column[] = [
@@ -126,17 +109,7 @@ export function tableCells(exchange: CapturedExchange): string[] {
 }
 
 function tableRow(cells: readonly string[]): string {
-  return COLUMNS.map((column, index) => fit(cells[index] ?? "", column))
-    .join("  ")
-    .trimEnd();
-}
-
-function fit(text: string, column: Column): string {
-  // Control characters from untrusted records must not reach the terminal.
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, " ");
-  const clipped = clean.length > column.width ? `${clean.slice(0, column.width - 1)}…` : clean;
-  return column.alignRight ? clipped.padStart(column.width) : clipped.padEnd(column.width);
+  return formatRow(COLUMNS, cells);
 }
 
 function formatDuration(ms: number): string {

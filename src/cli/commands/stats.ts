@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { loadConfig } from "../../config/config.js";
-import { parseDuration } from "../../config/duration.js";
+import { parseSince } from "../../config/duration.js";
 import { resolveDatabasePath } from "../../config/paths.js";
 import { ToolwatchError } from "../../core/errors.js";
 import { collectStats, formatStats, type StoredStats } from "../../runtime/stored-stats.js";
@@ -43,16 +43,4 @@ export function registerStatsCommand(program: Command): void {
       }
       process.stdout.write(options.json ? `${JSON.stringify(stats, null, 2)}\n` : formatStats(stats));
     });
-}
-
-/** Parses `--since`: a duration back from `now`, or an absolute RFC 3339 time. */
-function parseSince(value: string, now: number): number {
-  const duration = parseDuration(value);
-  if (duration !== null) return now - duration;
-  const time = Date.parse(value);
-  if (/^\d{4}-\d{2}-\d{2}/.test(value) && !Number.isNaN(time)) return time;
-  throw new ToolwatchError(
-    "usage",
-    `--since expects a duration such as 30m, 1h or 7d, or a time such as 2026-03-02T08:00:00Z, got ${JSON.stringify(value)}`,
-  );
 }
