@@ -5,6 +5,7 @@ import type { InboundFrame, JsonRpcMessage, RequestId, TransportClose } from "..
 import type { Pipeline } from "../pipeline/pipeline.js";
 import { LineSplitter, type SplitLine } from "../protocol/line-splitter.js";
 import { errorResponse, type MessageLimits, oversizedFrame, parseMessage } from "../protocol/parse-message.js";
+import { DeferredSink } from "./deferred-sink.js";
 import { DEFAULT_RECORDER_OPTIONS, ExchangeRecorder, type SessionIdentity } from "./exchange-recorder.js";
 import { exitStatus, type StdioUpstream, spawnFailureExitStatus } from "./stdio-upstream.js";
 
@@ -60,13 +61,16 @@ const NEWLINE = Buffer.from("\n");
  * every valid message unchanged and in order while recording each exchange.
  *
  * Per line the hot path is: frame → parse (the validity check decides whether the line may pass)
- * → write to the other side → record. Recording never runs before the write it describes.
+ * → write to the other side → record. Recording never runs before the write it describes: the recorder
+ * pairs the message at once (its state decides what may pass next: pending limit, late responses), and
+ * the exchange it completes goes down the pipeline a moment later, off the path of the next message.
  * Invalid lines are answered (client) or dropped (server) and recorded as protocol errors.
  */
 export class StdioProxy {
   private readonly upstream: StdioUpstream;
   private readonly pipeline: Pipeline;
   private readonly recorder: ExchangeRecorder;
+  private readonly deferred: DeferredSink;
   private readonly input: Readable;
   private readonly output: Writable;
   private readonly log: (message: string) => void;
@@ -113,7 +117,13 @@ export class StdioProxy {
     this.sweepMs = options.sweep_interval_ms ?? Math.max(10, Math.min(1_000, Math.floor(this.timeoutMs / 10)));
     this.maxPending = options.max_pending_requests ?? DEFAULT_MAX_PENDING;
     this.flushTimeoutMs = options.flush_timeout_ms ?? 5_000;
-    this.recorder = new ExchangeRecorder(options.identity, (exchange) => this.pipeline.process(exchange), {
+    this.deferred = new DeferredSink((exchange) => this.pipeline.process(exchange), {
+      onError: (error) => {
+        this.counts.record_errors++;
+        this.reportInternal("pipeline", error);
+      },
+    });
+    this.recorder = new ExchangeRecorder(options.identity, (exchange) => this.deferred.push(exchange), {
       ...DEFAULT_RECORDER_OPTIONS,
       max_text_bytes: capture.max_text_bytes,
     });
@@ -384,6 +394,7 @@ export class StdioProxy {
     this.input.off("data", this.onClientData);
     this.input.pause();
     try {
+      this.deferred.flush();
       this.pipeline.endSession(this.recorder.identity.session);
     } catch (error) {
       this.reportInternal("pipeline", error);

@@ -23,8 +23,12 @@ export function parseMessage(raw: Buffer | string, limits: MessageLimits = DEFAU
   if (typeof raw === "string") {
     text = raw;
   } else {
-    if (!isUtf8(raw)) return refuse(JsonRpcErrorCode.ParseError, "message is not valid UTF-8", bytes);
     text = raw.toString("utf8");
+    // Decoding replaces every invalid sequence with U+FFFD, so only text that contains one needs the
+    // validating pass (it may also be a genuine U+FFFD); valid text is read once instead of twice.
+    if (text.includes("\uFFFD") && !isUtf8(raw)) {
+      return refuse(JsonRpcErrorCode.ParseError, "message is not valid UTF-8", bytes);
+    }
   }
   let value: unknown;
   try {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ExchangeRecorder, type SessionIdentity } from "../../src/capture/exchange-recorder.js";
+import { ExchangeRecorder, isoTime, type SessionIdentity } from "../../src/capture/exchange-recorder.js";
 import type { CapturedExchange } from "../../src/core/exchange.js";
 import { parseMessage } from "../../src/protocol/parse-message.js";
 
@@ -179,4 +179,16 @@ test("initialize and tools/list keep client info and tool definitions", () => {
   assert.equal(records[0]!.protocol_version, "2025-06-18");
   assert.deepEqual(records[1]!.tools, [{ name: "read", description: "Reads", input_schema: { type: "object" } }]);
   assert.deepEqual(r.clientInfo, { name: "claude", version: "1" });
+});
+
+test("record times read as toISOString gives them, across seconds, days and the ends of the Date range", () => {
+  const times = [
+    0, 1, 999, 1000, 1001, -1, -999, -1000, -1001, 1_763_744_416_123, 253_402_300_799_999, 8.64e15, -8.64e15,
+  ];
+  for (let index = 0; index < 2000; index++)
+    times.push(1_700_000_000_000 + index * 997, Math.floor(Math.random() * 4e12) - 1e12);
+  for (const time of times) assert.equal(isoTime(time), new Date(time).toISOString(), String(time));
+  assert.equal(isoTime(1.5), new Date(1.5).toISOString());
+  for (const time of [Number.NaN, 8.64e15 + 1, Number.POSITIVE_INFINITY])
+    assert.throws(() => isoTime(time), RangeError);
 });

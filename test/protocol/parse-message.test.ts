@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { isUtf8 } from "node:buffer";
 import { test } from "node:test";
 import { LineSplitter, type SplitLine } from "../../src/protocol/line-splitter.js";
 import { parseMessage } from "../../src/protocol/parse-message.js";
@@ -14,6 +15,43 @@ test("parses requests, notifications, results and errors", () => {
   assert.ok(result.ok);
   const error = parseMessage('{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x"}}', limits);
   assert.ok(error.ok);
+});
+
+test("UTF-8: a genuine U+FFFD passes, every kind of invalid sequence is refused", () => {
+  const wrap = (bytes: number[]) =>
+    Buffer.concat([
+      Buffer.from('{"jsonrpc":"2.0","method":"x","params":{"t":"'),
+      Buffer.from(bytes),
+      Buffer.from('"}}'),
+    ]);
+  const genuine = parseMessage(wrap([0xef, 0xbf, 0xbd]), limits);
+  assert.ok(genuine.ok && genuine.message !== undefined && "params" in genuine.message);
+  assert.deepEqual(genuine.message.params, { t: "\uFFFD" });
+  const invalid = [
+    [0x80],
+    [0xc0, 0xaf],
+    [0xe2, 0x82],
+    [0xed, 0xa0, 0x80],
+    [0xf4, 0x90, 0x80, 0x80],
+    [0xef, 0xbf, 0xbd, 0xff],
+  ];
+  for (const bytes of invalid) {
+    const frame = parseMessage(wrap(bytes), limits);
+    assert.ok(!frame.ok && frame.code === -32700 && /UTF-8/.test(frame.reason), bytes.join(" "));
+  }
+  // Whatever the bytes, a message is refused as invalid UTF-8 exactly when it is not UTF-8.
+  let seed = 7;
+  const random = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  for (let round = 0; round < 2000; round++) {
+    const bytes = Array.from({ length: 1 + Math.floor(random() * 6) }, () => 0x80 + Math.floor(random() * 0x80));
+    if (random() < 0.3) bytes.push(0xef, 0xbf, 0xbd);
+    const message = wrap(bytes);
+    const frame = parseMessage(message, limits);
+    assert.equal(!frame.ok && /UTF-8/.test(frame.reason), !isUtf8(message), bytes.join(" "));
+  }
 });
 
 test("refuses what is not JSON-RPC with the code a peer should be answered with", () => {
