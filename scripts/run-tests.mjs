@@ -20,5 +20,9 @@ if (files.length === 0) {
   console.error("no test files found under dist/test (run `npm run build` first)");
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ["--test", "--test-concurrency=2", ...files], { stdio: "inherit" });
+// A test that hangs (a child process left running after a failed assertion) fails after two minutes
+// instead of holding CI until its own limit.
+const result = spawnSync(process.execPath, ["--test", "--test-concurrency=2", "--test-timeout=120000", ...files], {
+  stdio: "inherit",
+});
 process.exit(result.status ?? 1);
