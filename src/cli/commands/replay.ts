@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { loadConfig } from "../../config/config.js";
 import type { AlertEvent } from "../../core/notifier.js";
 import { JsonLinesWriter } from "../../replay/json-lines-writer.js";
-import { formatReplaySummary, replay } from "../../replay/replay.js";
+import { formatReplaySummary, type ReplaySummary, replay } from "../../replay/replay.js";
 import { createAnalysis } from "../../runtime/analysis.js";
 
 interface ReplayCommandOptions {
@@ -48,8 +48,9 @@ export function registerReplayCommand(program: Command): void {
           alertsWriter?.write(event);
         },
       });
+      let summary: ReplaySummary;
       try {
-        const summary = await replay({
+        summary = await replay({
           files,
           baseline: options.baseline ?? [],
           findings: options.findings,
@@ -59,16 +60,16 @@ export function registerReplayCommand(program: Command): void {
           observers: analysis.observers,
           findingSinks: analysis.findingSinks,
         });
-        await analysis.shutdown();
-        process.stderr.write(formatReplaySummary(summary));
-        const destination =
-          options.alerts === undefined ? "" : ` -> ${options.alerts === "-" ? "stdout" : options.alerts}`;
-        process.stderr.write(
-          `  alerts: ${alertCounts.firing} fired, ${alertCounts.resolved} resolved, ${alertCounts.pending} pending transitions${destination}\n`,
-        );
       } finally {
+        // Shutting the engine down resolves what is still open, so the counts below are final.
         await analysis.shutdown();
         await alertsWriter?.close();
       }
+      process.stderr.write(formatReplaySummary(summary));
+      const destination =
+        options.alerts === undefined ? "" : ` -> ${options.alerts === "-" ? "stdout" : options.alerts}`;
+      process.stderr.write(
+        `  alerts: ${alertCounts.firing} fired, ${alertCounts.resolved} resolved, ${alertCounts.pending} pending transitions${destination}\n`,
+      );
     });
 }
