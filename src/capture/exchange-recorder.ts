@@ -1,5 +1,12 @@
 import { performance } from "node:perf_hooks";
-import type { CapturedExchange, Direction, ExchangeError, PeerInfo, TransportName } from "../core/exchange.js";
+import type {
+  CapturedExchange,
+  Direction,
+  ExchangeError,
+  InlineDecision,
+  PeerInfo,
+  TransportName,
+} from "../core/exchange.js";
 import type { InboundFrame, JsonRpcMessage, RequestId } from "../core/transport.js";
 import { clip, contentText, toolDefinitions } from "./content-text.js";
 
@@ -31,6 +38,15 @@ export interface PendingRequest {
   bytes: number;
   time_ms: number;
   started: number;
+  /** Inline decisions taken on the request, carried into the exchange when it closes. */
+  decisions: InlineDecision[] | undefined;
+}
+
+/** What inline defence adds to a recorded message: its decisions, and for a refused answer the error the client got. */
+export interface FrameAnnotation {
+  decisions: InlineDecision[];
+  /** Replaces the recorded outcome of a response (the client got a refusal instead of the server's answer). */
+  error?: ExchangeError;
 }
 
 /** What the caller should do with a frame after recording it. */
@@ -82,8 +98,16 @@ export class ExchangeRecorder {
     return !answered.has(id) && closed.has(id);
   }
 
-  /** Records a frame sent by `from`. */
-  observe(from: Peer, frame: InboundFrame, now = Date.now()): FrameDisposition {
+  /** The request from the other peer that a response from `from` with this id would answer, if it is pending. */
+  awaiting(from: Peer, id: RequestId): PendingRequest | undefined {
+    return (from === "server" ? this.fromClient : this.fromServer).get(id);
+  }
+
+  /**
+   * Records a frame sent by `from`. `annotation` carries the inline decisions about a single-message frame
+   * (a batch is recorded member by member by its guard).
+   */
+  observe(from: Peer, frame: InboundFrame, now = Date.now(), annotation?: FrameAnnotation): FrameDisposition {
     if (!frame.ok) {
       this.emitProtocolError(
         from,
@@ -95,7 +119,7 @@ export class ExchangeRecorder {
       );
       return "forward";
     }
-    if (frame.message !== undefined) return this.observeMessage(from, frame.message, frame.bytes, now);
+    if (frame.message !== undefined) return this.observeMessage(from, frame.message, frame.bytes, now, annotation);
     let disposition: FrameDisposition = "forward";
     // Sizes of batch members are not known separately; each gets an even share.
     const share = Math.round(frame.bytes / frame.batch.length);
@@ -105,7 +129,13 @@ export class ExchangeRecorder {
     return disposition;
   }
 
-  private observeMessage(from: Peer, message: JsonRpcMessage, bytes: number, now: number): FrameDisposition {
+  private observeMessage(
+    from: Peer,
+    message: JsonRpcMessage,
+    bytes: number,
+    now: number,
+    annotation?: FrameAnnotation,
+  ): FrameDisposition {
     const direction: Direction = from === "client" ? "client_to_server" : "server_to_client";
     if ("method" in message) {
       if ("id" in message) {
@@ -134,6 +164,7 @@ export class ExchangeRecorder {
           bytes,
           time_ms: now,
           started: performance.now(),
+          decisions: annotation !== undefined && annotation.decisions.length > 0 ? annotation.decisions : undefined,
         });
         return "forward";
       }
@@ -182,6 +213,16 @@ export class ExchangeRecorder {
     }
     pending.delete(request.id);
     const duration = performance.now() - request.started;
+    if (annotation !== undefined) {
+      if (annotation.decisions.length > 0) {
+        request.decisions =
+          request.decisions === undefined ? annotation.decisions : [...request.decisions, ...annotation.decisions];
+      }
+      if (annotation.error !== undefined) {
+        this.emitRequest(request, "result" in message ? message.result : undefined, annotation.error, duration, bytes);
+        return "forward";
+      }
+    }
     if ("error" in message) {
       const error = message.error;
       this.emitRequest(
@@ -299,7 +340,7 @@ export class ExchangeRecorder {
           const { text, truncated } = contentText(result.content, limit);
           exchange.result = text;
           if (truncated) exchange.truncated = true;
-          if (result.isError === true) error = { type: "tool_error", message: clip(text, 1024).text };
+          if (result.isError === true && error === null) error = { type: "tool_error", message: clip(text, 1024).text };
         } else {
           exchange.result = null;
         }
@@ -334,6 +375,7 @@ export class ExchangeRecorder {
         if (request.method.startsWith("resources/") && typeof params?.uri === "string") exchange.uri = params.uri;
     }
     exchange.error = error;
+    if (request.decisions !== undefined) exchange.decisions = request.decisions;
     this.sink(exchange);
   }
 

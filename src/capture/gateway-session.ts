@@ -1,10 +1,12 @@
 import type { ServerResponse } from "node:http";
 import { JsonRpcErrorCode } from "../core/errors.js";
 import type { CapturedExchange, ExchangeError, InlineDecision } from "../core/exchange.js";
+import type { InlineGuard } from "../core/guard.js";
 import type { InboundFrame, JsonRpcMessage, RequestId, Transport, TransportClose } from "../core/transport.js";
 import type { Pipeline } from "../pipeline/pipeline.js";
 import { errorResponse } from "../protocol/parse-message.js";
 import { ExchangeRecorder, type RecorderOptions, type SessionIdentity } from "./exchange-recorder.js";
+import { FrameGuard } from "./frame-guard.js";
 import type { Principal } from "./gateway-auth.js";
 import { UpstreamRequestError } from "./http-upstream.js";
 import { openEventStream, SSE_KEEP_ALIVE, sseEvent } from "./sse-writer.js";
@@ -32,6 +34,8 @@ export interface GatewaySessionOptions {
   /** Told once when the session has ended, so the gateway forgets it. */
   onEnded: (session: GatewaySession, reason: SessionEnd) => void;
   log: (line: string) => void;
+  /** Inline defence: decides on every request and answer before it is passed on. */
+  guard?: InlineGuard;
 }
 
 /** Fields of a protocol-error record that toolwatch writes about HTTP traffic it refused. */
@@ -172,6 +176,7 @@ export class GatewaySession {
   private readonly upstream: Transport;
   private readonly pipeline: Pipeline;
   private readonly options: GatewaySessionOptions;
+  private readonly guard: FrameGuard | undefined;
   /** Client request id → the POST that awaits its answer. Insertion order is age order. */
   private readonly inFlight = new Map<RequestId, PostReply>();
   private readonly progress = new Map<string | number, PostReply>();
@@ -195,6 +200,13 @@ export class GatewaySession {
       (exchange) => this.pipeline.process(exchange),
       options.recorder,
     );
+    const guard = options.guard;
+    this.guard =
+      guard === undefined
+        ? undefined
+        : new FrameGuard(guard, this.recorder, (error) =>
+            options.log(`session ${this.id}: inline defence failed: ${(error as Error)?.message ?? String(error)}`),
+          );
     this.upstream.onmessage = (frame) => this.fromUpstream(frame);
     this.upstream.onclose = (close) => this.upstreamClosed(close);
     this.upstream.onerror = (error) => this.upstreamError(error);
@@ -265,9 +277,14 @@ export class GatewaySession {
       response.end(body);
       return;
     }
+    const now = Date.now();
+    // After the duplicate check: a guard counts what it lets through against rate limits.
+    const guarded = this.guard === undefined ? null : this.guard.fromClient(frame, now);
+    const forwarded = guarded === null ? messages : guarded.forward.map((item) => item.message);
+    let reply: PostReply | null = null;
     if (requests > 0) {
-      const reply = new PostReply(response, requests, frame.message === undefined, headers);
-      for (const message of messages) {
+      reply = new PostReply(response, requests, frame.message === undefined, headers);
+      for (const message of forwarded) {
         if (!("method" in message && "id" in message)) continue;
         this.inFlight.set(message.id, reply);
         const token = (message.params?._meta as Record<string, unknown> | undefined)?.progressToken;
@@ -280,13 +297,19 @@ export class GatewaySession {
       response.writeHead(202, headers ?? undefined);
       response.end();
     }
+    if (guarded !== null) {
+      for (const item of guarded.forward) this.upstream.send(item.message, item.raw);
+      for (const answer of guarded.answers) reply?.answer(answer.raw);
+      guarded.record(now);
+      return;
+    }
     if (frame.message !== undefined) {
       this.upstream.send(frame.message, frame.raw);
     } else {
       for (const message of messages) this.upstream.send(message, JSON.stringify(message));
     }
     // Forwarding comes first: recording must not add to the call's latency.
-    this.recorder.observe("client", frame);
+    this.recorder.observe("client", frame, now);
   }
 
   /** Records a malformed message the client sent within this session. */
@@ -368,6 +391,7 @@ export class GatewaySession {
       .close()
       .catch((error: unknown) => this.options.log(`session ${this.id}: closing the upstream failed: ${String(error)}`));
     this.pipeline.endSession(this.id);
+    this.options.guard?.endSession(this.id);
     this.options.onEnded(this, reason);
   }
 
@@ -382,12 +406,19 @@ export class GatewaySession {
       }
       return;
     }
+    const now = Date.now();
+    const guarded = this.guard === undefined ? null : this.guard.fromServer(frame, now);
+    if (guarded !== null) {
+      for (const item of guarded.forward) this.route(item.message, item.raw);
+      guarded.record(now);
+      return;
+    }
     if (frame.message !== undefined) {
       this.route(frame.message, frame.raw);
     } else {
       for (const message of frame.batch) this.route(message, JSON.stringify(message));
     }
-    this.recorder.observe("server", frame);
+    this.recorder.observe("server", frame, now);
   }
 
   private route(message: JsonRpcMessage, raw: Buffer | string): void {

@@ -433,6 +433,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       keep_alive_ms: options.keep_alive_ms ?? 25_000,
       onEnded: sessionEnded,
       log,
+      ...(runtime.guard === null ? {} : { guard: runtime.guard }),
     });
     sessions.set(id, session);
     counters.sessions_started++;

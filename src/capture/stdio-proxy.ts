@@ -1,12 +1,14 @@
 import type { Readable, Writable } from "node:stream";
 import type { CaptureLimits } from "../config/config.js";
 import { JsonRpcErrorCode } from "../core/errors.js";
+import type { InlineGuard } from "../core/guard.js";
 import type { InboundFrame, JsonRpcMessage, RequestId, TransportClose } from "../core/transport.js";
 import type { Pipeline } from "../pipeline/pipeline.js";
 import { LineSplitter, type SplitLine } from "../protocol/line-splitter.js";
 import { errorResponse, type MessageLimits, oversizedFrame, parseMessage } from "../protocol/parse-message.js";
 import { DeferredSink } from "./deferred-sink.js";
 import { DEFAULT_RECORDER_OPTIONS, ExchangeRecorder, type SessionIdentity } from "./exchange-recorder.js";
+import { FrameGuard, type GuardedFrame } from "./frame-guard.js";
 import { exitStatus, type StdioUpstream, spawnFailureExitStatus } from "./stdio-upstream.js";
 
 export interface StdioProxyOptions {
@@ -27,6 +29,8 @@ export interface StdioProxyOptions {
   sweep_interval_ms?: number;
   /** Longest wait for the client to take the last answers before the proxy gives up on it. */
   flush_timeout_ms?: number;
+  /** Inline defence: decides on every request and answer before it is passed on. */
+  guard?: InlineGuard;
 }
 
 /** What the proxy did with every line, so that nothing is lost silently. */
@@ -49,6 +53,10 @@ export interface StdioProxyCounters {
   answered: number;
   /** Exchanges the recorder or pipeline failed on (the traffic still flowed). */
   record_errors: number;
+  /** Client requests inline defence refused (answered with a neutral error, never forwarded). */
+  guard_refused: number;
+  /** Times the inline guard threw; the message was refused (fail closed). */
+  guard_errors: number;
 }
 
 type RefusedFrame = Extract<InboundFrame, { ok: false }>;
@@ -90,7 +98,11 @@ export class StdioProxy {
     server_late: 0,
     answered: 0,
     record_errors: 0,
+    guard_refused: 0,
+    guard_errors: 0,
   };
+  private readonly guard: FrameGuard | undefined;
+  private readonly inlineGuard: InlineGuard | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private started = false;
   private clientGone = false;
@@ -127,6 +139,14 @@ export class StdioProxy {
       ...DEFAULT_RECORDER_OPTIONS,
       max_text_bytes: capture.max_text_bytes,
     });
+    this.inlineGuard = options.guard;
+    this.guard =
+      options.guard === undefined
+        ? undefined
+        : new FrameGuard(options.guard, this.recorder, (error) => {
+            this.counts.guard_errors++;
+            this.reportInternal("inline defence", error);
+          });
     this.clientSplitter = new LineSplitter(this.limits.max_message_bytes, (line) => this.onClientLine(line));
     this.finished = new Promise((resolve) => {
       this.resolveFinished = resolve;
@@ -235,9 +255,39 @@ export class StdioProxy {
       this.refuse(refusal, now);
       return;
     }
+    const guarded = this.guard === undefined ? null : this.guard.fromClient(frame, now);
+    if (guarded !== null) {
+      this.forwardGuarded(guarded, frame.message === undefined, now);
+      return;
+    }
     this.upstream.send(frame.batch ?? frame.message, frame.raw);
     this.counts.client_forwarded++;
     this.record("client", frame, now);
+  }
+
+  /** Passes on what inline defence let through, answers what it refused, then records. */
+  private forwardGuarded(guarded: GuardedFrame, batch: boolean, now: number): void {
+    const forward = guarded.forward;
+    if (forward.length > 0) {
+      if (!batch) {
+        this.upstream.send(forward[0]!.message, forward[0]!.raw);
+      } else {
+        const messages = forward.map((item) => item.message);
+        this.upstream.send(messages, JSON.stringify(messages));
+      }
+      this.counts.client_forwarded++;
+    }
+    for (const answer of guarded.answers) {
+      this.counts.guard_refused++;
+      this.counts.answered++;
+      this.writeToClient(`${answer.raw}\n`);
+    }
+    try {
+      guarded.record(now);
+    } catch (error) {
+      this.counts.record_errors++;
+      this.reportInternal("recorder", error);
+    }
   }
 
   /** Answers a client line that may not pass, and records it. */
@@ -283,6 +333,11 @@ export class StdioProxy {
         }
         return;
       }
+      const guarded = this.guard === undefined ? null : this.guard.fromServer(frame, now);
+      if (guarded !== null) {
+        this.forwardGuardedAnswers(guarded, frame.message === undefined, now);
+        return;
+      }
       const message = frame.message;
       if (message !== undefined) {
         if (!("method" in message) && this.recorder.isLateResponse("server", message.id)) {
@@ -304,6 +359,21 @@ export class StdioProxy {
     } catch (error) {
       this.reportInternal("server output", error);
     }
+  }
+
+  /** Writes the server's answers as inline defence rewrote them (redacted, filtered, refused), then records. */
+  private forwardGuardedAnswers(guarded: GuardedFrame, batch: boolean, now: number): void {
+    // A guarded answer was pending, so only other batch members can be late.
+    const kept = guarded.forward.filter(
+      (item) => "method" in item.message || !this.recorder.isLateResponse("server", item.message.id),
+    );
+    if (kept.length === 0) {
+      this.counts.server_late++;
+    } else {
+      this.writeToClient(batch ? `${JSON.stringify(kept.map((item) => item.message))}\n` : withNewline(kept[0]!.raw));
+      this.counts.server_forwarded++;
+    }
+    guarded.record(now);
   }
 
   private onUpstreamClose(close: TransportClose): void {
@@ -396,6 +466,7 @@ export class StdioProxy {
     try {
       this.deferred.flush();
       this.pipeline.endSession(this.recorder.identity.session);
+      this.inlineGuard?.endSession(this.recorder.identity.session);
     } catch (error) {
       this.reportInternal("pipeline", error);
     }

@@ -17,6 +17,8 @@ const COMMANDS: ReadonlyArray<[name: string, load: () => Promise<Register>]> = [
   ["rules", async () => (await import("./commands/rules.js")).registerRulesCommand],
   ["alerts", async () => (await import("./commands/alerts.js")).registerAlertsCommand],
   ["audit", async () => (await import("./commands/audit.js")).registerAuditCommand],
+  ["tools", async () => (await import("./commands/tools.js")).registerToolsCommand],
+  ["quarantine", async () => (await import("./commands/tools.js")).registerQuarantineCommand],
 ];
 
 const program = new Command()

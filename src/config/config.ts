@@ -127,6 +127,37 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /** Per-tool policy (docs/policy.md): a YAML file, reloaded when it changes. */
+    policy: z
+      .object({
+        file: z.string().min(1).optional(),
+        /** Reload the file when it changes; a bad file is rejected and the old policy stays in force. */
+        watch: z.boolean().default(true),
+      })
+      .strict()
+      .default({ watch: true }),
+    /** Tool-poisoning defence (docs/poisoning.md). */
+    poisoning: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Score from 0 to 1 above which text counts as carrying instructions; the shipped model's own when absent. */
+        threshold: z.number().min(0).max(1).optional(),
+        /** What happens to a tool result that carries instructions. */
+        result_action: z.enum(["alert", "quarantine", "block"]).default("alert"),
+        /** What happens to a tool whose description carries instructions: `block` hides it and refuses its calls. */
+        description_action: z.enum(["alert", "block"]).default("alert"),
+      })
+      .strict()
+      .default({ enabled: true, result_action: "alert", description_action: "alert" }),
+    /** Tool pinning: the first `tools/list` of each server pins every definition (docs/inline-defence.md). */
+    pinning: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Hide a changed tool and refuse its calls until `toolwatch tools approve` accepts the change. */
+        block_changed: z.boolean().default(false),
+      })
+      .strict()
+      .default({ enabled: true, block_changed: false }),
     servers: z
       .record(z.string().regex(/^[A-Za-z0-9._-]+$/), z.union([stdioUpstreamSchema, httpUpstreamSchema]))
       .default({}),

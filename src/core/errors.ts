@@ -8,6 +8,8 @@ export const JsonRpcErrorCode = {
   /** Implementation-defined server errors: the upstream is gone, timed out or refused. */
   UpstreamUnavailable: -32000,
   UpstreamTimeout: -32001,
+  /** Inline defence refused the message (policy, DLP, poisoning, pinning). The wire message stays neutral. */
+  RequestRefused: -32003,
   RequestCancelled: -32800,
 } as const;
 

@@ -44,6 +44,9 @@ export interface PeerInfo {
   version?: string;
 }
 
+/** `error.type` of a message inline defence refused: the client got a neutral JSON-RPC error instead. */
+export const REFUSED_ERROR_TYPE = "refused";
+
 /** The error levels that separate a tool's own failures from the server's. */
 export type ErrorLevel = "tool" | "server";
 
@@ -123,8 +126,11 @@ export interface CapturedExchange {
   source?: string | null;
 }
 
-/** `tool` for failures the tool reported itself, `server` for everything else; `null` when the exchange succeeded. */
+/**
+ * `tool` for failures the tool reported itself, `server` for everything else; `null` when the exchange succeeded
+ * or inline defence refused it (the server never saw it, so neither is at fault).
+ */
 export function errorLevel(exchange: CapturedExchange): ErrorLevel | null {
-  if (exchange.error === null) return null;
+  if (exchange.error === null || exchange.error.type === REFUSED_ERROR_TYPE) return null;
   return exchange.error.type === "tool_error" ? "tool" : "server";
 }

@@ -1,9 +1,11 @@
 import type { Detector } from "../core/detector.js";
+import { InlineDecisionDetector } from "./inline-decision-detector.js";
 import { OperationalDetector } from "./operational-detector.js";
 
+export { InlineDecisionDetector } from "./inline-decision-detector.js";
 export { OperationalDetector, type OperationalDetectorOptions } from "./operational-detector.js";
 
 /** The detectors live capture and replay run when nobody chooses: fresh instances, so runs share no state. */
 export function defaultDetectors(): Detector[] {
-  return [new OperationalDetector()];
+  return [new OperationalDetector(), new InlineDecisionDetector()];
 }

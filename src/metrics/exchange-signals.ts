@@ -1,4 +1,4 @@
-import type { CapturedExchange } from "../core/exchange.js";
+import { type CapturedExchange, REFUSED_ERROR_TYPE } from "../core/exchange.js";
 
 /**
  * What one exchange contributes to the metrics and the alert conditions. Metrics, alert rules
@@ -28,7 +28,9 @@ export function exchangeSignals(exchange: CapturedExchange): ExchangeSignals {
   const errorType = exchange.error?.type ?? "";
   const isProtocolError = exchange.kind === "protocol_error";
   const isToolError = errorType === "tool_error";
-  const isServerError = exchange.error !== null && !isToolError && !isProtocolError;
+  // A call inline defence refused never reached the server: a security signal, not a failure of tool or server.
+  const isRefused = errorType === REFUSED_ERROR_TYPE;
+  const isServerError = exchange.error !== null && !isToolError && !isProtocolError && !isRefused;
   let dlpBlocks = 0;
   let dlpRedactions = 0;
   let policyDenials = 0;
@@ -51,7 +53,8 @@ export function exchangeSignals(exchange: CapturedExchange): ExchangeSignals {
     is_tool_error: isToolError,
     is_server_error: isServerError,
     is_protocol_error: isProtocolError,
-    latency_seconds: typeof exchange.duration_ms === "number" && !isProtocolError ? exchange.duration_ms / 1000 : null,
+    latency_seconds:
+      typeof exchange.duration_ms === "number" && !isProtocolError && !isRefused ? exchange.duration_ms / 1000 : null,
     dlp_blocks: dlpBlocks,
     dlp_redactions: dlpRedactions,
     policy_denials: policyDenials,

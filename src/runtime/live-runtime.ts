@@ -1,5 +1,6 @@
 import type { ToolwatchConfig } from "../config/config.js";
 import type { Detector } from "../core/detector.js";
+import type { InlineGuard } from "../core/guard.js";
 import type { Store } from "../core/store.js";
 import type { OtlpTraceObserver } from "../metrics/otlp-trace-exporter.js";
 import { Pipeline } from "../pipeline/pipeline.js";
@@ -11,6 +12,8 @@ export interface LiveRuntime {
   store: Store | null;
   pipeline: Pipeline;
   analysis: Analysis;
+  /** Inline defence applied to every session, or `null` to only watch. */
+  guard: InlineGuard | null;
   /** Flushes the pipeline, then the analysis (alerts, traces), then the store, and closes them. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -27,6 +30,10 @@ export interface LiveRuntimeOptions {
   traces?: OtlpTraceObserver | null;
   /** Replaces the analysis' detectors (tests). */
   detectors?: Detector[];
+  /** Inline defence (see `createDefence`); none when absent. */
+  guard?: InlineGuard | null;
+  /** Called at shutdown after the pipeline has drained: closes what the guard holds (policy watcher, pin store). */
+  closeGuard?: () => void;
 }
 
 export function createLiveRuntime(options: LiveRuntimeOptions): LiveRuntime {
@@ -56,10 +63,12 @@ export function createLiveRuntime(options: LiveRuntimeOptions): LiveRuntime {
     store: options.store,
     pipeline,
     analysis,
+    guard: options.guard ?? null,
     shutdown() {
       closing ??= (async () => {
         if (ticker !== null) clearInterval(ticker);
         await pipeline.shutdown();
+        options.closeGuard?.();
         await analysis.shutdown();
         await options.store?.shutdown();
       })();

@@ -21,3 +21,13 @@ export function fitCell(text: string, column: Column): string {
   const clipped = clean.length > column.width ? `${clean.slice(0, column.width - 1)}…` : clean;
   return column.alignRight ? clipped.padStart(column.width) : clipped.padEnd(column.width);
 }
+
+/** A whole table: a header row and one line per row, each column as wide as its widest cell (up to `maxWidth`). */
+export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[], maxWidth = 60): string {
+  const columns: Column[] = headers.map((title, index) => ({
+    title,
+    width: Math.min(maxWidth, Math.max(title.length, ...rows.map((row) => (row[index] ?? "").length))),
+  }));
+  const lines = [formatRow(columns, headers), ...rows.map((row) => formatRow(columns, row))];
+  return `${lines.join("\n")}\n`;
+}

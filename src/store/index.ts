@@ -13,6 +13,7 @@ export {
   type HashAlgorithm,
 } from "./audit-chain.js";
 export { runAuditVerify } from "./audit-command.js";
+export { SqliteDefenceState } from "./defence-state-store.js";
 export { type StoreLog, stderrLog } from "./drop-log.js";
 export { InMemoryStore, type InMemoryStoreOptions } from "./memory-store.js";
 export {

@@ -33,7 +33,7 @@ export type DropCounterName = (typeof DROP_COUNTERS)[number];
 export type DropCounts = Partial<Record<DropCounterName, number>>;
 
 /** Page size of new databases. */
-const PAGE_SIZE = 16_384;
+export const PAGE_SIZE = 16_384;
 
 /** How long a writer waits for another process's write transaction before giving up. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;

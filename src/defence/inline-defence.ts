@@ -1,0 +1,431 @@
+import type { QuarantineStore } from "../core/defence-state.js";
+import { JsonRpcErrorCode } from "../core/errors.js";
+import type { InlineDecision, ToolDefinition } from "../core/exchange.js";
+import type { GuardRefusal, GuardResponse, GuardSession, GuardVerdict, InlineGuard } from "../core/guard.js";
+import type { JsonRpcRequest, JsonRpcSuccess } from "../core/transport.js";
+import type { ToolPinning } from "./tool-pinning.js";
+
+/** What inline defence needs of a policy engine (src/defence/policy). */
+export interface PolicyCheck {
+  isToolVisible(principal: { user: string | null; agent: string | null }, server: string, tool: string): boolean;
+  checkCall(call: {
+    session: string;
+    user: string | null;
+    agent: string | null;
+    server: string;
+    tool: string;
+    arguments: Record<string, unknown> | null;
+    time_ms: number;
+  }): { allowed: true } | { allowed: false; rule: string; reason: string };
+  endSession(session: string): void;
+}
+
+/** What inline defence needs of the DLP engine (src/defence/dlp). */
+export interface DlpCheck {
+  inspect(
+    value: unknown,
+    context: { server: string; tool: string | null; direction: "arguments" | "result" },
+  ): {
+    matches: { rule: string; type: string; action: string; path: (string | number)[] }[];
+    action: "allow" | "alert" | "redact" | "block";
+    forward: unknown;
+    record: unknown;
+  };
+}
+
+/** What inline defence needs of the poisoning classifier (src/defence/poisoning). */
+export interface PoisoningCheck {
+  inspect(
+    text: string,
+    kind: "result" | "description",
+  ): { poisoned: boolean; score: number; explanation: string; signals: { kind: string }[] };
+}
+
+export type PoisonedResultAction = "alert" | "quarantine" | "block";
+export type PoisonedDescriptionAction = "alert" | "block";
+
+export interface InlineDefenceOptions {
+  /** The policy in force; read on every call, so a reload takes effect at once. */
+  policy?: { readonly engine: PolicyCheck };
+  dlp?: DlpCheck;
+  poisoning?: {
+    classifier: PoisoningCheck;
+    /** What happens to a tool result that carries instructions. */
+    result_action: PoisonedResultAction;
+    /** What happens to a tool whose description carries instructions: `block` hides it and refuses its calls. */
+    description_action: PoisonedDescriptionAction;
+  };
+  pinning?: ToolPinning;
+  /** Where quarantined results are kept; without one, `quarantine` withholds but keeps nothing. */
+  quarantine?: QuarantineStore;
+}
+
+/** Wire messages: neutral, so the model learns nothing about how it was caught. */
+const REFUSAL: GuardRefusal = { code: JsonRpcErrorCode.RequestRefused, message: "The request was not permitted." };
+const WITHHELD: GuardRefusal = { code: JsonRpcErrorCode.RequestRefused, message: "The result was withheld." };
+export const QUARANTINE_NOTICE = "[This content was withheld by the gateway and kept for review.]";
+
+/** Longest text the poisoning classifier reads from one result; the rest is not scored. */
+const MAX_CLASSIFIED_CHARS = 256 * 1024;
+
+/**
+ * The inline defence of toolwatch: tool pinning, policy, DLP and tool-poisoning checks composed into one
+ * `InlineGuard` for the stdio proxy and the HTTP gateway.
+ *
+ * Requests (`tools/call`): DLP runs first so that even a refused call is stored without its secrets; then a
+ * pinned tool that changed, the policy, and DLP's own verdict may refuse it; DLP may redact it.
+ * Answers: `tools/list` loses the tools policy hides, changed tools (when pinning blocks) and tools whose
+ * description is poisoned (when that blocks), and is checked against the pins; tool results (also resources
+ * and prompts) pass DLP and the poisoning classifier, which may alert, redact, quarantine or withhold them.
+ * Every decision goes into the record with its precise reason; the wire only ever gets a neutral message.
+ */
+export class InlineDefence implements InlineGuard {
+  /** Tools hidden per session and server because their description is poisoned, so calls to them are refused. */
+  private readonly poisonedTools = new Map<string, Set<string>>();
+
+  constructor(private readonly options: InlineDefenceOptions) {}
+
+  inspectRequest(session: GuardSession, request: JsonRpcRequest, time_ms: number): GuardVerdict<JsonRpcRequest> | null {
+    if (request.method !== "tools/call") return null;
+    const params = request.params;
+    const tool = typeof params?.name === "string" ? params.name : null;
+    const argumentsValue = isObject(params?.arguments) ? params.arguments : null;
+    const decisions: InlineDecision[] = [];
+    let forward: JsonRpcRequest | undefined;
+    let record: JsonRpcRequest | undefined;
+    let dlpBlock = false;
+
+    const dlp = this.options.dlp;
+    if (dlp !== undefined && argumentsValue !== null) {
+      const inspection = dlp.inspect(argumentsValue, { server: session.server, tool, direction: "arguments" });
+      if (inspection.action !== "allow") {
+        decisions.push(...dlpDecisions(inspection.matches, "arguments"));
+        if (inspection.record !== undefined) record = withArguments(request, inspection.record);
+        if (inspection.action === "redact" && inspection.forward !== undefined) {
+          forward = withArguments(request, inspection.forward);
+        }
+        dlpBlock = inspection.action === "block";
+      }
+    }
+
+    if (tool !== null) {
+      const pinning = this.options.pinning;
+      if (pinning?.isBlocked(session.server, tool)) {
+        decisions.unshift({
+          stage: "pinning",
+          action: "block",
+          rule: "tool_definition_change",
+          reason: `tool ${tool} changed its definition and awaits approval (toolwatch tools approve)`,
+        });
+        return refuse(decisions, record);
+      }
+      if (this.poisonedTools.get(session.session)?.has(`${session.server}\u0000${tool}`)) {
+        decisions.unshift({
+          stage: "poisoning",
+          action: "block",
+          rule: "poisoned_description",
+          reason: `tool ${tool} was hidden because its description carries instructions`,
+        });
+        return refuse(decisions, record);
+      }
+      const policy = this.options.policy?.engine;
+      if (policy !== undefined) {
+        const decision = policy.checkCall({
+          session: session.session,
+          user: session.user,
+          agent: session.agent,
+          server: session.server,
+          tool,
+          arguments: argumentsValue,
+          time_ms,
+        });
+        if (!decision.allowed) {
+          decisions.unshift({ stage: "policy", action: "deny", rule: decision.rule, reason: decision.reason });
+          return refuse(decisions, record);
+        }
+      }
+    }
+    if (dlpBlock) return refuse(decisions, record);
+    if (decisions.length === 0) return null;
+    const verdict: GuardVerdict<JsonRpcRequest> = { action: "forward", decisions };
+    if (forward !== undefined) verdict.message = forward;
+    if (record !== undefined) verdict.record = record;
+    return verdict;
+  }
+
+  inspectResponse(
+    session: GuardSession,
+    request: JsonRpcRequest,
+    response: GuardResponse,
+    time_ms: number,
+  ): GuardVerdict<GuardResponse> | null {
+    if (!("result" in response) || !isObject(response.result)) return null;
+    switch (request.method) {
+      case "tools/list":
+        return this.inspectToolList(session, response, time_ms);
+      case "tools/call":
+      case "resources/read":
+      case "prompts/get": {
+        const tool =
+          request.method === "tools/call" && typeof request.params?.name === "string" ? request.params.name : null;
+        return this.inspectResult(session, request, response, tool, time_ms);
+      }
+      default:
+        return null;
+    }
+  }
+
+  endSession(session: string): void {
+    this.options.policy?.engine.endSession(session);
+    this.poisonedTools.delete(session);
+  }
+
+  private inspectToolList(
+    session: GuardSession,
+    response: JsonRpcSuccess,
+    time_ms: number,
+  ): GuardVerdict<GuardResponse> | null {
+    const listed = response.result.tools;
+    if (!Array.isArray(listed)) return null;
+    const definitions = toolDefinitions(listed);
+    const decisions: InlineDecision[] = [];
+    const hidden = new Set<string>();
+
+    const pinning = this.options.pinning;
+    if (pinning !== undefined) {
+      const check = pinning.checkList(session.server, definitions, new Date(time_ms).toISOString());
+      decisions.push(...check.decisions);
+      for (const name of check.blocked) hidden.add(name);
+    }
+
+    const poisoning = this.options.poisoning;
+    if (poisoning !== undefined) {
+      for (const definition of definitions) {
+        const text = descriptionText(definition);
+        if (text.length === 0) continue;
+        const verdict = poisoning.classifier.inspect(text, "description");
+        if (!verdict.poisoned) continue;
+        const block = poisoning.description_action === "block";
+        decisions.push({
+          stage: "poisoning",
+          action: block ? "block" : "alert",
+          rule: "poisoned_description",
+          reason: `tool ${definition.name}: ${verdict.explanation}`,
+        });
+        if (block) {
+          hidden.add(definition.name);
+          let tools = this.poisonedTools.get(session.session);
+          if (tools === undefined) {
+            tools = new Set();
+            this.poisonedTools.set(session.session, tools);
+          }
+          tools.add(`${session.server}\u0000${definition.name}`);
+        }
+      }
+    }
+
+    const policy = this.options.policy?.engine;
+    if (policy !== undefined) {
+      const denied: string[] = [];
+      for (const definition of definitions) {
+        if (!policy.isToolVisible(session, session.server, definition.name)) {
+          denied.push(definition.name);
+          hidden.add(definition.name);
+        }
+      }
+      if (denied.length > 0) {
+        decisions.push({
+          stage: "policy",
+          action: "redact",
+          rule: "tools_hidden",
+          reason: `hid ${denied.length} tool(s) the policy does not allow: ${clipList(denied)}`,
+        });
+      }
+    }
+
+    if (decisions.length === 0 && hidden.size === 0) return null;
+    const verdict: GuardVerdict<GuardResponse> = { action: "forward", decisions };
+    if (hidden.size > 0) {
+      const kept = listed.filter((item) => !(isObject(item) && typeof item.name === "string" && hidden.has(item.name)));
+      verdict.message = { ...response, result: { ...response.result, tools: kept } };
+      // The store keeps the full list the server sent: it is the evidence of what was hidden and why.
+      verdict.record = response;
+    }
+    return verdict;
+  }
+
+  private inspectResult(
+    session: GuardSession,
+    request: JsonRpcRequest,
+    response: JsonRpcSuccess,
+    tool: string | null,
+    time_ms: number,
+  ): GuardVerdict<GuardResponse> | null {
+    const decisions: InlineDecision[] = [];
+    let result = response.result;
+    let recorded: Record<string, unknown> | undefined;
+    let withhold = false;
+
+    const dlp = this.options.dlp;
+    if (dlp !== undefined) {
+      const inspection = dlp.inspect(result, { server: session.server, tool, direction: "result" });
+      if (inspection.action !== "allow") {
+        decisions.push(...dlpDecisions(inspection.matches, "result"));
+        if (isObject(inspection.record)) recorded = inspection.record;
+        if (inspection.action === "redact" && isObject(inspection.forward)) result = inspection.forward;
+        if (inspection.action === "block") withhold = true;
+      }
+    }
+
+    const poisoning = this.options.poisoning;
+    if (poisoning !== undefined && !withhold) {
+      const text = resultText(result);
+      if (text.length > 0) {
+        const verdict = poisoning.classifier.inspect(text, "result");
+        if (verdict.poisoned) {
+          const action = poisoning.result_action;
+          decisions.push({
+            stage: "poisoning",
+            action,
+            rule: "tool_poisoning",
+            reason: verdict.explanation,
+            direction: "result",
+          });
+          if (action === "block") {
+            withhold = true;
+          } else if (action === "quarantine") {
+            this.options.quarantine?.quarantine({
+              time: new Date(time_ms).toISOString(),
+              session: session.session,
+              server: session.server,
+              tool,
+              request_id: request.id,
+              reason: verdict.explanation,
+              content: JSON.stringify(recorded ?? result),
+            });
+            result = { content: [{ type: "text", text: QUARANTINE_NOTICE }] };
+            // The store keeps what the model saw; the original is in the quarantine store.
+            recorded = result;
+          }
+        }
+      }
+    }
+
+    if (decisions.length === 0) return null;
+    const recordMessage = recorded === undefined ? undefined : { ...response, result: recorded };
+    if (withhold) {
+      const verdict: GuardVerdict<GuardResponse> = { action: "refuse", decisions, refusal: WITHHELD };
+      if (recordMessage !== undefined) verdict.record = recordMessage;
+      return verdict;
+    }
+    const verdict: GuardVerdict<GuardResponse> = { action: "forward", decisions };
+    if (result !== response.result) verdict.message = { ...response, result };
+    if (recordMessage !== undefined) verdict.record = recordMessage;
+    return verdict;
+  }
+}
+
+function refuse(decisions: InlineDecision[], record: JsonRpcRequest | undefined): GuardVerdict<JsonRpcRequest> {
+  const verdict: GuardVerdict<JsonRpcRequest> = { action: "refuse", decisions, refusal: REFUSAL };
+  if (record !== undefined) verdict.record = record;
+  return verdict;
+}
+
+function withArguments(request: JsonRpcRequest, argumentsValue: unknown): JsonRpcRequest {
+  return { ...request, params: { ...request.params, arguments: argumentsValue } };
+}
+
+/** One decision per rule that matched, naming where it matched but never what. */
+function dlpDecisions(
+  matches: { rule: string; type: string; action: string; path: (string | number)[] }[],
+  direction: "arguments" | "result",
+): InlineDecision[] {
+  const byRule = new Map<string, { action: string; type: string; paths: Set<string>; count: number }>();
+  for (const match of matches) {
+    let entry = byRule.get(match.rule);
+    if (entry === undefined) {
+      entry = { action: match.action, type: match.type, paths: new Set(), count: 0 };
+      byRule.set(match.rule, entry);
+    }
+    entry.count++;
+    entry.paths.add(match.path.length === 0 ? direction : `${direction}.${match.path.join(".")}`);
+  }
+  const decisions: InlineDecision[] = [];
+  for (const [rule, entry] of byRule) {
+    const action = entry.action === "block" ? "block" : entry.action === "redact" ? "redact" : "alert";
+    decisions.push({
+      stage: "dlp",
+      action,
+      rule,
+      reason: `${entry.type} found ${entry.count === 1 ? "once" : `${entry.count} times`} in ${clipList([...entry.paths])}`,
+      direction,
+    });
+  }
+  return decisions;
+}
+
+function toolDefinitions(listed: unknown[]): ToolDefinition[] {
+  const definitions: ToolDefinition[] = [];
+  for (const item of listed) {
+    if (!isObject(item) || typeof item.name !== "string") continue;
+    const definition: ToolDefinition = { name: item.name };
+    if (typeof item.description === "string") definition.description = item.description;
+    if (item.inputSchema !== undefined) definition.input_schema = item.inputSchema;
+    definitions.push(definition);
+  }
+  return definitions;
+}
+
+/** The description and every description inside the input schema: instructions hide in both. */
+function descriptionText(definition: ToolDefinition): string {
+  const parts: string[] = [];
+  if (definition.description !== undefined) parts.push(definition.description);
+  collectDescriptions(definition.input_schema, parts, 0);
+  return parts.join("\n");
+}
+
+function collectDescriptions(value: unknown, parts: string[], depth: number): void {
+  if (depth > 16 || value === null || typeof value !== "object") return;
+  if (Array.isArray(value)) {
+    for (const item of value) collectDescriptions(item, parts, depth + 1);
+    return;
+  }
+  for (const [key, item] of Object.entries(value)) {
+    if ((key === "description" || key === "title") && typeof item === "string") parts.push(item);
+    else collectDescriptions(item, parts, depth + 1);
+  }
+}
+
+/** The text a model reads from a result: text blocks, embedded resource text, prompt messages. */
+export function resultText(result: Record<string, unknown>): string {
+  const parts: string[] = [];
+  let length = 0;
+  const add = (text: string): void => {
+    if (length >= MAX_CLASSIFIED_CHARS) return;
+    const piece = text.length + length > MAX_CLASSIFIED_CHARS ? text.slice(0, MAX_CLASSIFIED_CHARS - length) : text;
+    parts.push(piece);
+    length += piece.length;
+  };
+  const blocks = [
+    ...(Array.isArray(result.content) ? result.content : []),
+    ...(Array.isArray(result.contents) ? result.contents : []),
+  ];
+  if (Array.isArray(result.messages)) {
+    for (const message of result.messages) if (isObject(message)) blocks.push(message.content);
+  }
+  for (const block of blocks) {
+    if (!isObject(block)) continue;
+    if (typeof block.text === "string") add(block.text);
+    else if (isObject(block.resource) && typeof block.resource.text === "string") add(block.resource.text);
+  }
+  return parts.join("\n");
+}
+
+function clipList(items: string[]): string {
+  const shown = items.slice(0, 5).join(", ");
+  return items.length > 5 ? `${shown} and ${items.length - 5} more` : shown;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
