@@ -5,6 +5,7 @@ import { benchAlerts } from "./alerts.bench.js";
 import type { BenchResult } from "./bench-result.js";
 import { benchHttpGateway } from "./http-gateway.bench.js";
 import { benchMetrics } from "./metrics.bench.js";
+import { benchPolicy } from "./policy.bench.js";
 import { benchReplay } from "./replay.bench.js";
 import { benchStdioProxy } from "./stdio-proxy.bench.js";
 
@@ -14,6 +15,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult | BenchResult[]>> = {
   replay: () => benchReplay(),
   metrics: () => benchMetrics(),
   alerts: () => benchAlerts(),
+  policy: () => benchPolicy(),
 };
 
 const wanted = process.argv.slice(2);

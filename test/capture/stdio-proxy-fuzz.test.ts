@@ -143,6 +143,8 @@ test(`fuzz: ${2 * LINES_PER_SIDE} random and malformed lines both ways, every on
     server_late: 0,
     answered: clientLines.length - client.forwarded + client.pending.size,
     record_errors: 0,
+    guard_refused: 0,
+    guard_errors: 0,
   });
 
   // Every line is in the record: refusals, duplicates and stray responses as protocol errors.

@@ -64,6 +64,8 @@ test("valid traffic passes and is recorded in order", async () => {
     server_late: 0,
     answered: 0,
     record_errors: 0,
+    guard_refused: 0,
+    guard_errors: 0,
   });
 });
 
