@@ -1,0 +1,121 @@
+/**
+ * Cost of the poisoning classifier on tool results, the figure that matters on the inline hot path.
+ *
+ * (a) `inspect(text, "result")` on 1 KB, 4 KB and 16 KB results: microseconds p50 / p99 over many calls,
+ *     each size over a rotating set of deterministic documents (e-mail-like prose, YAML records, markdown
+ *     tables, README steps), a fifth of them carrying an injected request.
+ * (b) Throughput over the whole set, in MB/s of UTF-8 on one core, with `JSON.parse` of the same texts
+ *     (wrapped as a tool result) measured in the same run as a yardstick: the ratio compares across machines.
+ *
+ * Run: `npx tsc -p . && node dist/bench/poisoning.bench.js`.
+ */
+import { pathToFileURL } from "node:url";
+import { PoisoningClassifier } from "../src/defence/poisoning/poisoning-classifier.js";
+import {
+  benignInstructionText,
+  embedInjection,
+  Random,
+  syntheticInjection,
+} from "../src/defence/poisoning/synthetic-text.js";
+import type { BenchResult } from "./bench-result.js";
+
+const VARIANTS = 40;
+const SIZES = [1024, 4096, 16384];
+
+function record(random: Random): string {
+  return [
+    `- id_: '${random.integer(1000)}'`,
+    `  sender: user${random.integer(99)}@example.com`,
+    `  subject: Weekly report ${random.integer(52)}`,
+    `  body: ${benignInstructionText(random).replace(/\n/g, " ")}`,
+    `  timestamp: 2024-05-${10 + random.integer(18)} 10:${10 + random.integer(49)}:00`,
+    "  read: true",
+  ].join("\n");
+}
+
+function tableRows(random: Random): string {
+  const rows = ["| Name | Team | Goals | Assists |", "| --- | --- | --- | --- |"];
+  for (let index = 0; index < 8; index++) {
+    rows.push(
+      `| Player ${random.integer(500)} | FC ${random.integer(40)} | ${random.integer(30)} | ${random.integer(20)} |`,
+    );
+  }
+  return rows.join("\n");
+}
+
+/** Deterministic documents of about `size` characters. */
+function documents(size: number): string[] {
+  const random = new Random(size);
+  const result: string[] = [];
+  for (let variant = 0; variant < VARIANTS; variant++) {
+    let text = "";
+    while (text.length < size) {
+      const roll = random.integer(3);
+      text += `${roll === 0 ? record(random) : roll === 1 ? tableRows(random) : benignInstructionText(random)}\n`;
+    }
+    text = text.slice(0, size);
+    if (variant % 5 === 0) text = embedInjection(random, text, syntheticInjection(random)).text;
+    // Flat strings, as JSON.parse hands them to the classifier.
+    result.push(JSON.parse(JSON.stringify(text)) as string);
+  }
+  return result;
+}
+
+function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+function inspectMicroseconds(
+  classifier: PoisoningClassifier,
+  texts: string[],
+  calls: number,
+): { p50: number; p99: number } {
+  for (let index = 0; index < 500; index++) classifier.inspect(texts[index % texts.length]!, "result");
+  const samples: number[] = [];
+  for (let index = 0; index < calls; index++) {
+    const text = texts[index % texts.length]!;
+    const start = process.hrtime.bigint();
+    classifier.inspect(text, "result");
+    samples.push(Number(process.hrtime.bigint() - start) / 1000);
+  }
+  return { p50: quantile(samples, 0.5), p99: quantile(samples, 0.99) };
+}
+
+/** Runs the benchmark. */
+export async function benchPoisoning(): Promise<BenchResult> {
+  const classifier = new PoisoningClassifier();
+  const metrics: Record<string, number> = {};
+  const targets: BenchResult["targets"] = {};
+  let bytes = 0;
+  let microseconds = 0;
+  let parseMicroseconds = 0;
+  for (const size of SIZES) {
+    const texts = documents(size);
+    const calls = Math.max(500, Math.round(2_000_000 / size));
+    const times = inspectMicroseconds(classifier, texts, calls);
+    const kilobytes = size / 1024;
+    metrics[`inspect_${kilobytes}kb_p50_us`] = Number(times.p50.toFixed(2));
+    metrics[`inspect_${kilobytes}kb_p99_us`] = Number(times.p99.toFixed(2));
+    metrics[`inspect_${kilobytes}kb_p50_us_per_kb`] = Number((times.p50 / kilobytes).toFixed(2));
+    targets[`inspect_${kilobytes}kb_p50_us_per_kb`] = { max: 50 };
+    const started = process.hrtime.bigint();
+    for (const text of texts) classifier.inspect(text, "result");
+    microseconds += Number(process.hrtime.bigint() - started) / 1000;
+    bytes += texts.reduce((sum, text) => sum + Buffer.byteLength(text), 0);
+    // JSON.parse of the same texts, as a yardstick of what this (shared, noisy) machine does per byte.
+    const encoded = texts.map((text) => JSON.stringify({ content: [{ type: "text", text }] }));
+    const parseStarted = process.hrtime.bigint();
+    for (const json of encoded) JSON.parse(json);
+    parseMicroseconds += Number(process.hrtime.bigint() - parseStarted) / 1000;
+  }
+  metrics.megabytes_per_second = Number((bytes / microseconds).toFixed(1));
+  metrics.json_parse_megabytes_per_second = Number((bytes / parseMicroseconds).toFixed(1));
+  metrics.inspect_to_json_parse_speed_ratio = Number((parseMicroseconds / microseconds).toFixed(3));
+  return { name: "poisoning", metrics, targets };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const result = await benchPoisoning();
+  for (const [name, value] of Object.entries(result.metrics)) process.stdout.write(`${name.padEnd(44)} ${value}\n`);
+}

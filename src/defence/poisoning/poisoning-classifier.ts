@@ -1,0 +1,208 @@
+import { findHiddenCharacters } from "./hidden-characters.js";
+import { loadShippedModel, type PoisoningModel } from "./poisoning-model.js";
+import { findExfiltrationLinks, findRuleSignals, ruleScore } from "./rule-signals.js";
+import type { PoisoningSignal } from "./signals.js";
+import {
+  BASE_FEATURE_COUNT,
+  type DocumentKind,
+  documentKind,
+  extractFeatures,
+  FeatureBuffer,
+  featureName,
+  HAND_FEATURE_COUNT,
+  MIN_WORDS,
+  segmentText,
+} from "./text-features.js";
+
+export type { PoisoningModel } from "./poisoning-model.js";
+export type { PoisoningSignal, PoisoningSignalKind } from "./signals.js";
+
+/** What the classifier concluded about one text. */
+export interface PoisoningVerdict {
+  poisoned: boolean;
+  /** Strength of the evidence, 0 to 1: the highest of the model's segment scores and the rules' fixed scores. */
+  score: number;
+  /** Every piece of evidence found, strongest first; `instruction` signals only at or above the threshold. */
+  signals: PoisoningSignal[];
+  /** Short human explanation quoting the span (at most about 160 characters). */
+  explanation: string;
+}
+
+/** Options of `PoisoningClassifier`. */
+export interface PoisoningOptions {
+  /** Model score at or above which a result is poisoned; the model's own threshold by default. */
+  threshold?: number;
+  /** The model to use; the shipped `models/poisoning-model.json` by default. */
+  model?: PoisoningModel;
+}
+
+/** The best-scoring segment of a text. */
+export interface ScoredSegment {
+  start: number;
+  end: number;
+  score: number;
+}
+
+const MAX_QUOTE = 90;
+
+/**
+ * Inspects tool results and tool descriptions for instructions aimed at the model. Two kinds of
+ * evidence: rules that are not learned (hidden characters, exfiltration links, instruction tags,
+ * concealment requests, the generic cue phrases) and a small linear model that scores every segment
+ * (sentence, line, table cell) for "an instruction or request where data belongs"; the text's model
+ * score is its best segment's, since an injection is a small part of a long document.
+ *
+ * Synchronous, allocation-light and deterministic, so it can run inline on the proxy's hot path.
+ */
+export class PoisoningClassifier {
+  private readonly model: PoisoningModel;
+  private readonly threshold: number;
+  private readonly descriptionThreshold: number;
+  private readonly fixedThreshold: boolean;
+  private readonly buffer = new FeatureBuffer(512);
+
+  constructor(options: PoisoningOptions = {}) {
+    this.model = options.model ?? loadShippedModel();
+    this.threshold = options.threshold ?? this.model.threshold;
+    this.fixedThreshold = options.threshold !== undefined;
+    this.descriptionThreshold =
+      options.threshold !== undefined
+        ? Math.max(options.threshold, this.model.description_threshold)
+        : this.model.description_threshold;
+  }
+
+  /**
+   * The model score threshold in use for `kind`; for results, by the kind of document when the model set
+   * one from benign documents of that kind (a sentence addressed to the reader is rarer in a table than
+   * in an e-mail) and no threshold was given in the options.
+   */
+  thresholdFor(kind: "result" | "description", document: DocumentKind = "prose"): number {
+    if (kind === "description") return this.descriptionThreshold;
+    if (this.fixedThreshold) return this.threshold;
+    return this.model.kind_thresholds?.[document] ?? this.threshold;
+  }
+
+  /** Scores every segment of `text` with the model and returns the best one (score 0 for an empty text). */
+  bestSegment(text: string, kind: DocumentKind = documentKind(text)): ScoredSegment {
+    let best: ScoredSegment = { start: 0, end: 0, score: 0 };
+    for (const segment of segmentText(text)) {
+      const score = this.scoreSpan(text, segment.start, segment.end, kind);
+      if (score > best.score) best = { start: segment.start, end: segment.end, score };
+    }
+    return best;
+  }
+
+  /** The model's probability that `text.slice(start, end)` is an instruction aimed at the model. */
+  scoreSpan(text: string, start: number, end: number, kind: DocumentKind = documentKind(text)): number {
+    const { weights, hash_bits: hashBits } = this.model;
+    if (extractFeatures(text, start, end, hashBits, this.buffer, kind) < MIN_WORDS) return 0;
+    let sum = 0;
+    const { indices, values, length } = this.buffer;
+    for (let index = 0; index < length; index++) sum += (weights[indices[index]!] ?? 0) * values[index]!;
+    return 1 / (1 + Math.exp(-sum));
+  }
+
+  /** Inspects one tool result or tool description. */
+  inspect(text: string, kind: "result" | "description"): PoisoningVerdict {
+    const document = documentKind(text);
+    const threshold = this.thresholdFor(kind, document);
+    const signals: PoisoningSignal[] = [];
+    let ruleEvidence = 0;
+    for (const signal of findHiddenCharacters(text)) {
+      const concealing = hidesContent(text, signal);
+      signals.push({ ...signal, score: concealing ? ruleScore("hidden_characters") : 0.3 });
+      if (concealing) ruleEvidence = Math.max(ruleEvidence, ruleScore("hidden_characters"));
+    }
+    for (const signal of findRuleSignals(text)) {
+      signals.push(signal);
+      ruleEvidence = Math.max(ruleEvidence, signal.score ?? 0);
+    }
+    for (const signal of findExfiltrationLinks(text)) {
+      signals.push(signal);
+      ruleEvidence = Math.max(ruleEvidence, signal.score ?? 0);
+    }
+    const best = this.bestSegment(text, document);
+    if (best.score >= threshold) {
+      signals.push({
+        kind: "instruction",
+        detail: `instruction or request where data belongs (${this.reasons(text, best, document).join(", ")})`,
+        start: best.start,
+        end: best.end,
+        score: round(best.score),
+      });
+    }
+    signals.sort((a, b) => (b.score ?? 0) - (a.score ?? 0));
+    const poisoned = ruleEvidence > 0 || best.score >= threshold;
+    const score = round(Math.max(ruleEvidence, best.score));
+    return { poisoned, score, signals, explanation: explain(text, poisoned, signals, best) };
+  }
+
+  /** The hand-made features that pushed a segment's score up the most, by name. */
+  private reasons(text: string, segment: ScoredSegment, document: DocumentKind): string[] {
+    extractFeatures(text, segment.start, segment.end, this.model.hash_bits, this.buffer, document);
+    const contributions: { name: string; value: number }[] = [];
+    for (let index = 0; index < this.buffer.length; index++) {
+      const slot = this.buffer.indices[index]!;
+      if (slot % BASE_FEATURE_COUNT === 0 || slot >= HAND_FEATURE_COUNT) continue;
+      const value = (this.model.weights[slot] ?? 0) * this.buffer.values[index]!;
+      const name = featureName(slot);
+      if (value > 0.05 && name !== undefined && name !== "") contributions.push({ name, value });
+    }
+    contributions.sort((a, b) => b.value - a.value);
+    const names = contributions.slice(0, 3).map((contribution) => contribution.name);
+    return names.length > 0 ? names : ["wording"];
+  }
+}
+
+/**
+ * Whether a hidden-character signal is concealment rather than typography: tag characters, bidi
+ * controls and ANSI sequences other than colours always are; zero-width characters are when there are
+ * several (one stray U+200B in a web page is common).
+ */
+function hidesContent(text: string, signal: PoisoningSignal): boolean {
+  if (signal.detail.includes("zero-width")) return Number.parseInt(signal.detail, 10) >= 2;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: a colour sequence starts with ESC
+  if (signal.detail.includes("ANSI")) return !/^(?:\u001b\[[\d;]*m)+$/.test(ansiRun(text, signal));
+  return true;
+}
+
+/** The escape sequences of an ANSI signal's span, with their parameters. */
+function ansiRun(text: string, signal: PoisoningSignal): string {
+  const tail = /^[\d;?]*[A-Za-z]/.exec(text.slice(signal.end, signal.end + 16));
+  return text.slice(signal.start, signal.end) + (tail?.[0] ?? "");
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+/** Quotes a span on one line, clipped, with hidden characters named rather than echoed. */
+export function quoteSpan(text: string, start: number, end: number, limit = MAX_QUOTE): string {
+  let quote = text
+    .slice(start, Math.min(end, start + limit * 2))
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters must not reach a message
+    .replace(/[\u0000-\u001f\u007f\u200b-\u200f\u2060\u202a-\u202e\u2066-\u2069\ufeff]|\udb40[\udc00-\udc7f]/g, " ")
+    .replace(/\s+/g, " ")
+    .trim();
+  if (quote.length > limit) quote = `${quote.slice(0, limit - 1)}…`;
+  return quote;
+}
+
+function explain(text: string, poisoned: boolean, signals: PoisoningSignal[], best: ScoredSegment): string {
+  const top = signals[0];
+  if (!poisoned || top === undefined) {
+    return best.score > 0 ? `no poisoning found (best segment scored ${round(best.score)})` : "no poisoning found";
+  }
+  const what: Record<PoisoningSignal["kind"], string> = {
+    instruction: "instruction to the model",
+    cue_phrase: "cue phrase",
+    instruction_tag: "instruction tag",
+    concealment: "concealment request",
+    exfiltration_link: "exfiltration link",
+    hidden_characters: "hidden characters",
+  };
+  const head = `${what[top.kind]} (${top.score ?? ""})`;
+  if (top.kind === "hidden_characters") return `${head}: ${top.detail}`.slice(0, 160);
+  const quote = quoteSpan(text, top.start, top.end, 160 - head.length - 6);
+  return `${head}: "${quote}"`;
+}

@@ -1,0 +1,195 @@
+import type { PoisoningSignal, PoisoningSignalKind } from "./signals.js";
+
+interface Rule {
+  kind: PoisoningSignalKind;
+  pattern: RegExp;
+  detail: string;
+  /** Lower-case strings one of which every match contains: a rule whose words are absent is not run. */
+  needs: readonly string[];
+}
+
+// Only the generic cues the issue names and their close variants: these catch template attacks, the
+// learned model catches the rest. Each pattern is bounded (no nested quantifiers) so a hostile result
+// cannot make it backtrack for long.
+const RULES: readonly Rule[] = [
+  {
+    kind: "cue_phrase",
+    // The last word is matched loosely and checked by `isInstructionWord`, so that a misspelling meant to
+    // slip past a filter ("instrucions") is still caught while "ignore my previous email" is not.
+    pattern:
+      /\b(?:ignore|disregard|forget|override|skip)\s+(?:all\s+|any\s+|the\s+|your\s+|my\s+)?(?:previous|prior|above|earlier|preceding|former|original|other)\s+(?:\w+\s+)?([a-z]{4,16})\b/gi,
+    detail: "asks to ignore previous instructions",
+    needs: ["ignor", "disregard", "forget", "overrid", "skip"],
+  },
+  {
+    kind: "cue_phrase",
+    pattern:
+      /\bbefore\s+you\s+(?:can\s+)?(?:solve|complete|finish|answer|continue|proceed|do)\s+(?:with\s+)?the\s+task\b/gi,
+    detail: "puts a task before the user's task",
+    needs: ["before"],
+  },
+  {
+    kind: "cue_phrase",
+    pattern: /\b(?:new|updated|real|actual|important)\s+(?:system\s+)?instructions?\s*(?::|follow|below|are)/gi,
+    detail: "announces new instructions",
+    needs: ["instruction"],
+  },
+  {
+    kind: "cue_phrase",
+    pattern: /\bthis\s+is\s+an?\s+(?:important|urgent)\s+message\s+from\b/gi,
+    detail: "claims to be an important message to the model",
+    needs: ["message"],
+  },
+  {
+    kind: "instruction_tag",
+    pattern:
+      /<\/?\s*(?:important|information|instructions?|system|admin|secret|hidden|assistant|prompt|override)\s*>|\[\/?(?:INST|SYSTEM|IMPORTANT)\]|<\|im_start\|>|<\|(?:system|assistant)\|>/gi,
+    detail: "instruction tag aimed at the model",
+    needs: ["<", "["],
+  },
+  {
+    kind: "concealment",
+    pattern:
+      /\b(?:do\s+not|don'?t|never|without)\s+(?:tell(?:ing)?|inform(?:ing)?|mention(?:ing)?|notify(?:ing)?|alert(?:ing)?|reveal(?:ing)?|show(?:ing)?|let(?:ting)?|report(?:ing)?|ask(?:ing)?|disclos(?:e|ing))\s+(?:this\s+|it\s+|anything\s+|about\s+(?:this|it)\s+)?(?:to\s+)?(?:the\s+)?(?:user|human|customer|owner|operator)s?\b/gi,
+    detail: "asks to hide an action from the user",
+    needs: ["user", "human", "customer", "owner", "operator"],
+  },
+  {
+    kind: "concealment",
+    pattern:
+      /\b(?:keep|hide)\s+(?:this|it|these\s+\w+|the\s+\w+)\s+(?:secret|hidden|confidential|private)?\s*from\s+(?:the\s+)?(?:user|human)s?\b|\b(?:the\s+)?user\s+(?:must|should)\s+not\s+(?:know|see|notice|find\s+out)\b|\bsilently\s+(?:send|forward|transfer|delete|run|execute|upload|share|copy)\b/gi,
+    detail: "asks to hide an action from the user",
+    needs: ["user", "human", "silently"],
+  },
+];
+
+const SCORES: Record<PoisoningSignalKind, number> = {
+  instruction: 0,
+  cue_phrase: 0.95,
+  instruction_tag: 0.9,
+  concealment: 0.9,
+  exfiltration_link: 0.9,
+  hidden_characters: 0.8,
+};
+
+/** The fixed score a rule signal gives a verdict. */
+export function ruleScore(kind: PoisoningSignalKind): number {
+  return SCORES[kind];
+}
+
+/** Finds cue phrases, instruction tags and concealment requests. */
+export function findRuleSignals(text: string): PoisoningSignal[] {
+  const signals: PoisoningSignal[] = [];
+  // One lower-case copy makes the per-rule word checks plain substring searches, far cheaper than
+  // running every case-insensitive pattern over text that cannot match it.
+  const lower = text.toLowerCase();
+  for (const rule of RULES) {
+    if (!rule.needs.some((word) => lower.includes(word))) continue;
+    rule.pattern.lastIndex = 0;
+    for (let match = rule.pattern.exec(text); match !== null; match = rule.pattern.exec(text)) {
+      if (match[1] !== undefined && !isInstructionWord(match[1])) continue;
+      signals.push({
+        kind: rule.kind,
+        detail: rule.detail,
+        start: match.index,
+        end: match.index + match[0].length,
+        score: SCORES[rule.kind],
+      });
+      if (signals.length > 32) return signals;
+    }
+  }
+  return signals;
+}
+
+// Markdown images (fetched by the client with no click), markdown links and HTML elements that load a
+// URL. A link is a beacon when its URL carries data: a query value or path segment that is long,
+// encoded, or a template placeholder the model is asked to fill.
+const LINK =
+  /!\[[^\]\n]{0,200}\]\(\s*<?(https?:\/\/[^\s)>]{1,2048})|\[[^\]\n]{0,200}\]\(\s*<?(https?:\/\/[^\s)>]{1,2048})|<(?:img|image|iframe|script|link|source|video|audio|embed)\b[^>]{0,400}?\b(?:src|href|srcset|data)\s*=\s*["']?(https?:\/\/[^\s"'>]{1,2048})/gi;
+const PLACEHOLDER = /\{[^}]{1,60}\}|\$\{|%7B|\[[A-Z_ ]{3,40}\]|<[A-Z_ ]{3,40}>|\bINSERT\b|\bDATA\b|\bSECRET\b/;
+const DATA_KEY =
+  /[?&](?:q|d|data|c|content|text|msg|message|p|payload|info|leak|secret|token|key|pwd|password|email|u|user|chat|history|conv|s|x)=/i;
+
+/** Finds markdown images/links and HTML elements whose URL carries data (an exfiltration beacon). */
+export function findExfiltrationLinks(text: string): PoisoningSignal[] {
+  if (!text.includes("http")) return [];
+  const signals: PoisoningSignal[] = [];
+  LINK.lastIndex = 0;
+  for (let match = LINK.exec(text); match !== null; match = LINK.exec(text)) {
+    const isImage = match[1] !== undefined || match[3] !== undefined;
+    const url = match[1] ?? match[2] ?? match[3] ?? "";
+    const reason = beaconReason(url, isImage);
+    if (reason === null) continue;
+    signals.push({
+      kind: "exfiltration_link",
+      detail: `${isImage ? "image or element" : "link"} whose URL ${reason}`,
+      start: match.index,
+      end: match.index + match[0].length,
+      score: SCORES.exfiltration_link,
+    });
+    if (signals.length > 16) break;
+  }
+  return signals;
+}
+
+function beaconReason(url: string, isImage: boolean): string | null {
+  let decoded = url;
+  try {
+    decoded = decodeURIComponent(url);
+  } catch {
+    // A malformed escape is itself odd but not evidence of data; judge the raw URL.
+  }
+  if (PLACEHOLDER.test(decoded)) return "has a placeholder for the model to fill with data";
+  const queryAt = url.indexOf("?");
+  const query = queryAt === -1 ? "" : url.slice(queryAt + 1);
+  if (query.length > 0) {
+    if (DATA_KEY.test(`?${query}`) && (isImage || query.length > 40)) return "sends data in its query";
+    if (query.length > 100) return "carries a long query";
+    if (/[A-Za-z0-9+/_-]{40,}={0,2}/.test(query)) return "carries an encoded value in its query";
+  }
+  if (isImage) {
+    const path = url.slice(url.indexOf("/", 8) + 1, queryAt === -1 ? undefined : queryAt);
+    if (/[A-Za-z0-9+_-]{48,}/.test(path)) return "carries an encoded value in its path";
+  }
+  return null;
+}
+
+const INSTRUCTION_WORDS = [
+  "instructions",
+  "instruction",
+  "directions",
+  "directives",
+  "prompts",
+  "prompt",
+  "rules",
+  "guidelines",
+  "tasks",
+  "task",
+  "commands",
+  "orders",
+  "directive",
+];
+
+/** Whether `word` is one of the instruction words or within two edits of one (misspellings meant to evade filters). */
+export function isInstructionWord(word: string): boolean {
+  const lower = word.toLowerCase();
+  for (const target of INSTRUCTION_WORDS) {
+    if (lower === target) return true;
+    if (target.length >= 8 && Math.abs(target.length - lower.length) <= 2 && editDistance(lower, target) <= 2)
+      return true;
+  }
+  return false;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost);
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}

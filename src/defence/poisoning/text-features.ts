@@ -1,0 +1,759 @@
+/**
+ * Turns a segment of text into sparse features for the poisoning model. Shared by the classifier
+ * (inference) and the training script, so both see exactly the same features.
+ *
+ * Features are hashed word unigrams and bigrams (after normalising URLs, e-mail addresses, IBANs and
+ * numbers to placeholders, so that no concrete address or account is learned), the first words of the
+ * segment (imperative starts), and a few hand-made cues in fixed slots. Nothing here names a tool,
+ * a recipient or a data set.
+ */
+
+/** A span of the inspected text that is scored on its own (a sentence, a table row, a line). */
+export interface Segment {
+  start: number;
+  end: number;
+}
+
+/** Segments with fewer words than this (after a leading `key:`) score 0: a request needs a verb and an object. */
+export const MIN_WORDS = 3;
+
+/** Number of fixed (hand-made) feature slots before the hashed space. */
+export const BASE_FEATURE_COUNT = 40;
+/** Dense slots of hand-made cues (the conjunctions with the kind of document are hashed). */
+export const HAND_FEATURE_COUNT = BASE_FEATURE_COUNT;
+
+/** Names of the hand-made features, by slot; also used to explain a verdict. */
+export const HAND_FEATURE_NAMES: readonly string[] = [
+  "bias",
+  "imperative start",
+  "second-person address",
+  "polite request",
+  "obligation (must, make sure)",
+  "mentions the assistant or model",
+  "mentions the user",
+  "mentions instructions or the task",
+  "action verb",
+  "URL",
+  "e-mail address",
+  "account number",
+  "money amount",
+  "first-person request",
+  "segment length",
+  "first-person words",
+  "question",
+  "exclamation",
+  "data field",
+  "capitals",
+  "sequencing (first, instead, then)",
+  "urgency",
+  "table row",
+  "request with a destination",
+  "imperative with an action",
+  "code or command",
+  "response manipulation",
+  "secrets",
+  "capitalised verb inside the segment",
+  "prose inside a table",
+  "prose inside structured data",
+  "prose inside code",
+  "asks to produce content (explain, write, list)",
+  "asks to act (send, delete, transfer)",
+  "refers to the answer or reply",
+  "question to the reader",
+  "title case",
+  "full sentence",
+  "quoted",
+  "",
+];
+
+/** What kind of document a segment sits in: a sentence reads differently in a table than in an e-mail. */
+export type DocumentKind = "table" | "structured" | "code" | "prose";
+
+const KIND_SEED: Record<DocumentKind, number> = { table: 11, structured: 12, code: 13, prose: 14 };
+const KIND_INDEX: Record<DocumentKind, number> = { table: 1, structured: 2, code: 3, prose: 4 };
+
+/** A readable name for a dense feature slot (base cue, or base cue in a kind of document). */
+export function featureName(slot: number): string {
+  const base = HAND_FEATURE_NAMES[slot % BASE_FEATURE_COUNT] ?? "";
+  const kind = (Object.keys(KIND_INDEX) as DocumentKind[]).find(
+    (name) => KIND_INDEX[name] === Math.floor(slot / BASE_FEATURE_COUNT),
+  );
+  return kind === undefined || base === ""
+    ? base
+    : `${base} in ${kind === "structured" ? "structured data" : `a ${kind}`}`;
+}
+
+/**
+ * Classifies a document by the share of its characters in table rows, `key: value` fields and code lines
+ * (prose otherwise). Linear in the text; looks at the first 32 KB only.
+ */
+export function documentKind(text: string): DocumentKind {
+  let table = 0;
+  let structured = 0;
+  let code = 0;
+  let total = 0;
+  let position = 0;
+  const limit = Math.min(text.length, 32768);
+  while (position < limit) {
+    let end = text.indexOf("\n", position);
+    if (end === -1 || end > limit) end = limit;
+    let first = position;
+    while (first < end && (text.charCodeAt(first) === 32 || text.charCodeAt(first) === 9)) first++;
+    const length = end - first;
+    if (length > 0) {
+      total += length;
+      const code0 = text.charCodeAt(first);
+      const last = text.charCodeAt(end - 1);
+      if (code0 === 124) table += length;
+      else if (STRUCTURED_LINE.test(text.slice(first, Math.min(end, first + 40)))) structured += length;
+      else if (
+        last === 59 ||
+        last === 123 ||
+        last === 125 ||
+        CODE_LINE.test(text.slice(first, Math.min(end, first + 24)))
+      ) {
+        code += length;
+      }
+    }
+    position = end + 1;
+  }
+  if (total === 0) return "prose";
+  if (table / total >= 0.5) return "table";
+  if (structured / total >= 0.5) return "structured";
+  if (code / total >= 0.4) return "code";
+  return "prose";
+}
+
+const STRUCTURED_LINE = /^(?:-\s+)?[A-Za-z_][\w]{0,30}:(?:\s|$)/;
+const CODE_LINE =
+  /^(?:import |from |def |class |return |const |let |var |function |#include|public |if \(|for \(|\/\/|```|>>> )/;
+
+/** Reusable sparse vector: indices and values up to `length`. */
+export class FeatureBuffer {
+  indices: Int32Array;
+  values: Float64Array;
+  length = 0;
+
+  constructor(capacity = 1024) {
+    this.indices = new Int32Array(capacity);
+    this.values = new Float64Array(capacity);
+  }
+
+  clear(): void {
+    this.length = 0;
+  }
+
+  push(index: number, value: number): void {
+    if (this.length === this.indices.length) {
+      const indices = new Int32Array(this.length * 2);
+      indices.set(this.indices);
+      const values = new Float64Array(this.length * 2);
+      values.set(this.values);
+      this.indices = indices;
+      this.values = values;
+    }
+    this.indices[this.length] = index;
+    this.values[this.length] = value;
+    this.length++;
+  }
+}
+
+// Segments end at sentence punctuation followed by space, at blank lines, and at line breaks that open
+// a new structural element (list item, table row, heading, quote, `key:` field). A plain wrapped line
+// stays in its sentence, so an instruction folded over two lines of YAML is scored whole.
+const BOUNDARY = /[.!?]+["')\]]*\s+|\n\s*\n|\n(?=[ \t]*(?:[-*+|#>[]|\d+[.)]\s|[A-Za-z_][\w ]{0,30}:(?:\s|$)))|\|/g;
+const MAX_SEGMENT = 360;
+// Shorter spans (a number, a name in a table cell) cannot hold an instruction worth the name, and
+// scoring them would cost more than all the prose of a table.
+const MIN_SEGMENT = 10;
+
+/**
+ * Splits text into the segments the model scores; long segments are cut into windows of at most 360
+ * characters. JSON (a document that opens with `{` or `[`, or whose lines mostly open with JSON syntax) is
+ * read by its string literals: each string is scored on its own, as the natural-language value it is, and
+ * the syntax between strings is not read as a sentence. Text between literals that is not JSON syntax
+ * (words other than `true`, `false`, `null`) is scored as prose, so nothing can hide outside the strings.
+ */
+export function segmentText(text: string): Segment[] {
+  const segments: Segment[] = [];
+  if (isJsonLike(text)) jsonSegments(text, segments);
+  else proseSegments(text, 0, text.length, segments);
+  return segments;
+}
+
+function addSegment(text: string, start: number, end: number, segments: Segment[]): void {
+  while (start < end && isSpace(text.charCodeAt(start))) start++;
+  while (end > start && isSpace(text.charCodeAt(end - 1))) end--;
+  if (end - start < MIN_SEGMENT || !hasWords(text, start, end)) return;
+  while (end - start > MAX_SEGMENT) {
+    // Cut at a space near the limit so a word is not split, with an overlap so a request is never
+    // split between two windows without either seeing its start.
+    let cut = text.lastIndexOf(" ", start + MAX_SEGMENT);
+    if (cut <= start + MAX_SEGMENT / 2) cut = start + MAX_SEGMENT;
+    segments.push({ start, end: cut });
+    start = Math.max(start + 1, cut - 120);
+    const space = text.indexOf(" ", start);
+    if (space !== -1 && space < cut) start = space + 1;
+  }
+  segments.push({ start, end });
+}
+
+/** Sentences, cells and structural lines of `text[from, to)`. */
+function proseSegments(text: string, from: number, to: number, segments: Segment[]): void {
+  let last = from;
+  BOUNDARY.lastIndex = from;
+  for (let match = BOUNDARY.exec(text); match !== null && match.index < to; match = BOUNDARY.exec(text)) {
+    const end = Math.min(to, match.index + match[0].length);
+    addSegment(text, last, match[0] === "|" ? match.index : end, segments);
+    last = end;
+  }
+  addSegment(text, last, to, segments);
+}
+
+/**
+ * Whether `text` reads as JSON: it opens with `{` or `[`, or at least half of its characters are on lines
+ * that open with JSON syntax (a quote, a brace or a bracket), as in several JSON files printed one after
+ * another with their paths.
+ */
+export function isJsonLike(text: string): boolean {
+  let position = 0;
+  while (position < text.length && isSpace(text.charCodeAt(position))) position++;
+  const first = text.charCodeAt(position);
+  if (first === 123 || first === 91) return true;
+  let json = 0;
+  let total = 0;
+  const limit = Math.min(text.length, 32768);
+  while (position < limit) {
+    let end = text.indexOf("\n", position);
+    if (end === -1 || end > limit) end = limit;
+    let start = position;
+    while (start < end && (text.charCodeAt(start) === 32 || text.charCodeAt(start) === 9)) start++;
+    const code = text.charCodeAt(start);
+    total += end - start;
+    if (code === 34 || code === 123 || code === 125 || code === 91 || code === 93) json += end - start;
+    position = end + 1;
+  }
+  return total > 0 && json * 2 >= total;
+}
+
+/** The string literals of a JSON text as segments, and any non-JSON text between them as prose. */
+function jsonSegments(text: string, segments: Segment[]): void {
+  let position = 0;
+  const length = text.length;
+  while (position < length) {
+    const quote = text.indexOf('"', position);
+    const gapEnd = quote === -1 ? length : quote;
+    if (hasProseBetween(text, position, gapEnd)) proseSegments(text, position, gapEnd, segments);
+    if (quote === -1) return;
+    let index = quote + 1;
+    while (index < length) {
+      const code = text.charCodeAt(index);
+      if (code === 92) index += 2;
+      else if (code === 34 || code === 10) break;
+      else index++;
+    }
+    const close = Math.min(index, length);
+    // A string that does not close on its line is prose that happens to hold a quote.
+    if (close < length && text.charCodeAt(close) === 10) {
+      sentenceSegments(text, quote, close, segments);
+      position = close;
+      continue;
+    }
+    if (close - quote - 1 >= MIN_SEGMENT) sentenceSegments(text, quote + 1, close, segments);
+    position = close + 1;
+  }
+}
+
+/** Whether `text[start, end)` holds a word other than JSON's `true`, `false` and `null`. */
+function hasProseBetween(text: string, start: number, end: number): boolean {
+  let run = 0;
+  for (let index = start; index <= end; index++) {
+    const code = index < end ? text.charCodeAt(index) | 0x20 : 0;
+    if (code >= 97 && code <= 122) {
+      run++;
+      continue;
+    }
+    if (run >= 2) {
+      const word = index - run;
+      const literal =
+        (run === 4 && (text.startsWith("true", word) || text.startsWith("null", word))) ||
+        (run === 5 && text.startsWith("false", word));
+      if (!literal) return true;
+    }
+    run = 0;
+  }
+  return false;
+}
+
+/** Sentences of a JSON string value: a plain loop, since a regex would scan on past the value's end. */
+function sentenceSegments(text: string, from: number, to: number, segments: Segment[]): void {
+  let last = from;
+  for (let index = from; index < to - 1; index++) {
+    const code = text.charCodeAt(index);
+    if ((code === 46 || code === 33 || code === 63) && text.charCodeAt(index + 1) === 32) {
+      addSegment(text, last, index + 1, segments);
+      last = index + 2;
+    } else if (code === 92 && text.charCodeAt(index + 1) === 110) {
+      // An escaped line break inside a value ends its line.
+      addSegment(text, last, index, segments);
+      last = index + 2;
+    }
+  }
+  addSegment(text, last, to, segments);
+}
+
+/** Whether a span has at least three words (two inner spaces): a request needs a verb and an object. */
+function hasWords(text: string, start: number, end: number): boolean {
+  let spaces = 0;
+  for (let index = start; index < end; index++) {
+    if (text.charCodeAt(index) === 32 && text.charCodeAt(index - 1) !== 32 && ++spaces >= 2) return true;
+  }
+  return false;
+}
+
+function isSpace(code: number): boolean {
+  return code === 32 || code === 10 || code === 13 || code === 9;
+}
+
+// Word classes, as bits of one lexicon keyed by the word's hash: one Map lookup per word instead of a
+// string per token and a dozen Set lookups (the classifier runs inline, so this loop is the hot path).
+const IMPERATIVE = 1 << 0;
+const ACTION = 1 << 1;
+const CONTENT = 1 << 2;
+const ACT = 1 << 3;
+const ANSWER = 1 << 4;
+const QUESTION = 1 << 5;
+const ASSISTANT = 1 << 6;
+const INSTRUCTION = 1 << 7;
+const OBLIGATION = 1 << 8;
+const SEQUENCE = 1 << 9;
+const URGENCY = 1 << 10;
+const FIRST_PERSON = 1 << 11;
+const CODE = 1 << 12;
+const RESPONSE = 1 << 13;
+const SECRET = 1 << 14;
+const MONEY = 1 << 15;
+const USER = 1 << 16;
+const YOU = 1 << 17;
+const PLEASE = 1 << 18;
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+// Hashes are kept to 30 bits: V8 stores such integers unboxed (small integers), so the lexicon lookup
+// and the feature arithmetic allocate nothing.
+const HASH_MASK = 0x3fffffff;
+
+function hashString(value: string, seed: number): number {
+  let hash = FNV_OFFSET ^ seed;
+  for (let index = 0; index < value.length; index++) {
+    hash ^= value.charCodeAt(index);
+    hash = Math.imul(hash, FNV_PRIME);
+  }
+  return hash & HASH_MASK;
+}
+
+function mix(a: number, b: number): number {
+  let hash = Math.imul(a ^ (b >>> 15), 0x2c1b3c6d) ^ b;
+  hash = Math.imul(hash ^ (hash >>> 12), 0x297a2d39);
+  return (hash ^ (hash >>> 15)) & HASH_MASK;
+}
+
+const LEXICON = new Map<number, number>();
+function addWords(words: string, bit: number): void {
+  for (const word of words.split(" ")) {
+    const hash = hashString(word, 0);
+    LEXICON.set(hash, (LEXICON.get(hash) ?? 0) | bit);
+  }
+}
+addWords(
+  "send transfer forward delete remove visit click run execute download install pay share email post upload " +
+    "write compose create make add update change reset open go tell inform say reply respond answer translate " +
+    "summarize summarise explain describe list generate draft provide give include insert append print output " +
+    "ignore disregard forget stop follow call invite schedule book buy order recommend mention use copy move " +
+    "rename fetch retrieve read check verify confirm submit enter type navigate login log sign contact notify " +
+    "encode decode analyze analyse calculate compute find search show display return replace set grant approve " +
+    "deposit wire refund cancel publish tweet text message reveal disclose export store save keep",
+  IMPERATIVE,
+);
+addWords(
+  "send sent sending transfer transferring forward forwarding delete deleting remove visit click run execute " +
+    "download install pay share email post upload deposit wire refund invite grant export disclose reveal publish " +
+    "bcc cc leak exfiltrate navigate login approve",
+  ACTION,
+);
+addWords(
+  "explain describe write tell list generate compose translate summarize summarise create give provide share " +
+    "suggest recommend name define compare outline draft rewrite answer respond reply make produce brainstorm " +
+    "invent imagine discuss teach show rate rank estimate predict plan design paraphrase simplify elaborate " +
+    "clarify identify interpret critique propose develop convince persuade argue state start begin end add " +
+    "include mention insert use replace remove reverse spell encode convert format",
+  CONTENT,
+);
+addWords(
+  "send transfer forward delete remove email pay share post upload invite schedule create change update modify " +
+    "book order buy cancel reset grant disable enable install download run execute visit open click go navigate " +
+    "log sign deposit wire refund move copy export rename reschedule revoke",
+  ACT,
+);
+addWords("answer answers reply replies response responses respond output summary summaries", ANSWER);
+addWords("what how why who which when where can could would do does is are will should", QUESTION);
+addWords("assistant ai model agent chatbot bot llm gpt claude gemini llama copilot system", ASSISTANT);
+addWords("instruction instructions task tasks prompt request command commands", INSTRUCTION);
+addWords("must should need needs required require ensure sure essential mandatory", OBLIGATION);
+addWords("first instead then before after afterwards finally next", SEQUENCE);
+addWords("immediately now urgent urgently asap right important", URGENCY);
+addWords("i me my mine i'm i'd i've we us our", FIRST_PERSON);
+addWords("import os system exec eval curl wget sh bash script subprocess rm sudo powershell", CODE);
+addWords("reply response answer respond output summary language", RESPONSE);
+addWords("password passwords code codes credentials credential token tokens key keys secret secrets pin ssn", SECRET);
+addWords("usd eur gbp dollars euros pounds chf", MONEY);
+addWords("user user's users", USER);
+addWords("you your you're yourself", YOU);
+addWords("please kindly", PLEASE);
+
+const HASH_START = hashString("<start>", 1);
+const HASH_URL = hashString("<url>", 0);
+const HASH_EMAIL = hashString("<email>", 0);
+const HASH_NUMBER = hashString("<number>", 0);
+const HASH_LONG_NUMBER = hashString("<long-number>", 0);
+const HASH_MONEY = hashString("<money>", 0);
+const HASH_ACCOUNT = hashString("<account>", 0);
+
+const NGRAM_SCALE_FROM = 8;
+const MAX_TOKENS = 120;
+const hand = new Float64Array(BASE_FEATURE_COUNT);
+
+function isUpper(code: number): boolean {
+  return code >= 65 && code <= 90;
+}
+function isLower(code: number): boolean {
+  return code >= 97 && code <= 122;
+}
+function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57;
+}
+function isWordCode(code: number): boolean {
+  return isUpper(code) || isLower(code) || isDigit(code) || code === 95;
+}
+/** Ends a chunk (a run that may be a URL, an e-mail address or an account number). */
+function endsChunk(code: number): boolean {
+  return (
+    code <= 32 ||
+    code === 40 ||
+    code === 41 ||
+    code === 91 ||
+    code === 93 ||
+    code === 60 ||
+    code === 62 ||
+    code === 34 ||
+    code === 39 ||
+    code === 96
+  );
+}
+
+/** Length of a `key: ` prefix (a data field such as `description: `) at `start`, or 0. */
+function fieldKeyLength(text: string, start: number, end: number): number {
+  let index = start;
+  while (index < end && (text.charCodeAt(index) === 32 || text.charCodeAt(index) === 9)) index++;
+  if (text.charCodeAt(index) === 45 && text.charCodeAt(index + 1) === 32) index += 2;
+  const first = text.charCodeAt(index);
+  if (!(isUpper(first) || isLower(first) || first === 95)) return 0;
+  const limit = Math.min(end, index + 32);
+  index++;
+  while (index < limit && (isWordCode(text.charCodeAt(index)) || text.charCodeAt(index) === 32)) index++;
+  if (text.charCodeAt(index) !== 58) return 0;
+  index++;
+  const spaceStart = index;
+  while (index < end && text.charCodeAt(index) <= 32) index++;
+  return index > spaceStart ? index - start : 0;
+}
+
+/** Whether `text[start, end)` is an account number: two capitals, two digits, then capitals and digits. */
+function isAccount(text: string, start: number, end: number): boolean {
+  if (end - start < 12 || end - start > 34) return false;
+  if (
+    !isUpper(text.charCodeAt(start + 1)) ||
+    !isDigit(text.charCodeAt(start + 2)) ||
+    !isDigit(text.charCodeAt(start + 3))
+  ) {
+    return false;
+  }
+  for (let index = start + 4; index < end; index++) {
+    const code = text.charCodeAt(index);
+    if (!isUpper(code) && !isDigit(code)) return false;
+  }
+  return true;
+}
+
+/**
+ * Writes the features of `text.slice(start, end)` into `out` (cleared first) and returns the number of
+ * words read (after a leading `key:`). `hashBits` is the size of the hashed space (the model's
+ * `hash_bits`); `kind` is the kind of the whole document.
+ *
+ * Tokens are read straight from the text, without building substrings: words (hashed lower-case),
+ * numbers, and placeholders for URLs, e-mail addresses, account numbers and money amounts.
+ */
+export function extractFeatures(
+  text: string,
+  start: number,
+  end: number,
+  hashBits: number,
+  out: FeatureBuffer,
+  kind: DocumentKind = "prose",
+): number {
+  out.clear();
+  hand.fill(0);
+  const mask = (1 << hashBits) - 1;
+  const keyLength = fieldKeyLength(text, start, end);
+  hand[0] = 1;
+  hand[18] = keyLength > 0 ? 1 : 0;
+  let index = start + keyLength;
+  const segmentStart = index;
+  let previous = HASH_START;
+  let count = 0;
+  let words = 0;
+  let capitals = 0;
+  let titleWords = 0;
+  let firstWord = 0;
+  let firstBits = 0;
+  let actions = 0;
+  let destination = 0;
+  let firstPerson = 0;
+  let hasNumber = false;
+  let innerVerb = 0;
+  while (index < end && count < MAX_TOKENS) {
+    const code = text.charCodeAt(index);
+    if (code <= 32) {
+      index++;
+      continue;
+    }
+    let token: number;
+    if (
+      (code === 104 && (text.startsWith("http://", index) || text.startsWith("https://", index))) ||
+      (code === 119 && text.startsWith("www.", index))
+    ) {
+      token = HASH_URL;
+      hand[9] = 1;
+      destination = 1;
+      words++;
+      index = chunkEndOf(text, index, end);
+    } else if (
+      (code === 36 || code === 8364 || code === 163) &&
+      isDigit(text.charCodeAt(text.charCodeAt(index + 1) === 32 ? index + 2 : index + 1))
+    ) {
+      token = HASH_MONEY;
+      hand[12] = 1;
+      index = numberEnd(text, text.charCodeAt(index + 1) === 32 ? index + 2 : index + 1, end);
+    } else if (isDigit(code)) {
+      const numberStop = numberEnd(text, index, end);
+      token = numberStop - index >= 5 ? HASH_LONG_NUMBER : HASH_NUMBER;
+      hasNumber = true;
+      index = numberStop;
+    } else if (isUpper(code) || isLower(code)) {
+      let hash = FNV_OFFSET;
+      let allUpper = true;
+      const wordStart = index;
+      while (index < end) {
+        const letter = text.charCodeAt(index);
+        if (isLower(letter)) allUpper = false;
+        else if (!isUpper(letter)) break;
+        hash = Math.imul(hash ^ (letter | 0x20), FNV_PRIME);
+        index++;
+      }
+      // One apostrophe suffix, as in "user's" or "don't".
+      if (text.charCodeAt(index) === 39 && isLower(text.charCodeAt(index + 1))) {
+        hash = Math.imul(hash ^ 39, FNV_PRIME);
+        index++;
+        while (index < end && isLower(text.charCodeAt(index))) {
+          hash = Math.imul(hash ^ text.charCodeAt(index), FNV_PRIME);
+          index++;
+        }
+      }
+      // Only a word followed by one of `@ . _ + -` or a digit can be an address or an account number:
+      // the chunk scan stays off the common path.
+      const next = text.charCodeAt(index);
+      if (next === 64 || next === 46 || next === 95 || next === 43 || next === 45 || isDigit(next)) {
+        const chunkEnd = chunkEndOf(text, wordStart, end);
+        if (isEmail(text, wordStart, chunkEnd)) {
+          index = chunkEnd;
+          hand[10] = 1;
+          destination = 1;
+          words++;
+          pushToken(out, HASH_EMAIL, previous, count, mask);
+          previous = HASH_EMAIL;
+          count++;
+          continue;
+        }
+        const accountEnd = wordEnd(text, wordStart, chunkEnd);
+        if (isUpper(code) && isAccount(text, wordStart, accountEnd)) {
+          index = accountEnd;
+          hand[11] = 1;
+          destination = 1;
+          words++;
+          pushToken(out, HASH_ACCOUNT, previous, count, mask);
+          previous = HASH_ACCOUNT;
+          count++;
+          continue;
+        }
+      }
+      token = hash & HASH_MASK;
+      words++;
+      if (allUpper && index - wordStart > 1) capitals++;
+      if (isUpper(code)) titleWords++;
+      const bits = LEXICON.get(token) ?? 0;
+      if (words === 1) {
+        firstWord = token;
+        firstBits = bits;
+      } else if (isUpper(code) && (bits & IMPERATIVE) !== 0) innerVerb = 1;
+      if (bits !== 0) {
+        if ((bits & ANSWER) !== 0) hand[34] = 1;
+        if ((bits & ACTION) !== 0) actions++;
+        else if ((bits & ASSISTANT) !== 0) hand[5] = 1;
+        else if ((bits & USER) !== 0) hand[6] = 1;
+        else if ((bits & INSTRUCTION) !== 0) hand[7] = 1;
+        else if ((bits & YOU) !== 0) hand[2] = 1;
+        else if ((bits & PLEASE) !== 0) hand[3] = 1;
+        else if ((bits & OBLIGATION) !== 0) hand[4] = 1;
+        else if ((bits & FIRST_PERSON) !== 0) firstPerson++;
+        else if ((bits & SEQUENCE) !== 0) hand[20] = 1;
+        else if ((bits & URGENCY) !== 0) hand[21] = 1;
+        else if ((bits & CODE) !== 0) hand[25] = 1;
+        else if ((bits & RESPONSE) !== 0) hand[26] = 1;
+        else if ((bits & SECRET) !== 0) hand[27] = 1;
+        else if ((bits & MONEY) !== 0 && hasNumber) hand[12] = 1;
+      }
+    } else if (code === 95) {
+      index++;
+      continue;
+    } else if (code === 92 && isEscapedSpace(text.charCodeAt(index + 1))) {
+      // `\n` and `\t` inside a JSON string are the line breaks and tabs of its value.
+      index += 2;
+      continue;
+    } else if (code === 93 && text.charCodeAt(index + 1) === 40 && linkTargetEnd(text, index + 2, end) !== -1) {
+      // A markdown link's target is an address, not words: `[How It Works](how-it-works.md)` reads as
+      // its label. A web address still counts as a URL (a destination for a request).
+      const targetEnd = linkTargetEnd(text, index + 2, end);
+      const web = text.startsWith("http", index + 2);
+      index = targetEnd + 1;
+      if (!web) continue;
+      token = HASH_URL;
+      hand[9] = 1;
+      destination = 1;
+      words++;
+    } else {
+      token = Math.imul(FNV_OFFSET ^ code, FNV_PRIME) & HASH_MASK;
+      if (code === 63) hand[16] = 1;
+      else if (code === 33) hand[17] = 1;
+      index++;
+    }
+    pushToken(out, token, previous, count, mask);
+    previous = token;
+    count++;
+  }
+  // Long segments have many n-grams: scale them so that length alone does not decide the score.
+  if (count > NGRAM_SCALE_FROM) {
+    const scale = Math.sqrt(NGRAM_SCALE_FROM / count);
+    for (let slot = 0; slot < out.length; slot++) out.values[slot] = scale;
+  }
+  hand[1] = (firstBits & IMPERATIVE) !== 0 ? 1 : 0;
+  hand[8] = Math.min(actions, 3) / 3;
+  hand[13] = firstPerson > 0 && (actions > 0 || hand[3] === 1) ? 1 : 0;
+  hand[14] = Math.min(Math.log2(1 + words) / 7, 1);
+  hand[15] = Math.min(firstPerson, 3) / 3;
+  hand[19] = words > 0 ? capitals / words : 0;
+  hand[22] = text.charCodeAt(start - 1) === 124 || text.charCodeAt(end) === 124 ? 1 : 0;
+  hand[23] = destination === 1 && (actions > 0 || hand[1] === 1) ? 1 : 0;
+  hand[24] = hand[1] === 1 && actions > 0 ? 1 : 0;
+  hand[28] = innerVerb;
+  hand[32] = (firstBits & CONTENT) !== 0 ? 1 : 0;
+  hand[33] = (firstBits & ACT) !== 0 ? 1 : 0;
+  hand[35] = hand[16] === 1 && (firstBits & QUESTION) !== 0 ? 1 : 0;
+  hand[36] = words >= 2 ? titleWords / words : 0;
+  let last = end - 1;
+  while (last > segmentStart && text.charCodeAt(last) <= 32) last--;
+  const lastCode = text.charCodeAt(last);
+  hand[37] = lastCode === 46 || lastCode === 33 || lastCode === 63 ? 1 : 0;
+  const firstCode = text.charCodeAt(segmentStart);
+  hand[38] = firstCode === 34 || firstCode === 39 || firstCode === 8220 ? 1 : 0;
+  if (kind !== "prose" && words >= 4) hand[kind === "table" ? 29 : kind === "structured" ? 30 : 31] = 1;
+  // The same cues in the register of the document: the model learns, say, that an imperative is
+  // ordinary in an e-mail but out of place in a table.
+  const kindSeed = KIND_SEED[kind];
+  out.push(HAND_FEATURE_COUNT + (mix(mix(firstWord, kindSeed), 7) & mask), 1);
+  const kindOffset = KIND_INDEX[kind] * BASE_FEATURE_COUNT;
+  for (let index = 0; index < BASE_FEATURE_COUNT; index++) {
+    const value = hand[index] ?? 0;
+    if (value === 0) continue;
+    out.push(index, value);
+    // Hashed, so they share the n-grams' dropout in training: dense slots here overfit the held-out tables.
+    if (index > 0) out.push(HAND_FEATURE_COUNT + (mix(kindOffset + index, 0x9e3779b9) & mask), value);
+  }
+  return words;
+}
+
+/** Whether the character after a backslash makes a JSON escape of white space (`n`, `t`, `r`). */
+function isEscapedSpace(code: number): boolean {
+  return code === 110 || code === 116 || code === 114;
+}
+
+/** Offset of the `)` closing a markdown link target that starts at `start`, or -1 (spaces end the search). */
+function linkTargetEnd(text: string, start: number, end: number): number {
+  const limit = Math.min(end, start + 2048);
+  for (let index = start; index < limit; index++) {
+    const code = text.charCodeAt(index);
+    if (code === 41) return index;
+    if (code <= 32) return -1;
+  }
+  return -1;
+}
+
+/** End of the letters and digits of a word starting at `start` (for account numbers). */
+function wordEnd(text: string, start: number, end: number): number {
+  let index = start;
+  while (index < end && (isUpper(text.charCodeAt(index)) || isDigit(text.charCodeAt(index)))) index++;
+  return index < end && isWordCode(text.charCodeAt(index)) ? start : index;
+}
+
+/** End of a number: digits with `,` separators and an optional decimal part. */
+function numberEnd(text: string, start: number, end: number): number {
+  let index = start;
+  while (
+    index < end &&
+    (isDigit(text.charCodeAt(index)) || (text.charCodeAt(index) === 44 && isDigit(text.charCodeAt(index + 1))))
+  ) {
+    index++;
+  }
+  if (text.charCodeAt(index) === 46 && isDigit(text.charCodeAt(index + 1))) {
+    index++;
+    while (index < end && isDigit(text.charCodeAt(index))) index++;
+  }
+  return index;
+}
+
+/** Whether a chunk is an e-mail address: word characters, then `@`, then a dotted domain. */
+function isEmail(text: string, start: number, end: number): boolean {
+  let at = -1;
+  for (let index = start + 1; index < end - 3; index++) {
+    if (text.charCodeAt(index) === 64) {
+      at = index;
+      break;
+    }
+  }
+  if (at === -1) return false;
+  for (let index = at + 2; index < end - 1; index++) if (text.charCodeAt(index) === 46) return true;
+  return false;
+}
+
+/** The unigram, the bigram with the previous token, and the position of the first two tokens. */
+function pushToken(out: FeatureBuffer, token: number, previous: number, count: number, mask: number): void {
+  out.push(HAND_FEATURE_COUNT + (token & mask), 1);
+  out.push(HAND_FEATURE_COUNT + (mix(previous, token) & mask), 1);
+  if (count < 2) out.push(HAND_FEATURE_COUNT + (mix(token, 0x5bd1e995 + count) & mask), 1);
+}
+
+function chunkEndOf(text: string, start: number, end: number): number {
+  let index = start;
+  while (index < end && !endsChunk(text.charCodeAt(index))) index++;
+  return index;
+}

@@ -1,0 +1,198 @@
+import type { Detector, ExchangePosition, FindingSink } from "../core/detector.js";
+import type { CapturedExchange, InlineDecision } from "../core/exchange.js";
+import type { Finding } from "../core/finding.js";
+import { PoisoningClassifier, type PoisoningVerdict, quoteSpan } from "../defence/poisoning/poisoning-classifier.js";
+
+/** What the detector needs of a classifier: the shape of `PoisoningClassifier.inspect`. */
+export interface PoisoningInspector {
+  inspect(text: string, kind: "result" | "description"): PoisoningVerdict;
+}
+
+/** Options of `PoisoningDetector`. */
+export interface PoisoningDetectorOptions {
+  /** The classifier to use; a `PoisoningClassifier` with the shipped model (and `threshold`) by default. */
+  classifier?: PoisoningInspector;
+  /** Model score threshold for the default classifier; the model's own when absent. */
+  threshold?: number;
+  /** Longest text read from one result; the rest is not scored (the inline guard reads as much). */
+  max_chars?: number;
+}
+
+const DETECTOR_NAME = "poisoning";
+/** Methods whose `result` is content a model reads. */
+const CONTENT_METHODS: ReadonlySet<string> = new Set(["tools/call", "resources/read", "prompts/get"]);
+/** A decided poisoning carries no model score; this is what the finding reports for it. */
+const DECIDED_SCORE = 0.9;
+/** Descriptions repeat in every session: verdicts are cached by text, up to this many. */
+const DESCRIPTION_CACHE_LIMIT = 1024;
+
+/**
+ * Raises `tool_poisoning` findings (severity high) for tool results, resources and prompts that carry
+ * instructions aimed at the model, and for tools whose `tools/list` description does.
+ *
+ * Where the inline guard already judged the exchange (a decision with stage `poisoning`), the detector
+ * reports that decision and does not classify again: live traffic and its replay then agree, even when the
+ * result was quarantined and the record holds only the notice. Otherwise (captures made without inline
+ * defence, data sets) it runs the classifier itself.
+ *
+ * Evidence: the call index, where the text came from (`result` or a tool's description), the quoted span,
+ * the score, the kinds of signals, and whether the verdict came from the classifier or the inline decision.
+ */
+export class PoisoningDetector implements Detector {
+  readonly name = DETECTOR_NAME;
+  private readonly classifier: PoisoningInspector;
+  private readonly maxChars: number;
+  private readonly descriptionVerdicts = new Map<string, PoisoningVerdict>();
+
+  constructor(options: PoisoningDetectorOptions = {}) {
+    this.classifier =
+      options.classifier ??
+      new PoisoningClassifier(options.threshold === undefined ? {} : { threshold: options.threshold });
+    this.maxChars = options.max_chars ?? 256 * 1024;
+  }
+
+  observe(exchange: CapturedExchange, position: ExchangePosition, emit: FindingSink): void {
+    const decisions = (exchange.decisions ?? []).filter((decision) => decision.stage === "poisoning");
+    if (exchange.method === "tools/list" && exchange.tools !== undefined) {
+      this.observeTools(exchange, position, decisions, emit);
+      return;
+    }
+    if (exchange.method === null || !CONTENT_METHODS.has(exchange.method)) return;
+    const decided = decisions.find((decision) => decision.rule !== "poisoned_description");
+    if (decided !== undefined) {
+      if (decided.action === "allow") return;
+      emit(this.decidedFinding(exchange, position, decided, `the ${this.subject(exchange)}`));
+      return;
+    }
+    const text = exchange.result;
+    if (typeof text !== "string" || text.length === 0) return;
+    const clipped = text.length > this.maxChars ? text.slice(0, this.maxChars) : text;
+    const verdict = this.classifier.inspect(clipped, "result");
+    if (!verdict.poisoned) return;
+    emit(this.classifiedFinding(exchange, position, verdict, clipped, "result", `the ${this.subject(exchange)}`));
+  }
+
+  async shutdown(): Promise<void> {
+    this.descriptionVerdicts.clear();
+  }
+
+  private observeTools(
+    exchange: CapturedExchange,
+    position: ExchangePosition,
+    decisions: InlineDecision[],
+    emit: FindingSink,
+  ): void {
+    for (const tool of exchange.tools ?? []) {
+      const decided = decisions.find(
+        (decision) => decision.rule === "poisoned_description" && decision.reason.startsWith(`tool ${tool.name}`),
+      );
+      if (decided !== undefined) {
+        emit(this.decidedFinding(exchange, position, decided, `the description of tool ${tool.name}`, tool.name));
+        continue;
+      }
+      if (decisions.length > 0 || typeof tool.description !== "string" || tool.description.length === 0) continue;
+      const verdict = this.describe(tool.description);
+      if (!verdict.poisoned) continue;
+      emit(
+        this.classifiedFinding(
+          exchange,
+          position,
+          verdict,
+          tool.description,
+          "description",
+          `the description of tool ${tool.name}`,
+          tool.name,
+        ),
+      );
+    }
+  }
+
+  private describe(description: string): PoisoningVerdict {
+    let verdict = this.descriptionVerdicts.get(description);
+    if (verdict === undefined) {
+      verdict = this.classifier.inspect(description.slice(0, this.maxChars), "description");
+      if (this.descriptionVerdicts.size >= DESCRIPTION_CACHE_LIMIT) this.descriptionVerdicts.clear();
+      this.descriptionVerdicts.set(description, verdict);
+    }
+    return verdict;
+  }
+
+  private subject(exchange: CapturedExchange): string {
+    if (exchange.method === "resources/read") return `resource ${exchange.uri ?? ""}`.trimEnd();
+    if (exchange.method === "prompts/get") return `prompt ${exchange.prompt ?? ""}`.trimEnd();
+    return `result of ${exchange.tool ?? "a tool call"}`;
+  }
+
+  private classifiedFinding(
+    exchange: CapturedExchange,
+    position: ExchangePosition,
+    verdict: PoisoningVerdict,
+    text: string,
+    source: "result" | "description",
+    what: string,
+    tool: string | null = exchange.tool ?? null,
+  ): Finding {
+    const top = verdict.signals[0];
+    return {
+      ...this.base(exchange, position, tool),
+      score: verdict.score,
+      message: `${what} carries instructions aimed at the model: ${verdict.explanation}`,
+      evidence: {
+        call_index: position.call_index,
+        source,
+        verdict_from: "classifier",
+        score: verdict.score,
+        signal_kinds: [...new Set(verdict.signals.map((signal) => signal.kind))],
+        span: top === undefined ? null : quoteSpan(text, top.start, top.end, 160),
+        span_start: top?.start ?? null,
+        span_end: top?.end ?? null,
+        signals: verdict.signals.slice(0, 5).map((signal) => ({
+          kind: signal.kind,
+          detail: signal.detail,
+          score: signal.score ?? null,
+        })),
+      },
+    };
+  }
+
+  private decidedFinding(
+    exchange: CapturedExchange,
+    position: ExchangePosition,
+    decision: InlineDecision,
+    what: string,
+    tool: string | null = exchange.tool ?? null,
+  ): Finding {
+    return {
+      ...this.base(exchange, position, tool),
+      score: DECIDED_SCORE,
+      message: `${what} carries instructions aimed at the model (inline defence: ${decision.action}): ${decision.reason}`,
+      evidence: {
+        call_index: position.call_index,
+        source: decision.rule === "poisoned_description" ? "description" : "result",
+        verdict_from: "inline_decision",
+        action: decision.action,
+        rule: decision.rule ?? null,
+        reason: decision.reason,
+      },
+    };
+  }
+
+  private base(
+    exchange: CapturedExchange,
+    position: ExchangePosition,
+    tool: string | null,
+  ): Omit<Finding, "score" | "message" | "evidence"> {
+    return {
+      time: exchange.time,
+      session: exchange.session,
+      user: exchange.user,
+      agent: exchange.agent,
+      server: exchange.server,
+      tool,
+      call_index: position.call_index,
+      detector: DETECTOR_NAME,
+      category: "tool_poisoning",
+      severity: "high",
+    };
+  }
+}
