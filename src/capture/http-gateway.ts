@@ -10,7 +10,7 @@ import { createMetricsHttpHandler } from "../metrics/prometheus.js";
 import { errorResponse, type MessageLimits, parseMessage } from "../protocol/parse-message.js";
 import { createLiveRuntime, type LiveRuntime } from "../runtime/live-runtime.js";
 import type { RecorderOptions, SessionIdentity } from "./exchange-recorder.js";
-import { ApiKeyVerifier, type Principal } from "./gateway-auth.js";
+import { GatewayAuthenticator, PROTECTED_RESOURCE_METADATA_PATH, type Principal } from "./gateway-auth.js";
 import { GatewaySession, refusalExchange, type SessionEnd } from "./gateway-session.js";
 import { HttpUpstream } from "./http-upstream.js";
 import { StdioUpstream } from "./stdio-upstream.js";
@@ -118,7 +118,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const pipeline = runtime.pipeline;
   const log = options.log ?? ((line: string) => process.stderr.write(`toolwatch: ${line}\n`));
   const createUpstream = options.createUpstream ?? defaultUpstreamFactory;
-  const verifier = new ApiKeyVerifier(config.gateway.api_keys);
+  const authenticator = new GatewayAuthenticator({ apiKeys: config.gateway.api_keys, auth: config.gateway.auth });
   const limits: MessageLimits = {
     max_message_bytes: config.capture.max_message_bytes,
     max_depth: config.capture.max_depth,
@@ -242,20 +242,64 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       refuse(context, 503, "the gateway is shutting down", { headers: { connection: "close" } });
       return;
     }
+    const requestUrl = publicUrl(request);
+    // Clients discover the authorization server here before they hold a token (RFC 9728), browsers included.
+    if (authenticator.acceptsTokens && isMetadataPath(requestUrl.pathname)) {
+      serveMetadata(context, requestUrl);
+      return;
+    }
     const origin = request.headers.origin;
     if (origin !== undefined && !sameOrigin(origin, request.headers.host)) {
       refuse(context, 403, "cross-origin requests are not allowed");
       return;
     }
-    const authentication = verifier.verify(request.headers);
-    if (!authentication.ok) {
-      refuse(context, 401, authentication.reason, {
-        headers: { "www-authenticate": 'Bearer realm="toolwatch"' },
-        decision: { stage: "auth", action: "deny", reason: authentication.reason },
-      });
+    void authenticator.authenticate(request.headers, requestUrl).then((authentication) => {
+      if (!authentication.ok) {
+        refuse(context, authentication.status, authentication.reason, {
+          headers: { "www-authenticate": authentication.wwwAuthenticate },
+          decision: { stage: "auth", action: "deny", reason: authentication.reason },
+        });
+        return;
+      }
+      context.principal = authentication.principal;
+      if (closing !== null) {
+        refuse(context, 503, "the gateway is shutting down", { headers: { connection: "close" } });
+        return;
+      }
+      route(context, name);
+    });
+  }
+
+  /** Serves the Protected Resource Metadata document: GET only, no credentials needed. */
+  function serveMetadata(context: RequestContext, requestUrl: URL): void {
+    const { request, response } = context;
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      refuse(context, 405, `method ${request.method} is not allowed`, { headers: { allow: "GET, HEAD" } });
       return;
     }
-    context.principal = authentication.principal;
+    const body = JSON.stringify(authenticator.protectedResourceMetadata(requestUrl));
+    response.writeHead(200, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(body),
+      "cache-control": "max-age=300",
+      "access-control-allow-origin": "*",
+    });
+    response.end(request.method === "HEAD" ? undefined : body);
+  }
+
+  /** Whether `path` is the metadata of the gateway or of one of its routes (`…/mcp/<server>`). */
+  function isMetadataPath(path: string): boolean {
+    if (path === PROTECTED_RESOURCE_METADATA_PATH) return true;
+    if (!path.startsWith(`${PROTECTED_RESOURCE_METADATA_PATH}/`)) return false;
+    const rest = path.slice(PROTECTED_RESOURCE_METADATA_PATH.length);
+    if (rest === "/mcp") return true;
+    const server = routeOf(rest);
+    return server !== null && upstreams.has(server);
+  }
+
+  /** Hands an authenticated request to its route and method. */
+  function route(context: RequestContext, name: string | null): void {
+    const { request } = context;
     const upstream = name === null ? undefined : upstreams.get(name);
     if (name === null || upstream === undefined) {
       refuse(
@@ -297,7 +341,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       session === undefined ||
       session.ended ||
       session.identity.server !== context.server ||
-      session.principal.key !== context.principal!.key
+      session.principal.binding !== context.principal!.binding
     ) {
       refuse(context, 404, "session not found (it ended or never existed): send initialize to start a new one", {
         method,
@@ -359,7 +403,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     counters.refused++;
     const header = context.request.headers["mcp-session-id"];
     const session = typeof header === "string" ? sessions.get(header) : undefined;
-    if (session !== undefined && !session.ended && session.principal.key === context.principal!.key) {
+    if (session !== undefined && !session.ended && session.principal.binding === context.principal!.binding) {
       session.malformed(frame);
     } else {
       record(
@@ -524,10 +568,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }));
   log(`gateway listening on ${base}`);
   for (const route of routes) log(`  ${route.url} -> ${route.upstream}`);
-  if (verifier.anonymous) {
-    log("no gateway.api_keys configured: every client is let in anonymously (user null)");
+  if (authenticator.anonymous) {
+    log("no gateway.api_keys or gateway.auth.jwt configured: every client is let in anonymously (user null)");
   } else {
-    log(`${config.gateway.api_keys.length} API key(s) configured: requests without a valid key get 401`);
+    const methods = [`${config.gateway.api_keys.length} API key(s)`];
+    if (authenticator.acceptsTokens) methods.push(`access tokens from ${config.gateway.auth?.jwt?.issuer}`);
+    log(`${methods.join(" and ")} accepted: requests without valid credentials get 401`);
   }
 
   return {
@@ -555,6 +601,30 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       return closing;
     },
   };
+}
+
+/**
+ * The URL the client used, for the resource metadata link: the Host header on the listening
+ * scheme. Behind a TLS proxy, configure `gateway.auth.resource` rather than trusting this.
+ */
+function publicUrl(request: IncomingMessage): URL {
+  // Appended rather than resolved, so that a path such as `//elsewhere/` cannot change the origin.
+  const path = request.url?.startsWith("/") ? request.url : "/";
+  const host = request.headers.host;
+  if (host !== undefined && /^[A-Za-z0-9.:[\]-]{1,255}$/.test(host)) {
+    try {
+      return new URL(`http://${host}${path}`);
+    } catch {
+      // A Host that is not a host falls through to the socket's own address.
+    }
+  }
+  const address = request.socket.localAddress ?? "127.0.0.1";
+  const authority = `${address.includes(":") ? `[${address}]` : address}:${request.socket.localPort ?? 80}`;
+  try {
+    return new URL(`http://${authority}${path}`);
+  } catch {
+    return new URL(`http://${authority}/`);
+  }
 }
 
 function routeOf(url: string): string | null {
