@@ -24,6 +24,7 @@ import { defaultRulesPath, loadRules, parseRules, type RuleSet } from "../src/al
 import type { ExchangePosition } from "../src/core/detector.js";
 import type { CapturedExchange } from "../src/core/exchange.js";
 import type { BenchResult } from "./bench-result.js";
+import { cpuNanoseconds, median } from "./bench-statistics.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const ROUNDS = 7;
@@ -43,12 +44,6 @@ function readLines(file: string): string[] {
 }
 
 /** CPU time, not wall time: the machine is shared, and time spent descheduled is not ours. */
-function cpuNanoseconds(run: () => void): number {
-  const started = process.cpuUsage();
-  run();
-  const used = process.cpuUsage(started);
-  return (used.user + used.system) * 1e3;
-}
 
 /** `JSON.parse` of the same records: the yardstick, since absolute figures move with the machine's load. */
 function parseNanosecondsPerEvent(lines: string[]): number {
@@ -104,11 +99,6 @@ function benchRules(): RuleSet {
   const parsed = parseRules(lines.join("\n"), "bench.yaml");
   if (!parsed.ok) throw new Error(parsed.errors.map((error) => error.message).join("\n"));
   return parsed.rules;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 interface Measure {

@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { BenchResult } from "./bench-result.js";
+import { median, percentile } from "./bench-statistics.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const echoServer = join(root, "dist/test/fixtures/gateway/echo-server.js");
@@ -214,10 +215,6 @@ async function stop(target: Target): Promise<void> {
   clearTimeout(timer);
 }
 
-function percentile(sorted: number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))]!;
-}
-
 /** Sequential echo calls on one session, timing each. */
 async function timeCalls(session: BenchSession, calls: number, into: number[]): Promise<void> {
   for (let index = 0; index < calls; index++) {
@@ -241,11 +238,6 @@ async function loadRound(sessions: BenchSession[], durationMs: number): Promise<
     }),
   );
   return (calls * 1000) / (performance.now() - start);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 /** Runs the comparison; returns one result per target plus the ratios. */

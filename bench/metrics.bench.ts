@@ -25,6 +25,7 @@ import type { CapturedExchange } from "../src/core/exchange.js";
 import { MetricsObserver } from "../src/metrics/metrics-observer.js";
 import { Pipeline } from "../src/pipeline/pipeline.js";
 import type { BenchResult } from "./bench-result.js";
+import { cpuNanoseconds, median } from "./bench-statistics.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const OPEN_SESSIONS = 10_000;
@@ -45,18 +46,6 @@ function collectGarbage(): void {
   }
   gc();
   gc();
-}
-
-function cpuNanoseconds(run: () => void): number {
-  const before = process.cpuUsage();
-  run();
-  const used = process.cpuUsage(before);
-  return (used.user + used.system) * 1000;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 type ReplayMode = "none" | "metrics" | "metrics-without-flow";

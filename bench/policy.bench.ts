@@ -14,6 +14,7 @@ import { pathToFileURL } from "node:url";
 import { type PolicyCall, PolicyEngine } from "../src/defence/policy/policy-engine.js";
 import { type PolicyDocument, parsePolicy } from "../src/defence/policy/policy-file.js";
 import type { BenchResult } from "./bench-result.js";
+import { median } from "./bench-statistics.js";
 
 const CALLS = 200_000;
 const ROUNDS = 5;
@@ -169,11 +170,6 @@ function makeCalls(): PolicyCall[] {
     });
   }
   return calls;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 function quantile(sorted: number[], q: number): number {

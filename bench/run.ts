@@ -3,8 +3,10 @@
 // because these machines are shared and noisy: the ratios are the figures to read.
 import { benchAlerts } from "./alerts.bench.js";
 import type { BenchResult } from "./bench-result.js";
+import { benchDlp } from "./dlp.bench.js";
 import { benchHttpGateway } from "./http-gateway.bench.js";
 import { benchMetrics } from "./metrics.bench.js";
+import { benchPoisoning } from "./poisoning.bench.js";
 import { benchPolicy } from "./policy.bench.js";
 import { benchReplay } from "./replay.bench.js";
 import { benchStdioProxy } from "./stdio-proxy.bench.js";
@@ -16,6 +18,8 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult | BenchResult[]>> = {
   metrics: () => benchMetrics(),
   alerts: () => benchAlerts(),
   policy: () => benchPolicy(),
+  dlp: () => benchDlp(),
+  poisoning: () => benchPoisoning(),
 };
 
 const wanted = process.argv.slice(2);

@@ -2,7 +2,9 @@ import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { ToolwatchError } from "../core/errors.js";
+import { dlpSettingsSchema } from "./dlp-settings.js";
 import { parseDuration } from "./duration.js";
+import { gatewayAuthSchema } from "./gateway-auth-settings.js";
 
 const duration = z.union([z.string(), z.number()]).transform((value, context) => {
   const ms = parseDuration(value);
@@ -84,6 +86,8 @@ export const configSchema = z
         host: z.string().default("127.0.0.1"),
         port: z.number().int().min(0).max(65535).default(8808),
         api_keys: z.array(apiKeySchema).default([]),
+        /** OAuth 2.1 access tokens (JWT) and the Protected Resource Metadata; API keys only when absent. */
+        auth: gatewayAuthSchema.optional(),
         /** Where the gateway serves Prometheus metrics (no API key needed); `null` turns it off. */
         metrics_path: z
           .string()
@@ -136,6 +140,8 @@ export const configSchema = z
       })
       .strict()
       .default({ watch: true }),
+    /** Data loss prevention on arguments and results (docs/dlp.md). */
+    dlp: dlpSettingsSchema.prefault({}),
     /** Tool-poisoning defence (docs/poisoning.md). */
     poisoning: z
       .object({

@@ -303,9 +303,10 @@ export class InlineDefence implements InlineGuard {
               reason: verdict.explanation,
               content: JSON.stringify(recorded ?? result),
             });
-            result = { content: [{ type: "text", text: QUARANTINE_NOTICE }] };
             // The store keeps what the model saw; the original is in the quarantine store.
-            recorded = result;
+            const notice = quarantineNotice(request);
+            recorded = notice.recorded;
+            result = notice.forwarded;
           }
         }
       }
@@ -323,6 +324,25 @@ export class InlineDefence implements InlineGuard {
     if (recordMessage !== undefined) verdict.record = recordMessage;
     return verdict;
   }
+}
+
+/** The neutral notice in the shape the method's result must have, so that the client accepts it. */
+function quarantineNotice(request: JsonRpcRequest): {
+  recorded: Record<string, unknown>;
+  forwarded: Record<string, unknown>;
+} {
+  if (request.method === "resources/read") {
+    const uri = typeof request.params?.uri === "string" ? request.params.uri : "";
+    const notice = { contents: [{ uri, mimeType: "text/plain", text: QUARANTINE_NOTICE }] };
+    return { recorded: notice, forwarded: notice };
+  }
+  if (request.method === "prompts/get") {
+    const notice = { messages: [{ role: "user", content: { type: "text", text: QUARANTINE_NOTICE } }] };
+    return { recorded: notice, forwarded: notice };
+  }
+  const recorded = { content: [{ type: "text", text: QUARANTINE_NOTICE }] };
+  // Flagged as an error so that clients skip checking a tool's output schema against the notice.
+  return { recorded, forwarded: { ...recorded, isError: true } };
 }
 
 function refuse(decisions: InlineDecision[], record: JsonRpcRequest | undefined): GuardVerdict<JsonRpcRequest> {

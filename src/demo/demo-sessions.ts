@@ -93,4 +93,19 @@ export const DEMO_SESSIONS: DemoSession[] = [
       await call(client, "list_directory", { path: 42 });
     },
   },
+  {
+    user: "margaret",
+    agent: "support",
+    server: "files",
+    api_key: "demo-key-margaret-support",
+    async run(client, workspace) {
+      await client.listTools();
+      // The ticket carries an injection: inline defence quarantines it before the model reads it.
+      await call(client, "read_text_file", { path: `${workspace}/inbox/ticket-4711.txt` });
+      // Had the model followed it anyway: the policy keeps support agents out of data/ and away from writes.
+      await call(client, "read_text_file", { path: `${workspace}/data/customers.csv` });
+      await call(client, "write_file", { path: `${workspace}/notes/export.md`, content: "id,name,country" });
+      await call(client, "read_text_file", { path: `${workspace}/notes/quarterly-plan.md` });
+    },
+  },
 ];

@@ -1,11 +1,13 @@
 import type { Detector } from "../core/detector.js";
 import { InlineDecisionDetector } from "./inline-decision-detector.js";
 import { OperationalDetector } from "./operational-detector.js";
+import { PoisoningDetector } from "./poisoning-detector.js";
 
 export { InlineDecisionDetector } from "./inline-decision-detector.js";
 export { OperationalDetector, type OperationalDetectorOptions } from "./operational-detector.js";
+export { PoisoningDetector, type PoisoningDetectorOptions, type PoisoningInspector } from "./poisoning-detector.js";
 
 /** The detectors live capture and replay run when nobody chooses: fresh instances, so runs share no state. */
 export function defaultDetectors(): Detector[] {
-  return [new OperationalDetector(), new InlineDecisionDetector()];
+  return [new OperationalDetector(), new InlineDecisionDetector(), new PoisoningDetector()];
 }

@@ -9,7 +9,7 @@ const DETECTOR_NAME = "inline_defence";
  * Turns what inline defence decided into findings, so DLP blocks, policy denials and tool definition changes
  * reach the incident queue like every other detector's verdicts:
  *
- * - `dlp` (high for block, medium for redact and alert), one per exchange, naming the rules;
+ * - `dlp` (high for block, medium for redact, low for alert), one per exchange, naming the rules;
  * - `policy` (medium) for a refused call;
  * - `tool_definition_change` (high for a changed definition, medium for a tool added after the first list).
  *
@@ -61,15 +61,19 @@ export class InlineDecisionDetector implements Detector {
     }
     if (dlp.length > 0) {
       const blocked = dlp.some((decision) => decision.action === "block" || decision.action === "deny");
+      const redacted = dlp.some((decision) => decision.action === "redact");
       const rules = [...new Set(dlp.map((decision) => decision.rule ?? decision.reason))];
-      const verb = blocked ? "blocked" : dlp.some((decision) => decision.action === "redact") ? "redacted" : "flagged";
+      const verb = blocked ? "blocked" : redacted ? "redacted" : "flagged";
+      // Personal data that a rule only flags is everyday traffic (a customer's e-mail address in a ticket):
+      // worth a record, not an investigation.
+      const severity: Severity = blocked ? "high" : redacted ? "medium" : "low";
       emit(
         this.finding(
           exchange,
           position,
           "dlp",
-          blocked ? "high" : "medium",
-          blocked ? 0.9 : 0.6,
+          severity,
+          blocked ? 0.9 : redacted ? 0.6 : 0.3,
           `DLP ${verb} ${rules.join(", ")} in ${dlp[0]!.direction ?? "the exchange"}: ${dlp[0]!.reason}`,
           ...dlp,
         ),

@@ -11,6 +11,7 @@ import { StdioUpstream } from "../../src/capture/stdio-upstream.js";
 import { defaultConfig } from "../../src/config/config.js";
 import type { CapturedExchange } from "../../src/core/exchange.js";
 import type { Finding } from "../../src/core/finding.js";
+import type { InlineGuard } from "../../src/core/guard.js";
 import type { AlertEvent } from "../../src/core/notifier.js";
 import type { AuditVerification, Store, StoreCounters, StoredExchange } from "../../src/core/store.js";
 import { Pipeline } from "../../src/pipeline/pipeline.js";
@@ -140,6 +141,8 @@ export interface HarnessOptions {
   capture?: Partial<StdioProxyOptions["capture"]>;
   max_pending_requests?: number;
   kill_grace_ms?: number;
+  /** Inline defence for the proxy. */
+  guard?: InlineGuard;
 }
 
 /** A StdioProxy running in this process, its client side on in-memory streams and its records in memory. */
@@ -196,6 +199,7 @@ export function startProxy(options: HarnessOptions = {}): Harness {
     output,
     log: (message) => logs.push(message),
     max_pending_requests: options.max_pending_requests,
+    ...(options.guard === undefined ? {} : { guard: options.guard }),
   });
   const send = (line: unknown): void => {
     if (Buffer.isBuffer(line)) input.write(Buffer.concat([line, Buffer.from("\n")]));

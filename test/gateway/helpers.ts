@@ -6,6 +6,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { type Gateway, type GatewayOptions, startGateway } from "../../src/capture/http-gateway.js";
 import { parseConfig } from "../../src/config/config.js";
 import type { CapturedExchange } from "../../src/core/exchange.js";
+import type { InlineGuard } from "../../src/core/guard.js";
 import { createLiveRuntime } from "../../src/runtime/live-runtime.js";
 import { InMemoryStore } from "../../src/store/index.js";
 
@@ -41,10 +42,11 @@ export interface TestGateway {
 export async function startTestGateway(
   config: Record<string, unknown>,
   options: Partial<GatewayOptions> = {},
+  guard: InlineGuard | null = null,
 ): Promise<TestGateway> {
   const parsed = parseConfig(JSON.stringify(config));
   const store = new InMemoryStore();
-  const runtime = createLiveRuntime({ config: parsed, store });
+  const runtime = createLiveRuntime({ config: parsed, store, guard });
   // GATEWAY_LOG=1 shows the gateway's log when a test needs explaining.
   const log = process.env.GATEWAY_LOG ? (line: string) => process.stderr.write(`gateway: ${line}\n`) : () => {};
   const gateway = await startGateway({ config: parsed, runtime, host: "127.0.0.1", port: 0, log, ...options });

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { userInfo } from "node:os";
-import { basename, dirname, extname } from "node:path";
+import { basename, dirname, extname, resolve } from "node:path";
 import type { Command } from "commander";
 import { StdioProxy } from "../../capture/stdio-proxy.js";
 import { StdioUpstream } from "../../capture/stdio-upstream.js";
@@ -10,6 +10,7 @@ import { ToolwatchError } from "../../core/errors.js";
 import type { Store } from "../../core/store.js";
 import { startMetricsServer } from "../../metrics/prometheus.js";
 import { loadTraceExporter } from "../../runtime/analysis.js";
+import { createDefence } from "../../runtime/defence.js";
 import { createLiveRuntime } from "../../runtime/live-runtime.js";
 import { openStore } from "../../store/index.js";
 
@@ -34,6 +35,10 @@ export interface ProxyRunOptions {
   agent: string | null;
   config: ToolwatchConfig;
   store: Store | null;
+  /** Folder of the configuration file, for paths in it (`dlp.rules_file`). */
+  configDirectory?: string;
+  /** Database file for tool pins and quarantined content; `null` keeps pins in memory. */
+  database?: string | null;
   /** Serve Prometheus metrics on this port of 127.0.0.1 while the proxy runs. */
   metrics_port?: number;
 }
@@ -71,8 +76,11 @@ export function registerProxyCommand(program: Command): void {
         }
         upstream = configured;
       }
-      const store = options.store ? openProxyStore(resolveDatabasePath(options.db, config.database), config) : null;
+      const database = resolveDatabasePath(options.db, config.database);
+      const store = options.store ? openProxyStore(database, config) : null;
       const status = await runProxy({
+        database: options.store ? database : null,
+        ...(options.config === undefined ? {} : { configDirectory: dirname(resolve(options.config)) }),
         ...upstream,
         server: options.server ?? defaultServerName(upstream.command, upstream.args),
         agent: options.agent ?? null,
@@ -98,7 +106,18 @@ function openProxyStore(path: string, config: ToolwatchConfig): Store {
  */
 export async function runProxy(options: ProxyRunOptions): Promise<number> {
   const { config } = options;
-  const runtime = createLiveRuntime({ config, store: options.store, traces: await loadTraceExporter(config) });
+  const defence = createDefence(config, {
+    database: options.database ?? null,
+    ...(options.configDirectory === undefined ? {} : { configDirectory: options.configDirectory }),
+    log: (line) => process.stderr.write(`toolwatch: ${line}\n`),
+  });
+  const runtime = createLiveRuntime({
+    config,
+    store: options.store,
+    traces: await loadTraceExporter(config),
+    guard: defence.guard,
+    closeGuard: () => defence.close(),
+  });
   const upstream = new StdioUpstream({
     command: options.command,
     args: options.args,
@@ -118,6 +137,7 @@ export async function runProxy(options: ProxyRunOptions): Promise<number> {
       source: null,
     },
     capture: config.capture,
+    ...(runtime.guard === null ? {} : { guard: runtime.guard }),
   });
   // stdout belongs to the MCP client, so metrics are served on a port of their own, never printed.
   const metrics =

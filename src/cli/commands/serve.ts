@@ -1,3 +1,4 @@
+import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import { startGateway } from "../../capture/http-gateway.js";
 import { loadConfig, type ToolwatchConfig } from "../../config/config.js";
@@ -5,6 +6,7 @@ import { resolveDatabasePath } from "../../config/paths.js";
 import { ToolwatchError } from "../../core/errors.js";
 import type { Store } from "../../core/store.js";
 import { loadTraceExporter } from "../../runtime/analysis.js";
+import { createDefence } from "../../runtime/defence.js";
 import { createLiveRuntime } from "../../runtime/live-runtime.js";
 import { openStore } from "../../store/index.js";
 
@@ -36,10 +38,22 @@ async function serve(options: ServeOptions): Promise<void> {
   if (Object.keys(config.servers).length === 0) {
     throw new ToolwatchError("usage", "no servers configured: add at least one under `servers:` in the config file");
   }
-  const store = options.store ? openGatewayStore(resolveDatabasePath(options.db, config.database), config) : null;
-  const runtime = createLiveRuntime({ config, store, traces: await loadTraceExporter(config) });
-  const gateway = await startGateway({ config, runtime, host: options.host, port: options.port });
+  const database = resolveDatabasePath(options.db, config.database);
+  const store = options.store ? openGatewayStore(database, config) : null;
   const log = (line: string) => process.stderr.write(`toolwatch: ${line}\n`);
+  const defence = createDefence(config, {
+    database: options.store ? database : null,
+    log,
+    ...(options.config === undefined ? {} : { configDirectory: dirname(resolve(options.config)) }),
+  });
+  const runtime = createLiveRuntime({
+    config,
+    store,
+    traces: await loadTraceExporter(config),
+    guard: defence.guard,
+    closeGuard: () => defence.close(),
+  });
+  const gateway = await startGateway({ config, runtime, host: options.host, port: options.port });
   let stopping = false;
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {

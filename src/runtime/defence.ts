@@ -1,0 +1,88 @@
+import { resolve } from "node:path";
+import type { ToolwatchConfig } from "../config/config.js";
+import { ToolwatchError } from "../core/errors.js";
+import type { InlineGuard } from "../core/guard.js";
+import { loadDlpRulesFile } from "../defence/dlp/dlp-config.js";
+import { DlpEngine } from "../defence/dlp/dlp-scanner.js";
+import { InlineDefence, type InlineDefenceOptions } from "../defence/inline-defence.js";
+import { PoisoningClassifier } from "../defence/poisoning/poisoning-classifier.js";
+import { PolicyHolder } from "../defence/policy/policy-holder.js";
+import { InMemoryPinStore, ToolPinning } from "../defence/tool-pinning.js";
+import { SqliteDefenceState } from "../store/defence-state-store.js";
+
+/** Inline defence built from the configuration, and what must be closed with it. */
+export interface Defence {
+  guard: InlineGuard | null;
+  /** Stops the policy watcher and closes the pin and quarantine store. Idempotent. */
+  close(): void;
+}
+
+export interface DefenceOptions {
+  /** The database for pins and quarantined content; without one they are kept in memory for this process. */
+  database: string | null;
+  /** Reports policy reloads and rejected policy files. */
+  log: (line: string) => void;
+  /** Folder of the configuration file: `dlp.rules_file` is relative to it (the working directory otherwise). */
+  configDirectory?: string;
+}
+
+/**
+ * Builds the inline guard the stdio proxy and the gateway apply to every session: policy (when a file is
+ * configured), DLP, tool-poisoning checks and tool pinning, each as the configuration says. Returns a `null`
+ * guard when everything is off, so the proxy keeps its unguarded fast path.
+ * A bad policy file at start is an error (`config_invalid` with file:line:column); later bad edits are logged
+ * and the policy in force stays.
+ */
+export function createDefence(config: ToolwatchConfig, options: DefenceOptions): Defence {
+  const parts: InlineDefenceOptions = {};
+  const closers: (() => void)[] = [];
+  if (config.policy.file !== undefined) {
+    const file = config.policy.file;
+    const holder = new PolicyHolder(file, {
+      watch: config.policy.watch,
+      onError: (message) => options.log(`policy not reloaded, the one in force stays: ${message}`),
+      onReload: () => options.log(`policy reloaded from ${file}`),
+    });
+    parts.policy = holder;
+    closers.push(() => holder.close());
+  }
+  if (config.dlp.enabled) parts.dlp = createDlpEngine(config, options.configDirectory);
+  if (config.poisoning.enabled) {
+    parts.poisoning = {
+      classifier: new PoisoningClassifier(
+        config.poisoning.threshold === undefined ? {} : { threshold: config.poisoning.threshold },
+      ),
+      result_action: config.poisoning.result_action,
+      description_action: config.poisoning.description_action,
+    };
+  }
+  const needsState = config.pinning.enabled || config.poisoning.result_action === "quarantine";
+  if (needsState && options.database !== null) {
+    const state = new SqliteDefenceState(options.database);
+    closers.push(() => state.close());
+    if (config.pinning.enabled) parts.pinning = new ToolPinning(state, { block_changed: config.pinning.block_changed });
+    parts.quarantine = state;
+  } else if (config.pinning.enabled) {
+    parts.pinning = new ToolPinning(new InMemoryPinStore(), { block_changed: config.pinning.block_changed });
+  }
+  const empty = Object.keys(parts).length === 0;
+  let closed = false;
+  return {
+    guard: empty ? null : new InlineDefence(parts),
+    close() {
+      if (closed) return;
+      closed = true;
+      for (const close of closers) close();
+    },
+  };
+}
+
+/** The DLP engine for `config.dlp`, with its custom rules file loaded; a bad rules file is a `config_invalid` error. */
+export function createDlpEngine(config: ToolwatchConfig, configDirectory?: string): DlpEngine {
+  const settings = config.dlp;
+  if (settings.rules_file === undefined) return new DlpEngine(settings);
+  const file = resolve(configDirectory ?? process.cwd(), settings.rules_file);
+  const loaded = loadDlpRulesFile(file);
+  if (!loaded.ok) throw new ToolwatchError("config_invalid", loaded.error);
+  return new DlpEngine(settings, { customRules: loaded.rules });
+}
