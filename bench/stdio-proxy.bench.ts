@@ -180,7 +180,7 @@ function writeDefendedConfig(folder: string): string {
       '      "everything/echo":',
       '        message: { max_length: 100000, pattern: "^[^<>]*$" }',
       "    rate_limits:",
-      '      - { tool: "*", per: session, max: 1000000, window: 1m }',
+      '      - { tool: "*", per: session, max: 100000, window: 1m }',
     );
   }
   writeFileSync(policy, `${lines.filter((line) => line !== "").join("\n")}\n`);

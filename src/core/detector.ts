@@ -49,4 +49,11 @@ export interface Detector {
   forceFlush?(emit: FindingSink): Promise<void>;
   /** Releases resources. Idempotent. */
   shutdown(): Promise<void>;
+  /**
+   * What the detector learned, as plain JSON, for `toolwatch baseline train -o FILE`. The detector versions
+   * its own state (put a `version` field in it). Optional: detectors that learn nothing omit it.
+   */
+  saveBaseline?(): unknown;
+  /** Restores state from `saveBaseline`; returns why it cannot (another version, a broken file), or `null` when loaded. */
+  loadBaseline?(state: unknown): string | null;
 }

@@ -33,6 +33,19 @@ const ALLOWED: Record<string, string[]> = {
     "alerts",
     "replay",
   ],
+  evaluation: [
+    "core",
+    "config",
+    "record",
+    "pipeline",
+    "store",
+    "detectors",
+    "metrics",
+    "alerts",
+    "defence",
+    "replay",
+    "runtime",
+  ],
   cli: ["*"],
 };
 
