@@ -91,6 +91,11 @@ export const DEMO_SESSIONS: DemoSession[] = [
       await call(client, "format_disk", { device: "/dev/sda" });
       // Arguments of the wrong type.
       await call(client, "list_directory", { path: 42 });
+      // A cloud key on its way into a file: DLP blocks the call before the server sees it, and stores it masked.
+      await call(client, "write_file", {
+        path: "/tmp/deploy.env",
+        content: `AWS_ACCESS_KEY_ID=${["AKIA", "Z7VQ4XK2M6PLJ3RT"].join("")}\nREGION=eu-west-1\n`,
+      });
     },
   },
   {
