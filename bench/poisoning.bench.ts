@@ -3,13 +3,15 @@
  *
  * (a) `inspect(text, "result")` on 1 KB, 4 KB and 16 KB results: microseconds p50 / p99 over many calls,
  *     each size over a rotating set of deterministic documents (e-mail-like prose, YAML records, markdown
- *     tables, README steps), a fifth of them carrying an injected request.
+ *     tables, README steps, and MCP-shaped output: JSON records, logs, listings, code), a fifth of them
+ *     carrying an injected request.
  * (b) Throughput over the whole set, in MB/s of UTF-8 on one core, with `JSON.parse` of the same texts
  *     (wrapped as a tool result) measured in the same run as a yardstick: the ratio compares across machines.
  *
  * Run: `npx tsc -p . && node dist/bench/poisoning.bench.js`.
  */
 import { pathToFileURL } from "node:url";
+import { benignDataText } from "../src/defence/poisoning/benign-data-text.js";
 import { PoisoningClassifier } from "../src/defence/poisoning/poisoning-classifier.js";
 import {
   benignInstructionText,
@@ -50,8 +52,16 @@ function documents(size: number): string[] {
   for (let variant = 0; variant < VARIANTS; variant++) {
     let text = "";
     while (text.length < size) {
-      const roll = random.integer(3);
-      text += `${roll === 0 ? record(random) : roll === 1 ? tableRows(random) : benignInstructionText(random)}\n`;
+      const roll = random.integer(4);
+      const part =
+        roll === 0
+          ? record(random)
+          : roll === 1
+            ? tableRows(random)
+            : roll === 2
+              ? benignInstructionText(random)
+              : benignDataText(random);
+      text += `${part}\n`;
     }
     text = text.slice(0, size);
     if (variant % 5 === 0) text = embedInjection(random, text, syntheticInjection(random)).text;

@@ -3,6 +3,7 @@ import { JsonRpcErrorCode } from "../core/errors.js";
 import type { InlineDecision, ToolDefinition } from "../core/exchange.js";
 import type { GuardRefusal, GuardResponse, GuardSession, GuardVerdict, InlineGuard } from "../core/guard.js";
 import type { JsonRpcRequest, JsonRpcSuccess } from "../core/transport.js";
+import { descriptionText } from "./tool-description-text.js";
 import type { ToolPinning } from "./tool-pinning.js";
 
 /** What inline defence needs of a policy engine (src/defence/policy). */
@@ -394,26 +395,6 @@ function toolDefinitions(listed: unknown[]): ToolDefinition[] {
     definitions.push(definition);
   }
   return definitions;
-}
-
-/** The description and every description inside the input schema: instructions hide in both. */
-function descriptionText(definition: ToolDefinition): string {
-  const parts: string[] = [];
-  if (definition.description !== undefined) parts.push(definition.description);
-  collectDescriptions(definition.input_schema, parts, 0);
-  return parts.join("\n");
-}
-
-function collectDescriptions(value: unknown, parts: string[], depth: number): void {
-  if (depth > 16 || value === null || typeof value !== "object") return;
-  if (Array.isArray(value)) {
-    for (const item of value) collectDescriptions(item, parts, depth + 1);
-    return;
-  }
-  for (const [key, item] of Object.entries(value)) {
-    if ((key === "description" || key === "title") && typeof item === "string") parts.push(item);
-    else collectDescriptions(item, parts, depth + 1);
-  }
 }
 
 /** The text a model reads from a result: text blocks, embedded resource text, prompt messages. */

@@ -1,18 +1,18 @@
 /**
  * Measures the poisoning classifier on the shared data sets' `test.jsonl.gz` files:
  *
- *   node dist/src/defence/poisoning/evaluate-poisoning.js [--datasets folder] [--json]
+ *   node dist/src/defence/poisoning/evaluate-poisoning.js [--datasets folder] [--model file.json] [--json]
  *
  * Session level: a session with `injection_seen` is caught when any of its results is flagged; a benign
  * session flagged at all is a false positive. Call level: injected results flagged, benign results
  * (every result of a benign session) flagged.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { datasetsFolder, readLabels, readSessions } from "./dataset-files.js";
 import { PoisoningClassifier } from "./poisoning-classifier.js";
-import { packageRoot } from "./poisoning-model.js";
+import { packageRoot, parsePoisoningModel } from "./poisoning-model.js";
 
 /** Figures for one data set. */
 export interface PoisoningEvaluation {
@@ -112,7 +112,14 @@ function main(): void {
   const at = process.argv.indexOf("--datasets");
   const folder =
     at !== -1 && process.argv[at + 1] !== undefined ? process.argv[at + 1]! : datasetsFolder(packageRoot());
-  const classifier = new PoisoningClassifier();
+  const modelAt = process.argv.indexOf("--model");
+  const modelPath = modelAt !== -1 ? process.argv[modelAt + 1] : undefined;
+  let classifier = new PoisoningClassifier();
+  if (modelPath !== undefined) {
+    const parsed = parsePoisoningModel(JSON.parse(readFileSync(modelPath, "utf8")));
+    if (!parsed.ok) throw new Error(`${modelPath}: ${parsed.message}`);
+    classifier = new PoisoningClassifier({ model: parsed.value });
+  }
   const results: PoisoningEvaluation[] = [];
   for (const dataset of ["agentdojo", "bipia"]) {
     if (!existsSync(join(folder, dataset, "test.jsonl.gz"))) {

@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { resultText } from "../inline-defence.js";
+import { collectSchemaDescriptions } from "../tool-description-text.js";
 
 /** One text of the corpus and where it came from. */
 export interface CorpusText {
@@ -73,7 +74,8 @@ class Collector {
   }
 
   result(source: string, result: unknown): void {
-    if (typeof result === "object" && result !== null) this.add(source, "result", resultText(result as Record<string, unknown>));
+    if (typeof result === "object" && result !== null)
+      this.add(source, "result", resultText(result as Record<string, unknown>));
   }
 
   async tools(server: string, client: Client): Promise<void> {
@@ -81,7 +83,7 @@ class Collector {
     for (const tool of listed.tools) {
       const parts: string[] = [];
       if (tool.description !== undefined) parts.push(tool.description);
-      collectDescriptions(tool.inputSchema, parts, 0);
+      collectSchemaDescriptions(tool.inputSchema, parts);
       this.add(`${server}/tool/${tool.name}`, "description", parts.join("\n"));
     }
   }
@@ -94,19 +96,6 @@ class Collector {
       return;
     }
     this.result(`${server}/${tag}`, result);
-  }
-}
-
-/** The same walk the inline guard does over an input schema: every `description` and `title`. */
-function collectDescriptions(value: unknown, parts: string[], depth: number): void {
-  if (depth > 16 || value === null || typeof value !== "object") return;
-  if (Array.isArray(value)) {
-    for (const item of value) collectDescriptions(item, parts, depth + 1);
-    return;
-  }
-  for (const [key, item] of Object.entries(value)) {
-    if ((key === "description" || key === "title") && typeof item === "string") parts.push(item);
-    else collectDescriptions(item, parts, depth + 1);
   }
 }
 
@@ -132,7 +121,8 @@ async function everything(collector: Collector, entry: string): Promise<void> {
     await collector.tools(server, client);
     const resources = await client.listResources();
     for (const resource of resources.resources) {
-      if (resource.description !== undefined) collector.add(`${server}/resource-list`, "description", resource.description);
+      if (resource.description !== undefined)
+        collector.add(`${server}/resource-list`, "description", resource.description);
       collector.result(`${server}/resource/${resource.uri}`, await client.readResource({ uri: resource.uri }));
     }
     const templates = await client.listResourceTemplates();
@@ -147,8 +137,15 @@ async function everything(collector: Collector, entry: string): Promise<void> {
     }
     const prompts = await client.listPrompts();
     for (const prompt of prompts.prompts) {
-      const parts = [prompt.description ?? "", ...(prompt.arguments ?? []).map((argument) => argument.description ?? "")];
-      collector.add(`${server}/prompt-list/${prompt.name}`, "description", parts.filter((part) => part !== "").join("\n"));
+      const parts = [
+        prompt.description ?? "",
+        ...(prompt.arguments ?? []).map((argument) => argument.description ?? ""),
+      ];
+      collector.add(
+        `${server}/prompt-list/${prompt.name}`,
+        "description",
+        parts.filter((part) => part !== "").join("\n"),
+      );
     }
     const promptArguments: Record<string, Record<string, string>> = {
       "simple-prompt": {},
@@ -170,7 +167,13 @@ async function everything(collector: Collector, entry: string): Promise<void> {
     await collector.call(server, client, "echo", { message: "Deploy finished without errors." }, "echo-2");
     await collector.call(server, client, "get-sum", { a: 17, b: 25 });
     for (const messageType of ["error", "success", "debug"]) {
-      await collector.call(server, client, "get-annotated-message", { messageType }, `get-annotated-message-${messageType}`);
+      await collector.call(
+        server,
+        client,
+        "get-annotated-message",
+        { messageType },
+        `get-annotated-message-${messageType}`,
+      );
     }
     for (const location of ["New York", "Chicago", "Los Angeles"]) {
       await collector.call(server, client, "get-structured-content", { location });
@@ -277,7 +280,9 @@ async function memory(collector: Collector, entry: string, scratch: string): Pro
     await call("search_nodes", { query: "document" }, "search_nodes-2");
     await call("open_nodes", { names: ["Q3 plan", "Maria Lopez"] });
     await call("delete_observations", { deletions: [{ entityName: "Q3 plan", observations: ["owned by finance"] }] });
-    await call("delete_relations", { relations: [{ from: "Lisbon office", to: "Onboarding checklist", relationType: "uses" }] });
+    await call("delete_relations", {
+      relations: [{ from: "Lisbon office", to: "Onboarding checklist", relationType: "uses" }],
+    });
     await call("delete_entities", { entityNames: ["Lisbon office"] });
     await call("read_graph", {}, "read_graph-2");
     try {
@@ -325,7 +330,9 @@ async function main(): Promise<void> {
   const output = at !== -1 ? process.argv[at + 1] : undefined;
   if (output !== undefined) writeFileSync(output, `${JSON.stringify(texts, null, 2)}\n`);
   const held = texts.filter((item) => corpusPart(item) === "held-out").length;
-  process.stdout.write(`${texts.length} texts (${held} held out)${output === undefined ? "" : `, written to ${output}`}\n`);
+  process.stdout.write(
+    `${texts.length} texts (${held} held out)${output === undefined ? "" : `, written to ${output}`}\n`,
+  );
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) await main();

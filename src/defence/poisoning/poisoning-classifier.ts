@@ -1,6 +1,6 @@
 import { findHiddenCharacters } from "./hidden-characters.js";
 import { loadShippedModel, type PoisoningModel } from "./poisoning-model.js";
-import { findExfiltrationLinks, findRuleSignals, ruleScore } from "./rule-signals.js";
+import { findDescriptionSignals, findExfiltrationLinks, findRuleSignals, ruleScore } from "./rule-signals.js";
 import type { PoisoningSignal } from "./signals.js";
 import {
   BASE_FEATURE_COUNT,
@@ -116,6 +116,12 @@ export class PoisoningClassifier {
     for (const signal of findRuleSignals(text)) {
       signals.push(signal);
       ruleEvidence = Math.max(ruleEvidence, signal.score ?? 0);
+    }
+    if (kind === "description") {
+      for (const signal of findDescriptionSignals(text)) {
+        signals.push(signal);
+        ruleEvidence = Math.max(ruleEvidence, signal.score ?? 0);
+      }
     }
     for (const signal of findExfiltrationLinks(text)) {
       signals.push(signal);

@@ -54,12 +54,26 @@ const RULES: readonly Rule[] = [
     detail: "asks to hide an action from the user",
     needs: ["user", "human", "customer", "owner", "operator"],
   },
+  // Three patterns rather than one alternation, each run only when its own word is present: the
+  // alternation tried every position of every text that merely mentions a user.
   {
     kind: "concealment",
     pattern:
-      /\b(?:keep|hide)\s+(?:this|it|these\s+\w+|the\s+\w+)\s+(?:secret|hidden|confidential|private)?\s*from\s+(?:the\s+)?(?:user|human)s?\b|\b(?:the\s+)?user\s+(?:must|should)\s+not\s+(?:know|see|notice|find\s+out)\b|\bsilently\s+(?:send|forward|transfer|delete|run|execute|upload|share|copy)\b/gi,
+      /\b(?:keep|hide)\s+(?:this|it|these\s+\w+|the\s+\w+)\s+(?:secret|hidden|confidential|private)?\s*from\s+(?:the\s+)?(?:user|human)s?\b/gi,
     detail: "asks to hide an action from the user",
-    needs: ["user", "human", "silently"],
+    needs: ["keep", "hide"],
+  },
+  {
+    kind: "concealment",
+    pattern: /\buser\s+(?:must|should)\s+not\s+(?:know|see|notice|find\s+out)\b/gi,
+    detail: "asks to hide an action from the user",
+    needs: ["user"],
+  },
+  {
+    kind: "concealment",
+    pattern: /\bsilently\s+(?:send|forward|transfer|delete|run|execute|upload|share|copy)\b/gi,
+    detail: "asks to hide an action from the user",
+    needs: ["silently"],
   },
 ];
 
@@ -192,4 +206,51 @@ function editDistance(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length] ?? 0;
+}
+
+// Tool descriptions legitimately tell the model how to use the tool, so the learned score alone says little
+// there; these rules name what a description has no business asking for. Bounded patterns, as above.
+const DESCRIPTION_RULES: readonly Rule[] = [
+  {
+    kind: "cue_phrase",
+    pattern:
+      /\b(?:when|whenever|before|after|if)\b[^.\n]{0,40}?[`"']?\b[a-z]+(?:[_-][a-z]+)+[`"']?\s+(?:tool|function)\b[^.\n]{0,120}?\b(?:always|instead|must|change|replace|add|bcc|cc|redirect|send|forward|include)\b/gi,
+    detail: "asks to change how another tool is used",
+    needs: ["tool", "function"],
+  },
+  {
+    kind: "cue_phrase",
+    pattern:
+      /\b(?:send|forward|bcc|cc|copy|e-?mail|upload|post|add|include|pass|redirect|report)\b[^.\n]{0,120}?(?:\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+|https?:\/\/)/gi,
+    detail: "asks to send data to an address",
+    needs: ["@", "http"],
+  },
+  {
+    kind: "cue_phrase",
+    pattern:
+      /\b(?:read|cat|pass|include|send|upload|attach|copy)\b[^.\n]{0,60}?(?:~\/\.ssh|id_rsa|id_ed25519|\.aws\/credentials|\/etc\/(?:passwd|shadow)|\.env\b|mcp\.json|private key|api[_ ]?keys?)/gi,
+    detail: "asks to read secret files or keys",
+    needs: ["ssh", "id_", "credentials", "/etc/", ".env", "mcp.json", "private key", "api"],
+  },
+];
+
+/** Rules for tool descriptions only: requests to act on other tools, to send data out, or to read secrets. */
+export function findDescriptionSignals(text: string): PoisoningSignal[] {
+  const signals: PoisoningSignal[] = [];
+  const lower = text.toLowerCase();
+  for (const rule of DESCRIPTION_RULES) {
+    if (!rule.needs.some((word) => lower.includes(word))) continue;
+    rule.pattern.lastIndex = 0;
+    for (let match = rule.pattern.exec(text); match !== null; match = rule.pattern.exec(text)) {
+      signals.push({
+        kind: rule.kind,
+        detail: rule.detail,
+        start: match.index,
+        end: match.index + match[0].length,
+        score: SCORES[rule.kind],
+      });
+      if (signals.length > 8) return signals;
+    }
+  }
+  return signals;
 }

@@ -11,7 +11,9 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { benignDataText } from "./benign-data-text.js";
 import { datasetsFolder, readSessions } from "./dataset-files.js";
+import { type CorpusText, collectMcpBenignCorpus, corpusPart, referenceServersInstalled } from "./mcp-benign-corpus.js";
 import { type PoisoningModel, packageRoot, serialisePoisoningModel } from "./poisoning-model.js";
 import { benignInstructionText, embedInjection, phrasesOf, Random, syntheticInjection } from "./synthetic-text.js";
 import {
@@ -26,12 +28,18 @@ import {
 
 const HASH_BITS = 16;
 const FOLDS = 5;
-const TARGET_BENIGN_RATE = 0.005;
+// At most 0.5% of held-out benign results per data set (TOOLWATCH_TRAIN_BENIGN_RATE=0.0025 makes it the
+// highest one: fewer false positives on unseen benign text, lower recall; see docs/poisoning.md).
+const TARGET_BENIGN_RATE = Number(process.env.TOOLWATCH_TRAIN_BENIGN_RATE ?? 0.005);
 const DROPOUT = 0.5;
 // Below 200 documents the 0.5% quantile is the maximum itself: too noisy to trust over the global threshold.
 const ENSEMBLE = Number(process.env.TOOLWATCH_TRAIN_ENSEMBLE ?? 4);
 const INJECTIONS_PER_HOST = Number(process.env.TOOLWATCH_TRAIN_INJECTIONS ?? 8);
 const MIN_KIND_DOCUMENTS = 200;
+const SYNTHETIC_DATA_TEXTS = Number(process.env.TOOLWATCH_TRAIN_DATA_TEXTS ?? 1500);
+// Tool descriptions address the model by design ("Use this tool when …"): the model alone flags one only
+// above this, or above every benign description seen in training, whichever is higher.
+const DESCRIPTION_THRESHOLD_FLOOR = 0.97;
 const KIND_THRESHOLD_FLOOR = 0.5;
 
 interface Example {
@@ -217,7 +225,7 @@ function quantileThreshold(scores: number[]): number {
   return Math.min(0.995, Math.max(0.5, (sorted[allowed] ?? 0) + 1e-4));
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const started = Date.now();
   const seed = Number(argument("--seed", "7"));
   const root = packageRoot();
@@ -244,8 +252,23 @@ function main(): void {
       source: "synthetic",
     });
   }
+  for (let index = 0; index < SYNTHETIC_DATA_TEXTS; index++) {
+    hosts.push({ text: benignDataText(random), fold: random.integer(FOLDS), baseline: false, source: "synthetic" });
+  }
+  // Real MCP traffic: the training part of the reference servers' corpus (the rest is the held-out
+  // zero-flag check in test/defence/poisoning). Its descriptions are scored as descriptions, so they set
+  // the description threshold rather than train the model.
+  let corpus: CorpusText[] = [];
+  if (referenceServersInstalled()) corpus = await collectMcpBenignCorpus();
+  else process.stdout.write("MCP reference servers not installed: training without the real-MCP corpus\n");
+  const corpusTraining = corpus.filter((item) => corpusPart(item) === "train");
+  for (const item of corpusTraining) {
+    hosts.push({ text: item.text, fold: random.integer(FOLDS), baseline: false, source: "mcp" });
+  }
+  const syntheticDescriptions = Array.from({ length: 400 }, () => benignDataText(random));
   process.stdout.write(
-    `${baselineCount} distinct baseline results, ${hosts.length - baselineCount} synthetic benign texts\n`,
+    `${baselineCount} distinct baseline results, ${hosts.length - baselineCount - corpusTraining.length} synthetic benign texts, ` +
+      `${corpusTraining.length} texts of real MCP servers (of ${corpus.length})\n`,
   );
 
   // Cross-fitting: out-of-fold scores of benign baseline documents set the threshold; synthetic injections
@@ -304,16 +327,33 @@ function main(): void {
 
   const examples = buildExamples(hosts, -1, seed * 101, INJECTIONS_PER_HOST);
   const weights = trainEnsemble(hosts, -1, seed);
+  // Descriptions: the highest score the final model gives a benign description it trained near (the real
+  // servers' training part and synthetic descriptions), with a margin, never below the floor.
+  let descriptionMaximum = 0;
+  for (const text of [
+    ...corpusTraining.filter((item) => item.kind === "description").map((item) => item.text),
+    ...syntheticDescriptions,
+  ]) {
+    descriptionMaximum = Math.max(descriptionMaximum, scoreDocument(weights, text));
+  }
+  const descriptionThreshold = Math.min(
+    0.999,
+    Math.max(DESCRIPTION_THRESHOLD_FLOOR, threshold, descriptionMaximum + 0.005),
+  );
+  process.stdout.write(
+    `description threshold ${descriptionThreshold.toFixed(4)} (benign maximum ${descriptionMaximum.toFixed(4)})\n`,
+  );
   const model: PoisoningModel = {
     hash_bits: HASH_BITS,
     threshold: Math.round(threshold * 1e4) / 1e4,
-    description_threshold: Math.round(Math.max(threshold, 0.9) * 1e4) / 1e4,
+    description_threshold: Math.round(descriptionThreshold * 1e4) / 1e4,
     kind_thresholds: kindThresholds,
     weights,
     training: {
       seed,
       baseline_results: baselineCount,
-      synthetic_benign_texts: hosts.length - baselineCount,
+      synthetic_benign_texts: hosts.length - baselineCount - corpusTraining.length,
+      mcp_corpus_training_texts: corpusTraining.length,
       examples_per_member: examples.length,
       ensemble_members: ENSEMBLE,
       positive_examples: examples.filter((item) => item.label === 1).length,
@@ -325,4 +365,4 @@ function main(): void {
   process.stdout.write(`wrote ${output} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }
 
-main();
+await main();
