@@ -17,6 +17,7 @@ const COMMANDS: ReadonlyArray<[name: string, load: () => Promise<Register>]> = [
   ["rules", async () => (await import("./commands/rules.js")).registerRulesCommand],
   ["alerts", async () => (await import("./commands/alerts.js")).registerAlertsCommand],
   ["audit", async () => (await import("./commands/audit.js")).registerAuditCommand],
+  ["baseline", async () => (await import("./commands/baseline.js")).registerBaselineCommand],
   ["scan", async () => (await import("./commands/scan.js")).registerScanCommand],
   ["dlp", async () => (await import("./commands/dlp.js")).registerDlpCommand],
   ["tools", async () => (await import("./commands/tools.js")).registerToolsCommand],

@@ -1,9 +1,11 @@
 import type { Command } from "commander";
 import { loadConfig } from "../../config/config.js";
+import { ToolwatchError } from "../../core/errors.js";
 import type { AlertEvent } from "../../core/notifier.js";
 import { JsonLinesWriter } from "../../replay/json-lines-writer.js";
 import { formatReplaySummary, type ReplaySummary, replay } from "../../replay/replay.js";
 import { createAnalysis } from "../../runtime/analysis.js";
+import { loadBaselineInto, readBaselineFile } from "../../runtime/baseline-file.js";
 
 interface ReplayCommandOptions {
   baseline?: string[];
@@ -25,7 +27,7 @@ export function registerReplayCommand(program: Command): void {
     .argument("<events...>", "capture files to score")
     .option(
       "--baseline <file>",
-      "known-normal capture file, learned before scoring (repeatable)",
+      "known-normal capture file learned before scoring, or a saved baseline (.json from `toolwatch baseline train`); repeatable",
       (file: string, files: string[] | undefined) => [...(files ?? []), file],
     )
     .option("--findings <file>", "write findings as JSON lines to this file (- for stdout)")
@@ -48,11 +50,23 @@ export function registerReplayCommand(program: Command): void {
           alertsWriter?.write(event);
         },
       });
+      // Saved baselines are loaded first; capture files given as baselines are then learned on top of them.
+      const captureBaselines: string[] = [];
+      for (const file of options.baseline ?? []) {
+        if (!file.endsWith(".json")) {
+          captureBaselines.push(file);
+          continue;
+        }
+        const saved = readBaselineFile(file);
+        if (!saved.ok) throw new ToolwatchError("config_invalid", saved.message);
+        const loaded = loadBaselineInto(saved.value, analysis.detectors);
+        if (!loaded.ok) throw new ToolwatchError("config_invalid", `${file}: ${loaded.message}`);
+      }
       let summary: ReplaySummary;
       try {
         summary = await replay({
           files,
-          baseline: options.baseline ?? [],
+          baseline: captureBaselines,
           findings: options.findings,
           db: options.db,
           strict: options.strict ?? false,

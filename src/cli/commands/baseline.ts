@@ -1,0 +1,94 @@
+import type { Command } from "commander";
+import type { Detector } from "../../core/detector.js";
+import { ToolwatchError } from "../../core/errors.js";
+import type { CapturedExchange } from "../../core/exchange.js";
+import { baselineDetectors, describeBaselineState } from "../../detectors/baseline/index.js";
+import { defaultDetectors } from "../../detectors/index.js";
+import { type CaptureRecord, readCaptureBatches } from "../../record/read-capture.js";
+import { mergeByTime } from "../../replay/merge-by-time.js";
+import { type BaselineFile, readBaselineFile, trainBaseline, writeBaselineFile } from "../../runtime/baseline-file.js";
+
+interface TrainOptions {
+  output: string;
+  strict?: boolean;
+}
+
+/** Every detector that learns a baseline: the defaults plus the baseline models, each name once. */
+export function learningDetectors(): Detector[] {
+  const byName = new Map<string, Detector>();
+  for (const detector of [...defaultDetectors(), ...baselineDetectors()]) {
+    if (detector.saveBaseline !== undefined && !byName.has(detector.name)) byName.set(detector.name, detector);
+  }
+  return [...byName.values()];
+}
+
+/** Registers `toolwatch baseline train` and `toolwatch baseline show`. */
+export function registerBaselineCommand(program: Command): void {
+  const baseline = program
+    .command("baseline")
+    .description("Learn what normal tool use looks like from capture files, and inspect what was learned.");
+  baseline
+    .command("train")
+    .description("Learn baselines (tool sequences, arguments, timing, resources) from known-normal capture files.")
+    .argument("<captures...>", "known-normal capture files (.jsonl or .jsonl.gz), merged by time")
+    .requiredOption("-o, --output <file>", "where to write the baseline (JSON)")
+    .option("--strict", "stop at the first bad line instead of reporting and skipping it")
+    .action(async (files: string[], options: TrainOptions) => {
+      let badLines = 0;
+      const sources = files.map((file) =>
+        readCaptureBatches(file, {
+          strict: options.strict ?? false,
+          onBadLine: (message) => {
+            badLines++;
+            if (badLines <= 10) process.stderr.write(`toolwatch: skipped ${message}\n`);
+          },
+        }),
+      );
+      const started = performance.now();
+      const detectors = learningDetectors();
+      const trained = await trainBaseline(
+        { files, batches: exchangesOf(mergeByTime<CaptureRecord>(sources)) },
+        detectors,
+      );
+      writeBaselineFile(options.output, trained);
+      const seconds = (performance.now() - started) / 1000;
+      process.stderr.write(
+        `learned ${trained.trained_on.events} events, ${trained.trained_on.sessions} sessions, agent types ${trained.trained_on.agents.join(", ") || "none"} in ${seconds.toFixed(2)} s; bad lines: ${badLines}\n` +
+          `  detectors: ${Object.keys(trained.detectors).join(", ")} -> ${options.output}\n`,
+      );
+    });
+  baseline
+    .command("show")
+    .description(
+      "Summarise a baseline file: agent types, tools, top transitions, argument statistics, hours, resources.",
+    )
+    .argument("<file>", "a baseline file written by `toolwatch baseline train`")
+    .action((file: string) => {
+      const read = readBaselineFile(file);
+      if (!read.ok) throw new ToolwatchError("config_invalid", read.message);
+      process.stdout.write(formatBaseline(read.value));
+    });
+}
+
+async function* exchangesOf(batches: AsyncIterable<CaptureRecord[]>): AsyncGenerator<CapturedExchange[]> {
+  for await (const batch of batches) yield batch.map((record) => record.exchange);
+}
+
+/** The readable summary `toolwatch baseline show` prints. */
+export function formatBaseline(baseline: BaselineFile): string {
+  const { trained_on: trainedOn } = baseline;
+  const lines = [
+    `baseline created ${baseline.created} from ${trainedOn.files.join(", ") || "no files"}`,
+    `  ${trainedOn.events} events, ${trainedOn.sessions} sessions, agent types: ${trainedOn.agents.join(", ") || "none"}`,
+  ];
+  for (const [name, state] of Object.entries(baseline.detectors)) {
+    lines.push("", `${name}:`);
+    const described = describeBaselineState(name, state);
+    if (described === null) {
+      lines.push(`  ${JSON.stringify(state).length} bytes of state (no summary for this detector)`);
+    } else {
+      for (const line of described) lines.push(`  ${line}`);
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,130 @@
+/**
+ * Tool-call arguments as flat (path, value) leaves, and the content class of a string value: what the argument and
+ * resource models read. Bounded: a call with a huge or deeply nested argument object costs a fixed amount.
+ */
+
+/** One scalar inside a call's arguments. */
+export interface ArgumentLeaf {
+  /** `to`, `payment.iban`, `recipients[]`: object keys joined with dots, array items as `[]`. */
+  path: string;
+  value: string | number | boolean;
+  /** The value's content class, once worked out (see {@link leafContentClass}). */
+  content?: ContentClass;
+}
+
+/** Most leaves read from one call; the rest are not modelled. */
+export const MAX_LEAVES = 32;
+const MAX_DEPTH = 4;
+
+const NO_LEAVES: readonly ArgumentLeaf[] = Object.freeze([]);
+/** The last arguments object flattened: every baseline detector reads the same exchange in turn. */
+let lastArguments: object | null = null;
+let lastLeaves: readonly ArgumentLeaf[] = NO_LEAVES;
+
+/**
+ * The scalar leaves of a call's arguments, at most {@link MAX_LEAVES}, in key order. The result of the last call is
+ * reused when the same arguments object comes again (the next detector on the same exchange): exchanges are not
+ * changed once recorded, so the leaves cannot go stale.
+ */
+export function argumentLeaves(argumentsObject: Record<string, unknown> | null | undefined): readonly ArgumentLeaf[] {
+  if (argumentsObject === null || argumentsObject === undefined || typeof argumentsObject !== "object")
+    return NO_LEAVES;
+  if (argumentsObject === lastArguments) return lastLeaves;
+  const leaves: ArgumentLeaf[] = [];
+  collect(argumentsObject, "", 0, leaves);
+  lastArguments = argumentsObject;
+  lastLeaves = leaves;
+  return leaves;
+}
+
+/** The content class of a leaf, worked out once per leaf. */
+export function leafContentClass(leaf: ArgumentLeaf): ContentClass {
+  if (leaf.content === undefined) {
+    leaf.content =
+      typeof leaf.value === "string"
+        ? contentClass(leaf.value)
+        : typeof leaf.value === "number"
+          ? "number"
+          : "identifier";
+  }
+  return leaf.content;
+}
+
+function collect(value: unknown, path: string, depth: number, leaves: ArgumentLeaf[]): void {
+  if (leaves.length >= MAX_LEAVES) return;
+  if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+    leaves.push({ path, value });
+    return;
+  }
+  if (value === null || typeof value !== "object" || depth >= MAX_DEPTH) return;
+  if (Array.isArray(value)) {
+    const itemPath = `${path}[]`;
+    for (const item of value) {
+      if (leaves.length >= MAX_LEAVES) return;
+      collect(item, itemPath, depth + 1, leaves);
+    }
+    return;
+  }
+  for (const key of Object.keys(value)) {
+    if (leaves.length >= MAX_LEAVES) return;
+    collect((value as Record<string, unknown>)[key], path === "" ? key : `${path}.${key}`, depth + 1, leaves);
+  }
+}
+
+/** Content classes of a string value: the argument model's fingerprint. */
+export const CONTENT_CLASSES = [
+  "empty",
+  "natural_language",
+  "code",
+  "url",
+  "base64",
+  "hex",
+  "path",
+  "email",
+  "number",
+  "identifier",
+] as const;
+export type ContentClass = (typeof CONTENT_CLASSES)[number];
+
+/** Classes that carry data in a form people do not write: the interesting drift is towards these. */
+export const ENCODED_CLASSES: ReadonlySet<ContentClass> = new Set(["code", "base64", "hex"]);
+
+/** Only the head of a long value is classified: the class of a value is decided in its first few hundred characters. */
+const CLASSIFY_CHARS = 256;
+const EMAIL = /^[^\s@<>]+@[^\s@<>]+\.[a-z]{2,}$/i;
+const URL_PATTERN = /^[a-z][a-z0-9+.-]*:\/\/\S+$/i;
+const NUMBER = /^[-+]?[\d][\d,.:/ +TZ-]*$/;
+const HEX = /^(?:0x)?[0-9a-f]{16,}$/i;
+const BASE64 = /^[A-Za-z0-9+/_-]{16,}={0,2}$/;
+const PATH = /^(?:~|\.{1,2}|[A-Za-z]:)?[/\\][^\s]*$|^[^\s/\\]+[/\\][^\s]+$/;
+const CODE_WORD = /\b(?:function|return|import|def|class|select|insert|drop|union|curl|wget|eval|exec|bash|sudo|rm)\b/i;
+const CODE_SYMBOLS = /[{}();=<>$`|&]/g;
+
+/** The content class of a string value (see {@link CONTENT_CLASSES}). */
+export function contentClass(value: string): ContentClass {
+  const text = value.length > CLASSIFY_CHARS ? value.slice(0, CLASSIFY_CHARS) : value;
+  const trimmed = text.trim();
+  if (trimmed.length === 0) return "empty";
+  const hasSpace = /\s/.test(trimmed);
+  if (!hasSpace) {
+    if (EMAIL.test(trimmed)) return "email";
+    if (URL_PATTERN.test(trimmed)) return "url";
+    if (NUMBER.test(trimmed)) return "number";
+    if (HEX.test(trimmed)) return "hex";
+    if (PATH.test(trimmed)) return "path";
+    // Base64 needs letters of both cases and a digit: a long snake_case name is not an encoding.
+    if (BASE64.test(trimmed) && /[a-z]/.test(trimmed) && /[A-Z]/.test(trimmed) && /\d/.test(trimmed)) return "base64";
+    if (CODE_WORD.test(trimmed) && (trimmed.match(CODE_SYMBOLS)?.length ?? 0) >= 2) return "code";
+    return "identifier";
+  }
+  if (NUMBER.test(trimmed)) return "number";
+  const symbols = trimmed.match(CODE_SYMBOLS)?.length ?? 0;
+  if (symbols >= 4 && (symbols / trimmed.length > 0.04 || CODE_WORD.test(trimmed))) return "code";
+  return "natural_language";
+}
+
+/** `value` clipped for a finding's evidence or message. */
+export function clipValue(value: string, characters = 80): string {
+  const flat = value.replace(/\s+/g, " ");
+  return flat.length <= characters ? flat : `${flat.slice(0, characters)}…`;
+}

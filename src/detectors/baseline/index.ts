@@ -1,0 +1,51 @@
+import type { Detector } from "../../core/detector.js";
+import { ARGUMENT_DETECTOR, ArgumentDetector, describeArgumentBaseline } from "./argument-model.js";
+import { describeResourceBaseline, RESOURCE_DETECTOR, ResourceDetector } from "./resource-model.js";
+import { describeSequenceBaseline, SEQUENCE_DETECTOR, SequenceDetector } from "./sequence-model.js";
+import { describeTemporalBaseline, TEMPORAL_DETECTOR, TemporalDetector } from "./temporal-model.js";
+
+export {
+  ARGUMENT_DETECTOR,
+  type ArgumentBaselineState,
+  ArgumentDetector,
+  argumentBaselineSchema,
+  describeArgumentBaseline,
+} from "./argument-model.js";
+export {
+  describeResourceBaseline,
+  RESOURCE_DETECTOR,
+  type ResourceBaselineState,
+  ResourceDetector,
+  resourceBaselineSchema,
+} from "./resource-model.js";
+export {
+  describeSequenceBaseline,
+  SEQUENCE_DETECTOR,
+  type SequenceBaselineState,
+  SequenceDetector,
+  sequenceBaselineSchema,
+} from "./sequence-model.js";
+export {
+  describeTemporalBaseline,
+  TEMPORAL_DETECTOR,
+  type TemporalBaselineState,
+  TemporalDetector,
+  temporalBaselineSchema,
+} from "./temporal-model.js";
+
+/** The four learned-baseline detectors (sequences, arguments, timing, resources): fresh instances. */
+export function baselineDetectors(): Detector[] {
+  return [new SequenceDetector(), new ArgumentDetector(), new TemporalDetector(), new ResourceDetector()];
+}
+
+const DESCRIBERS: Record<string, (state: unknown) => string[] | null> = {
+  [SEQUENCE_DETECTOR]: describeSequenceBaseline,
+  [ARGUMENT_DETECTOR]: describeArgumentBaseline,
+  [TEMPORAL_DETECTOR]: describeTemporalBaseline,
+  [RESOURCE_DETECTOR]: describeResourceBaseline,
+};
+
+/** Readable lines about a baseline detector's saved state; `null` for other detectors or a state that does not parse. */
+export function describeBaselineState(detector: string, state: unknown): string[] | null {
+  return DESCRIBERS[detector]?.(state) ?? null;
+}
