@@ -2,7 +2,9 @@
 // Each benchmark measures its own baseline in the same run (direct calls, a peer gateway, parsing alone),
 // because these machines are shared and noisy: the ratios are the figures to read.
 import { benchAlerts } from "./alerts.bench.js";
+import { benchBaseline } from "./baseline.bench.js";
 import type { BenchResult } from "./bench-result.js";
+import { benchDetectors } from "./detectors.bench.js";
 import { benchDlp } from "./dlp.bench.js";
 import { benchHttpGateway } from "./http-gateway.bench.js";
 import { benchMetrics } from "./metrics.bench.js";
@@ -20,6 +22,8 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult | BenchResult[]>> = {
   policy: () => benchPolicy(),
   dlp: () => benchDlp(),
   poisoning: () => benchPoisoning(),
+  baseline: () => benchBaseline(),
+  detectors: () => benchDetectors(),
 };
 
 const wanted = process.argv.slice(2);

@@ -1,13 +1,23 @@
 import type { Detector } from "../core/detector.js";
+import { baselineDetectors } from "./baseline/index.js";
 import { InlineDecisionDetector } from "./inline-decision-detector.js";
 import { OperationalDetector } from "./operational-detector.js";
+import { patternDetectors } from "./patterns/index.js";
 import { PoisoningDetector } from "./poisoning-detector.js";
 
+export * from "./baseline/index.js";
 export { InlineDecisionDetector } from "./inline-decision-detector.js";
 export { OperationalDetector, type OperationalDetectorOptions } from "./operational-detector.js";
+export * from "./patterns/index.js";
 export { PoisoningDetector, type PoisoningDetectorOptions, type PoisoningInspector } from "./poisoning-detector.js";
 
 /** The detectors live capture and replay run when nobody chooses: fresh instances, so runs share no state. */
 export function defaultDetectors(): Detector[] {
-  return [new OperationalDetector(), new InlineDecisionDetector(), new PoisoningDetector()];
+  return [
+    new OperationalDetector(),
+    new InlineDecisionDetector(),
+    new PoisoningDetector(),
+    ...baselineDetectors(),
+    ...patternDetectors(),
+  ];
 }

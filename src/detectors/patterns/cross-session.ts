@@ -1,0 +1,359 @@
+import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
+import type { CapturedExchange } from "../../core/exchange.js";
+import { compareSeverity, type Finding, type Severity } from "../../core/finding.js";
+import { textEntropy } from "./call-traits.js";
+import { bandKeys, hashRange, minHashSignature, signatureSimilarity } from "./min-hash.js";
+
+/** Options of {@link CrossSessionDetector}. */
+export interface CrossSessionDetectorOptions {
+  /** Sliding event-time window in which similar calls are grouped. Default 10 minutes. */
+  window_ms?: number;
+  /** Fewest distinct sessions sending similar arguments to one tool for a finding. Default 8. */
+  min_sessions?: number;
+  /** Distinct users needed (besides twice the session threshold) for a high finding. Default 5. */
+  high_users?: number;
+  /** Estimated Jaccard similarity of argument shingles at which two calls count as alike. Default 0.6. */
+  similarity?: number;
+  /** Shortest argument content (characters) considered: short values are templates, not payloads. Default 32. */
+  min_content_chars?: number;
+  /** Lowest Shannon entropy (bits per character) of the content considered. Default 3.3. */
+  min_content_entropy?: number;
+  /** Calls kept in the window at most (the oldest go first). Default 20,000. */
+  max_entries?: number;
+}
+
+const DETECTOR_NAME = "cross_session";
+const STATE_VERSION = 1;
+const BANDS = 6;
+const ROWS = 4;
+const BINS = BANDS * ROWS;
+/** Characters of argument content read per call: enough to tell payloads apart, cheap to shingle. */
+const MAX_CONTENT_CHARS = 512;
+/** Band keys of baseline content remembered at most. */
+const MAX_TEMPLATES = 100_000;
+/** Entries per LSH bucket at most. */
+const MAX_BUCKET = 256;
+/** Findings about one cluster at most, so a large campaign does not flood the sink. */
+const MAX_FINDINGS_PER_CLUSTER = 200;
+
+interface Entry {
+  id: number;
+  session: string;
+  user: string | null;
+  agent: string | null;
+  server: string;
+  tool: string;
+  call_index: number;
+  time_ms: number;
+  signature: Uint32Array;
+  keys: number[];
+  raised: Severity | null;
+  cluster: number | null;
+}
+
+/** The grouping state: the window of recent calls and their LSH buckets. Learning and scoring keep one each. */
+class Window {
+  readonly entries: Entry[] = [];
+  private head = 0;
+  readonly buckets = new Map<number, Entry[]>();
+
+  get size(): number {
+    return this.entries.length - this.head;
+  }
+
+  add(entry: Entry): void {
+    this.entries.push(entry);
+    for (const key of entry.keys) {
+      const bucket = this.buckets.get(key);
+      if (bucket === undefined) this.buckets.set(key, [entry]);
+      else {
+        // A bucket is capped: past this many alike calls the count is decided, and candidates stay cheap.
+        if (bucket.length >= MAX_BUCKET) bucket.shift();
+        bucket.push(entry);
+      }
+    }
+  }
+
+  /** Drops entries older than `cutoff`, and the oldest beyond `limit`. Entries arrive in time order. */
+  evict(cutoff: number, limit: number): void {
+    while (this.head < this.entries.length) {
+      const oldest = this.entries[this.head]!;
+      if (oldest.time_ms >= cutoff && this.size < limit) break;
+      this.head++;
+      for (const key of oldest.keys) {
+        const bucket = this.buckets.get(key);
+        if (bucket === undefined) continue;
+        const at = bucket.indexOf(oldest);
+        if (at >= 0) bucket.splice(at, 1);
+        if (bucket.length === 0) this.buckets.delete(key);
+      }
+    }
+    // Compact now and then so the array does not grow without bound.
+    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Entries sharing a band with `keys` (in the same tool: keys include it). */
+  candidates(keys: readonly number[]): Entry[] {
+    const found = new Set<Entry>();
+    for (const key of keys) for (const entry of this.buckets.get(key) ?? []) found.add(entry);
+    return [...found];
+  }
+
+  clear(): void {
+    this.entries.length = 0;
+    this.head = 0;
+    this.buckets.clear();
+  }
+}
+
+interface SavedState {
+  version: number;
+  usual_sessions: Array<[string, number]>;
+  templates: number[];
+}
+
+/**
+ * Cross-session correlation: many sessions (or users) sending near-identical argument content to the same
+ * tool within a sliding event-time window, as a coordinated attack or an injection spreading through shared
+ * content does.
+ *
+ * Each call's argument values (sorted by name, lower-cased, first 512 characters) are shingled into 5-grams
+ * and summarised by a one-permutation MinHash of 24 bins; 6 LSH bands of 4 bins find earlier calls to the
+ * same tool that may be alike, and the signatures confirm it (estimated Jaccard ≥ 0.6). Short or low-entropy
+ * content (empty arguments, ids, template values such as the same `get_balance` call from everyone) is never
+ * grouped. The threshold rises above the tool's usual cross-session similarity: training records, per tool,
+ * the most distinct sessions seen sending alike content in one window, and content seen in training needs
+ * three times as many sessions. Medium at `min_sessions` distinct sessions; high at twice that from at least
+ * `high_users` distinct users with content training never saw. Memory is the window (bounded in entries).
+ */
+export class CrossSessionDetector implements Detector {
+  readonly name = DETECTOR_NAME;
+  private readonly windowMs: number;
+  private readonly minSessions: number;
+  private readonly highUsers: number;
+  private readonly similarity: number;
+  private readonly minChars: number;
+  private readonly minEntropy: number;
+  private readonly maxEntries: number;
+  private readonly window = new Window();
+  private readonly learning = new Window();
+  private readonly usualSessions = new Map<string, number>();
+  private readonly templates = new Set<number>();
+  private nextId = 0;
+  private nextCluster = 0;
+  private readonly clusterFindings = new Map<number, number>();
+
+  constructor(options: CrossSessionDetectorOptions = {}) {
+    this.windowMs = options.window_ms ?? 10 * 60_000;
+    this.minSessions = options.min_sessions ?? 8;
+    this.highUsers = options.high_users ?? 5;
+    this.similarity = options.similarity ?? 0.6;
+    this.minChars = options.min_content_chars ?? 32;
+    this.minEntropy = options.min_content_entropy ?? 3.3;
+    this.maxEntries = options.max_entries ?? 20_000;
+  }
+
+  learn(exchange: CapturedExchange, position: ExchangePosition): void {
+    const entry = this.entryFor(exchange, position);
+    if (entry === null) return;
+    this.learning.evict(position.time_ms - this.windowMs, this.maxEntries);
+    const alike = this.alike(this.learning, entry);
+    const sessions = distinct(alike, (other) => other.session, entry.session);
+    if (sessions > (this.usualSessions.get(entry.tool) ?? 0)) this.usualSessions.set(entry.tool, sessions);
+    this.learning.add(entry);
+    for (const key of entry.keys) if (this.templates.size < MAX_TEMPLATES) this.templates.add(key);
+  }
+
+  observe(exchange: CapturedExchange, position: ExchangePosition, emit: FindingSink): void {
+    if (this.learning.size > 0) this.learning.clear();
+    const entry = this.entryFor(exchange, position);
+    if (entry === null) return;
+    this.window.evict(position.time_ms - this.windowMs, this.maxEntries);
+    const alike = this.alike(this.window, entry);
+    this.window.add(entry);
+    if (alike.length === 0) return;
+    const group = [...alike, entry];
+    const sessions = distinct(group, (other) => other.session);
+    const known = entry.keys.some((key) => this.templates.has(key));
+    const usual = this.usualSessions.get(entry.tool) ?? 0;
+    const needed = Math.max(this.minSessions, 2 * usual + 1) * (known ? 3 : 1);
+    if (sessions < needed) return;
+    const users = distinct(group, (other) => other.user ?? "");
+    const severity: Severity = sessions >= 2 * needed && users >= this.highUsers && !known ? "high" : "medium";
+    let cluster = group.find((other) => other.cluster !== null)?.cluster ?? null;
+    if (cluster === null) cluster = this.nextCluster++;
+    for (const member of group) member.cluster = cluster;
+    // Every session of the group gets a finding on its own latest alike call, once per severity.
+    const latest = new Map<string, Entry>();
+    for (const member of group) {
+      const held = latest.get(member.session);
+      if (held === undefined || member.time_ms >= held.time_ms) latest.set(member.session, member);
+    }
+    for (const [session, member] of latest) {
+      const raised = group
+        .filter((other) => other.session === session)
+        .reduce<Severity | null>(
+          (highest, other) =>
+            other.raised !== null && (highest === null || compareSeverity(other.raised, highest) > 0)
+              ? other.raised
+              : highest,
+          null,
+        );
+      if (raised !== null && compareSeverity(severity, raised) <= 0) continue;
+      const count = this.clusterFindings.get(cluster) ?? 0;
+      if (count >= MAX_FINDINGS_PER_CLUSTER) break;
+      this.clusterFindings.set(cluster, count + 1);
+      for (const other of group) if (other.session === session) other.raised = severity;
+      emit(this.finding(exchange, member, group, sessions, users, needed, usual, known, severity));
+    }
+    if (this.clusterFindings.size > 4096) this.clusterFindings.clear();
+  }
+
+  async shutdown(): Promise<void> {
+    this.window.clear();
+    this.learning.clear();
+  }
+
+  saveBaseline(): unknown {
+    const state: SavedState = {
+      version: STATE_VERSION,
+      usual_sessions: [...this.usualSessions],
+      templates: [...this.templates],
+    };
+    return state;
+  }
+
+  loadBaseline(state: unknown): string | null {
+    if (typeof state !== "object" || state === null) return "the cross-session baseline is not an object";
+    const saved = state as Partial<SavedState>;
+    if (saved.version !== STATE_VERSION) return `unknown cross-session baseline version ${String(saved.version)}`;
+    if (!Array.isArray(saved.usual_sessions) || !Array.isArray(saved.templates)) {
+      return "the cross-session baseline lacks usual_sessions or templates";
+    }
+    const usual = new Map<string, number>();
+    for (const item of saved.usual_sessions) {
+      if (!Array.isArray(item) || typeof item[0] !== "string" || typeof item[1] !== "number") {
+        return "the cross-session baseline has a malformed usual_sessions entry";
+      }
+      usual.set(item[0], item[1]);
+    }
+    if (!saved.templates.every((key) => typeof key === "number")) return "the cross-session baseline has bad templates";
+    this.usualSessions.clear();
+    for (const [tool, sessions] of usual) this.usualSessions.set(tool, sessions);
+    this.templates.clear();
+    for (const key of saved.templates.slice(0, MAX_TEMPLATES)) this.templates.add(key);
+    return null;
+  }
+
+  /** The window entry of a call, or `null` when its arguments carry too little content to correlate. */
+  private entryFor(exchange: CapturedExchange, position: ExchangePosition): Entry | null {
+    if (position.call_index === null || typeof exchange.tool !== "string" || !exchange.arguments) return null;
+    const content = argumentContent(exchange.arguments);
+    if (content.length < this.minChars || textEntropy(content) < this.minEntropy) return null;
+    const signature = minHashSignature(content, BINS);
+    const toolHash = hashRange(exchange.tool, 0, exchange.tool.length);
+    const keys = bandKeys(signature, BANDS, ROWS).map((key) => (key ^ toolHash) >>> 0);
+    return {
+      id: this.nextId++,
+      session: exchange.session,
+      user: exchange.user,
+      agent: exchange.agent,
+      server: exchange.server,
+      tool: exchange.tool,
+      call_index: position.call_index,
+      time_ms: position.time_ms,
+      signature,
+      keys,
+      raised: null,
+      cluster: null,
+    };
+  }
+
+  /** Earlier calls to the same tool from other sessions whose content is alike. */
+  private alike(window: Window, entry: Entry): Entry[] {
+    return window
+      .candidates(entry.keys)
+      .filter(
+        (other) =>
+          other.tool === entry.tool &&
+          other.session !== entry.session &&
+          signatureSimilarity(other.signature, entry.signature) >= this.similarity,
+      );
+  }
+
+  private finding(
+    exchange: CapturedExchange,
+    member: Entry,
+    group: readonly Entry[],
+    sessions: number,
+    users: number,
+    needed: number,
+    usual: number,
+    known: boolean,
+    severity: Severity,
+  ): Finding {
+    const first = group.reduce((earliest, other) => (other.time_ms < earliest.time_ms ? other : earliest));
+    const spanSeconds = Math.round((member.time_ms - first.time_ms) / 1000);
+    const sessionList = [...new Set(group.map((other) => other.session))];
+    const score = Math.min(1, 0.4 + (0.3 * sessions) / (2 * needed) + (0.2 * Math.min(users, 10)) / 10);
+    return {
+      time: exchange.time,
+      session: member.session,
+      user: member.user,
+      agent: member.agent,
+      server: member.server,
+      tool: member.tool,
+      call_index: member.call_index,
+      detector: DETECTOR_NAME,
+      category: "cross_session",
+      severity,
+      score: Math.round(score * 1000) / 1000,
+      message: `${sessions} sessions from ${users} users sent near-identical arguments to ${member.tool} within ${Math.max(1, Math.round(spanSeconds / 60))} minutes, where this tool's baseline saw at most ${usual} alike sessions per window${known ? " (the content itself is routine in training)" : ""}; look for a shared source of the content (a poisoned document, a coordinated campaign).`,
+      evidence: {
+        call_index: member.call_index,
+        sessions: sessionList.slice(0, 50),
+        session_count: sessions,
+        user_count: users,
+        call_indexes: group
+          .filter((other) => other.session === member.session)
+          .map((other) => other.call_index)
+          .slice(0, 20),
+        first_time_ms: first.time_ms,
+        window_ms: this.windowMs,
+        similarity_threshold: this.similarity,
+        sessions_needed: needed,
+        baseline: { usual_alike_sessions: usual, content_seen_in_training: known },
+      },
+    };
+  }
+}
+
+/** The argument values as one normalised text: sorted by name, lower-cased, spaces collapsed, clipped. */
+export function argumentContent(argumentsValue: Record<string, unknown>): string {
+  const parts: string[] = [];
+  let length = 0;
+  const visit = (value: unknown, depth: number): void => {
+    if (length >= MAX_CONTENT_CHARS) return;
+    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+      const text = String(value);
+      parts.push(text);
+      length += text.length + 1;
+      return;
+    }
+    if (depth >= 4 || value === null || typeof value !== "object") return;
+    if (Array.isArray(value)) for (const item of value) visit(item, depth + 1);
+    else for (const key of Object.keys(value).sort()) visit((value as Record<string, unknown>)[key], depth + 1);
+  };
+  visit(argumentsValue, 0);
+  return parts.join(" ").toLowerCase().replace(/\s+/g, " ").trim().slice(0, MAX_CONTENT_CHARS);
+}
+
+function distinct<T>(items: readonly T[], key: (item: T) => string, extra?: string): number {
+  const seen = new Set<string>();
+  for (const item of items) seen.add(key(item));
+  if (extra !== undefined) seen.add(extra);
+  return seen.size;
+}

@@ -1,0 +1,304 @@
+import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
+import type { CapturedExchange } from "../../core/exchange.js";
+import type { Finding, Severity } from "../../core/finding.js";
+import {
+  addToolLengths,
+  CALL_FEATURE_COUNT,
+  CALL_FEATURE_NAMES,
+  type CallContext,
+  callFeatures,
+  callLengths,
+  type ToolLengthStats,
+} from "./call-features.js";
+import { IsolationForest, SeededRandom } from "./isolation-forest.js";
+
+/** Options of {@link IsolationForestDetector}. */
+export interface IsolationForestDetectorOptions {
+  /** Training rows kept (a reservoir sample of the baseline calls). Default 4096. */
+  reservoir?: number;
+  /** Trees in the forest. Default 50: scores settle well before 100 trees, and each tree costs scoring time. */
+  trees?: number;
+  /** Points per tree. Default 256. */
+  sampleSize?: number;
+  seed?: number;
+  /** Fewest training calls before the detector scores anything. Default 200. */
+  minimum_training?: number;
+  /** Score quantile of the training sample above which a call is reported (low). Default 0.995. */
+  low_quantile?: number;
+  /** Score quantile of the training sample above which a call is reported medium. Default 0.9995. */
+  medium_quantile?: number;
+  /** Findings per session at most: a weak signal must not flood an investigation. Default 3. */
+  max_findings_per_session?: number;
+}
+
+const DETECTOR_NAME = "isolation_forest";
+const STATE_VERSION = 1;
+/** Scores never reported whatever the training quantiles say: at or below 0.5 a point is not isolated early. */
+const LOW_FLOOR = 0.6;
+const MEDIUM_FLOOR = 0.68;
+/** Most (agent, tool) pairs whose lengths are learned. */
+const MAX_TOOLS = 4096;
+/** Most training sessions tracked for gaps at once; older ones are forgotten (baseline traffic has no session ends). */
+const MAX_LEARN_SESSIONS = 10_000;
+
+interface SessionState {
+  last_ms: number;
+  findings: number;
+}
+
+interface SavedState {
+  version: number;
+  forest: unknown;
+  means: number[];
+  deviations: number[];
+  low_threshold: number;
+  medium_threshold: number;
+  training_calls: number;
+  tools: Array<[string, ToolLengthStats]>;
+}
+
+/**
+ * Point anomalies among tool calls: an Isolation Forest over per-call feature vectors (argument count and
+ * lengths, digit ratio, URLs, e-mail addresses and paths in the arguments, result length, the gap since the
+ * session's previous exchange, the call's position, whether the tool is new for the agent type, and how far
+ * the argument and result lengths stray from what this tool usually gets).
+ *
+ * Trained in `learn` on a bounded reservoir sample of baseline calls and fitted at the first `observe`;
+ * thresholds are quantiles of the training sample's own scores. Without a baseline it reports nothing.
+ * Findings are `argument_anomaly`, low or medium only: an unusual call is a weak signal on its own. The
+ * message names the features that stand out, as z-scores against the training sample.
+ */
+export class IsolationForestDetector implements Detector {
+  readonly name = DETECTOR_NAME;
+  private readonly options: Required<IsolationForestDetectorOptions>;
+  private readonly random: SeededRandom;
+  private readonly reservoir: number[][] = [];
+  private seen = 0;
+  private readonly tools = new Map<string, ToolLengthStats>();
+  private readonly learnSessions = new Map<string, number>();
+  private readonly sessions = new Map<string, SessionState>();
+  private forest: IsolationForest | null = null;
+  private means: number[] = [];
+  private deviations: number[] = [];
+  private lowThreshold = 1;
+  private mediumThreshold = 1;
+  private fitted = false;
+
+  constructor(options: IsolationForestDetectorOptions = {}) {
+    this.options = {
+      reservoir: options.reservoir ?? 4096,
+      trees: options.trees ?? 50,
+      sampleSize: options.sampleSize ?? 256,
+      seed: options.seed ?? 5,
+      minimum_training: options.minimum_training ?? 200,
+      low_quantile: options.low_quantile ?? 0.995,
+      medium_quantile: options.medium_quantile ?? 0.9995,
+      max_findings_per_session: options.max_findings_per_session ?? 3,
+    };
+    this.random = new SeededRandom(this.options.seed);
+  }
+
+  learn(exchange: CapturedExchange, position: ExchangePosition): void {
+    if (position.call_index === null || exchange.tool == null) return;
+    const previous = this.learnSessions.get(exchange.session);
+    if (previous === undefined && this.learnSessions.size >= MAX_LEARN_SESSIONS) this.learnSessions.clear();
+    this.learnSessions.set(exchange.session, position.time_ms);
+    const key = toolKey(exchange);
+    let stats = this.tools.get(key);
+    if (stats === undefined && this.tools.size < MAX_TOOLS) {
+      stats = { count: 0, argumentMean: 0, argumentM2: 0, resultMean: 0, resultM2: 0 };
+      this.tools.set(key, stats);
+    }
+    const row = callFeatures(exchange, {
+      gap_ms: previous === undefined ? 0 : position.time_ms - previous,
+      call_index: position.call_index,
+      tool: stats,
+      trained: false,
+    });
+    if (stats !== undefined) addToolLengths(stats, callLengths(exchange));
+    // Reservoir sampling (algorithm R): every training call has the same chance to be kept, in bounded memory.
+    this.seen++;
+    if (this.reservoir.length < this.options.reservoir) this.reservoir.push(row);
+    else {
+      const slot = this.random.integer(this.seen);
+      if (slot < this.options.reservoir) this.reservoir[slot] = row;
+    }
+    this.fitted = false;
+  }
+
+  observe(exchange: CapturedExchange, position: ExchangePosition, emit: FindingSink): void {
+    if (position.call_index === null || exchange.tool == null) return;
+    if (!this.fitted) this.fit();
+    let session = this.sessions.get(exchange.session);
+    const gap = session === undefined ? 0 : position.time_ms - session.last_ms;
+    if (session === undefined) {
+      session = { last_ms: position.time_ms, findings: 0 };
+      this.sessions.set(exchange.session, session);
+    } else session.last_ms = position.time_ms;
+    const forest = this.forest;
+    if (forest === null || session.findings >= this.options.max_findings_per_session) return;
+    const context: CallContext = {
+      gap_ms: gap,
+      call_index: position.call_index,
+      tool: this.tools.get(toolKey(exchange)),
+      trained: true,
+    };
+    const row = callFeatures(exchange, context);
+    const score = forest.score(row);
+    if (score < this.lowThreshold) return;
+    session.findings++;
+    emit(this.finding(exchange, position, row, score));
+  }
+
+  endSession(session: string): void {
+    this.sessions.delete(session);
+  }
+
+  async shutdown(): Promise<void> {
+    this.sessions.clear();
+    this.learnSessions.clear();
+  }
+
+  saveBaseline(): unknown {
+    if (!this.fitted) this.fit();
+    if (this.forest === null) return null;
+    const state: SavedState = {
+      version: STATE_VERSION,
+      forest: this.forest.toJSON(),
+      means: this.means,
+      deviations: this.deviations,
+      low_threshold: this.lowThreshold,
+      medium_threshold: this.mediumThreshold,
+      training_calls: this.seen,
+      tools: [...this.tools],
+    };
+    return state;
+  }
+
+  loadBaseline(state: unknown): string | null {
+    if (typeof state !== "object" || state === null) return "the isolation forest baseline is not an object";
+    const saved = state as Partial<SavedState>;
+    if (saved.version !== STATE_VERSION) return `unknown isolation forest baseline version ${String(saved.version)}`;
+    const forest = IsolationForest.fromJSON(saved.forest);
+    if (!forest.ok) return `the isolation forest baseline is broken: ${forest.message}`;
+    if (forest.value.dimensions !== CALL_FEATURE_COUNT) return "the isolation forest baseline has other features";
+    const vector = (value: unknown): value is number[] =>
+      Array.isArray(value) && value.length === CALL_FEATURE_COUNT && value.every((item) => typeof item === "number");
+    if (!vector(saved.means) || !vector(saved.deviations)) return "the isolation forest baseline lacks feature moments";
+    if (typeof saved.low_threshold !== "number" || typeof saved.medium_threshold !== "number") {
+      return "the isolation forest baseline lacks thresholds";
+    }
+    if (!Array.isArray(saved.tools)) return "the isolation forest baseline lacks tool statistics";
+    this.tools.clear();
+    for (const entry of saved.tools.slice(0, MAX_TOOLS)) {
+      if (!Array.isArray(entry) || typeof entry[0] !== "string" || !isToolStats(entry[1])) {
+        return "the isolation forest baseline has a malformed tool entry";
+      }
+      this.tools.set(entry[0], entry[1]);
+    }
+    this.forest = forest.value;
+    this.means = saved.means;
+    this.deviations = saved.deviations;
+    this.lowThreshold = saved.low_threshold;
+    this.mediumThreshold = saved.medium_threshold;
+    this.seen = typeof saved.training_calls === "number" ? saved.training_calls : 0;
+    this.reservoir.length = 0;
+    this.fitted = true;
+    return null;
+  }
+
+  /** Fits the forest and its thresholds to the reservoir; leaves it unfitted (silent) with too little training. */
+  private fit(): void {
+    this.fitted = true;
+    if (this.reservoir.length < this.options.minimum_training) {
+      // A loaded baseline stays in force when no new training arrived.
+      return;
+    }
+    const rows = this.reservoir;
+    const forest = IsolationForest.fit(rows, {
+      trees: this.options.trees,
+      sampleSize: this.options.sampleSize,
+      seed: this.options.seed,
+    });
+    const scores = rows.map((row) => forest.score(row)).sort((a, b) => a - b);
+    this.lowThreshold = Math.max(LOW_FLOOR, quantile(scores, this.options.low_quantile));
+    this.mediumThreshold = Math.max(MEDIUM_FLOOR, this.lowThreshold, quantile(scores, this.options.medium_quantile));
+    this.means = new Array<number>(CALL_FEATURE_COUNT).fill(0);
+    this.deviations = new Array<number>(CALL_FEATURE_COUNT).fill(0);
+    for (const row of rows)
+      for (let feature = 0; feature < CALL_FEATURE_COUNT; feature++) this.means[feature]! += row[feature]!;
+    for (let feature = 0; feature < CALL_FEATURE_COUNT; feature++) this.means[feature]! /= rows.length;
+    for (const row of rows) {
+      for (let feature = 0; feature < CALL_FEATURE_COUNT; feature++) {
+        this.deviations[feature]! += (row[feature]! - this.means[feature]!) ** 2;
+      }
+    }
+    for (let feature = 0; feature < CALL_FEATURE_COUNT; feature++) {
+      this.deviations[feature] = Math.sqrt(this.deviations[feature]! / Math.max(1, rows.length - 1));
+    }
+    this.forest = forest;
+  }
+
+  private finding(exchange: CapturedExchange, position: ExchangePosition, row: number[], score: number): Finding {
+    const standouts = row
+      .map((value, feature) => {
+        const deviation = this.deviations[feature] ?? 0;
+        const difference = value - (this.means[feature] ?? 0);
+        // A feature constant in training that moved now is as far out as the cap says.
+        const z = deviation > 1e-9 ? difference / deviation : difference === 0 ? 0 : Math.sign(difference) * 99;
+        return { feature: CALL_FEATURE_NAMES[feature]!, value: round(value), z: round(Math.max(-99, Math.min(99, z))) };
+      })
+      .filter((entry) => Math.abs(entry.z) >= 2)
+      .sort((a, b) => Math.abs(b.z) - Math.abs(a.z))
+      .slice(0, 3);
+    const severity: Severity = score >= this.mediumThreshold ? "medium" : "low";
+    const described =
+      standouts.length === 0
+        ? "an unusual combination of features"
+        : standouts.map((entry) => `${entry.feature} ${entry.value} (z ${entry.z})`).join(", ");
+    return {
+      time: exchange.time,
+      session: exchange.session,
+      user: exchange.user,
+      agent: exchange.agent,
+      server: exchange.server,
+      tool: exchange.tool ?? null,
+      call_index: position.call_index,
+      detector: DETECTOR_NAME,
+      category: "argument_anomaly",
+      severity,
+      score: round(score),
+      message: `Call ${position.call_index} to ${exchange.tool} is an outlier against the isolation-forest baseline of ${this.seen} training calls (score ${round(score)}, report threshold ${round(this.lowThreshold)}): ${described}; review its arguments.`,
+      evidence: {
+        call_index: position.call_index,
+        anomaly_score: round(score),
+        low_threshold: round(this.lowThreshold),
+        medium_threshold: round(this.mediumThreshold),
+        baseline: "isolation forest over per-call features of the training calls",
+        training_calls: this.seen,
+        standout_features: standouts,
+        features: Object.fromEntries(row.map((value, feature) => [CALL_FEATURE_NAMES[feature]!, round(value)])),
+      },
+    };
+  }
+}
+
+function toolKey(exchange: CapturedExchange): string {
+  return `${exchange.agent ?? ""}\u0000${exchange.tool ?? ""}`;
+}
+
+function isToolStats(value: unknown): value is ToolLengthStats {
+  if (typeof value !== "object" || value === null) return false;
+  const stats = value as Record<string, unknown>;
+  return ["count", "argumentMean", "argumentM2", "resultMean", "resultM2"].every(
+    (key) => typeof stats[key] === "number",
+  );
+}
+
+function quantile(sorted: readonly number[], fraction: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] ?? 1;
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}

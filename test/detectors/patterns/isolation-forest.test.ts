@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { averagePathLength, IsolationForest, SeededRandom } from "../../../src/detectors/patterns/index.js";
+
+test("c(n) matches the reference values of the paper's formula (as in scikit-learn)", () => {
+  // Computed independently: 2 (ln(n - 1) + Euler's gamma) - 2 (n - 1) / n, with c(1) = 0 and c(2) = 1.
+  const reference: Array<[number, number]> = [
+    [1, 0],
+    [2, 1],
+    [3, 1.207392357589623],
+    [10, 3.748880484475505],
+    [100, 8.364671030072245],
+    [256, 10.244770920119917],
+    [1000, 12.969940887100174],
+  ];
+  for (const [n, expected] of reference) assert.ok(Math.abs(averagePathLength(n) - expected) < 1e-12, `c(${n})`);
+});
+
+/** A standard normal draw (Box-Muller) from a seeded generator. */
+function gaussian(random: SeededRandom): number {
+  return Math.sqrt(-2 * Math.log(1 - random.next())) * Math.cos(2 * Math.PI * random.next());
+}
+
+function cluster(random: SeededRandom, count: number): number[][] {
+  return Array.from({ length: count }, () => [gaussian(random), gaussian(random), gaussian(random)]);
+}
+
+test("outliers score above every inlier of a Gaussian cluster", () => {
+  const random = new SeededRandom(7);
+  const inliers = cluster(random, 1000);
+  // Far out on every axis: what axis-parallel splits isolate fastest.
+  const outliers = [
+    [6, 6, 6],
+    [5, -5, 5],
+    [-6, 6, -6],
+    [7, -7, -7],
+    [-5, -6, 6],
+  ];
+  const forest = IsolationForest.fit([...inliers, ...outliers], { trees: 100, sampleSize: 256, seed: 3 });
+  const inlierScores = inliers.map((row) => forest.score(row)).sort((a, b) => a - b);
+  const outlierScores = outliers.map((row) => forest.score(row));
+  const highestInlier = inlierScores[inlierScores.length - 1]!;
+  for (const score of outlierScores) assert.ok(score > highestInlier, `${score} > ${highestInlier}`);
+  for (const score of outlierScores) assert.ok(score > 0.7, `outlier score ${score}`);
+  const meanInlier = inlierScores.reduce((total, score) => total + score, 0) / inlierScores.length;
+  assert.ok(meanInlier < 0.5, `mean inlier score ${meanInlier}`);
+  // Far out on one axis only (never seen in training): still above 95% of the inliers.
+  const p95 = inlierScores[Math.floor(0.95 * inlierScores.length)]!;
+  for (const row of [
+    [-7, 0, 2],
+    [0, 8, -1],
+  ])
+    assert.ok(forest.score(row) > p95, `${row} above ${p95}`);
+  // The centre of the cluster is the least isolated point there is.
+  assert.ok(forest.score([0, 0, 0]) < 0.45);
+});
+
+test("a fixed seed gives the same forest; another seed another one", () => {
+  const rows = cluster(new SeededRandom(11), 500);
+  const probe = [1.5, -2, 0.3];
+  const first = IsolationForest.fit(rows, { seed: 9 });
+  const second = IsolationForest.fit(rows, { seed: 9 });
+  const other = IsolationForest.fit(rows, { seed: 10 });
+  assert.equal(first.score(probe), second.score(probe));
+  assert.deepEqual(first.toJSON(), second.toJSON());
+  assert.notEqual(first.score(probe), other.score(probe));
+});
+
+test("toJSON and fromJSON round-trip through text and score alike", () => {
+  const rows = cluster(new SeededRandom(5), 300);
+  const forest = IsolationForest.fit(rows, { trees: 20, sampleSize: 64, seed: 2 });
+  const restored = IsolationForest.fromJSON(JSON.parse(JSON.stringify(forest)));
+  assert.ok(restored.ok);
+  for (const row of [...rows.slice(0, 20), [4, 4, 4]]) assert.equal(restored.value.score(row), forest.score(row));
+  assert.equal(restored.value.sampleSize, 64);
+});
+
+test("fromJSON refuses what is not a forest it can walk", () => {
+  const json = IsolationForest.fit(cluster(new SeededRandom(1), 50), { trees: 2, sampleSize: 16 }).toJSON();
+  assert.equal(IsolationForest.fromJSON(null).ok, false);
+  assert.equal(IsolationForest.fromJSON({ ...json, version: 99 }).ok, false);
+  assert.equal(IsolationForest.fromJSON({ ...json, trees: [] }).ok, false);
+  const looping = structuredClone(json);
+  looping.trees[0]!.left[0] = 0;
+  const refused = IsolationForest.fromJSON(looping);
+  assert.equal(refused.ok, false);
+  if (!refused.ok) assert.match(refused.message, /tree 0/);
+});
+
+test("fit refuses empty input and rows of different lengths", () => {
+  assert.throws(() => IsolationForest.fit([]), /no rows/);
+  assert.throws(() => IsolationForest.fit([[1, 2], [3]]), /differ/);
+  // Identical rows cannot be split: every point is equally normal.
+  const flat = IsolationForest.fit(
+    Array.from({ length: 50 }, () => [1, 1]),
+    { trees: 5, sampleSize: 32 },
+  );
+  assert.equal(flat.score([1, 1]), flat.score([5, 5]));
+});
