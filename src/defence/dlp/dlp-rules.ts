@@ -1,3 +1,11 @@
+import {
+  RUN_AFTER_PLUS_OR_PARENTHESIS,
+  RUN_AFTER_UPPER_OR_SPACE,
+  RUN_BESIDE_COLON,
+  RUN_PHONE_LENGTH,
+  RUN_SSN_SHAPE,
+  RUN_THREE_DOTS,
+} from "./digit-run-shape.js";
 import type { DlpAction, DlpCategory, DlpRule } from "./dlp-types.js";
 import {
   cardNumberValid,
@@ -26,10 +34,12 @@ interface RuleSpec {
   before?: number;
   after?: number;
   group?: number;
-  numeric?: { minimumDigits: number };
+  numeric?: { minimumDigits: number; shapes?: number };
   precheck?: (text: string, start: number, end: number) => boolean;
   matchStart?: (text: string, position: number) => number;
   validate?: (value: string, match: RegExpExecArray) => boolean;
+  matchAt?: DlpRule["matchAt"];
+  matchesInRun?: DlpRule["matchesInRun"];
 }
 
 function rule(category: DlpCategory, action: DlpAction, spec: RuleSpec): DlpRule {
@@ -50,6 +60,8 @@ function rule(category: DlpCategory, action: DlpAction, spec: RuleSpec): DlpRule
   if (spec.precheck) built.precheck = spec.precheck;
   if (spec.matchStart) built.matchStart = spec.matchStart;
   if (spec.validate) built.validate = spec.validate;
+  if (spec.matchAt) built.matchAt = spec.matchAt;
+  if (spec.matchesInRun) built.matchesInRun = spec.matchesInRun;
   return built;
 }
 
@@ -81,8 +93,9 @@ const isIdentifierCode = (code: number): boolean =>
   code === 45 ||
   code === 46;
 const isDigitCode = (code: number): boolean => code >= 48 && code <= 57;
-/** `[A-Za-z0-9._%+-]`, the characters of an e-mail address's local part. */
-const isLocalPartCode = (code: number): boolean => isIdentifierCode(code) || code === 37 || code === 43;
+/** `[A-Za-z0-9_]`, what `\w` and the patterns' look-arounds call a word character. */
+const isWordCode = (code: number): boolean =>
+  (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95;
 const isUpperCode = (code: number): boolean => code >= 65 && code <= 90;
 
 /** After a keyword: the rest of the name, an optional closing quote or bracket, spaces, then `:`, `=` or `,`. */
@@ -153,7 +166,7 @@ function referenceAssigned(text: string, end: number): boolean {
     if (isValueTerminator(code)) break;
     index++;
   }
-  return index - from >= 6 && dottedReference(text.slice(from, index));
+  return index - from >= 6 && dottedReference(text, from, index);
 }
 
 /** After `://`: a `user:password@` part, that is an `@` before the first `/`, space or quote. */
@@ -174,52 +187,72 @@ function userInfoFollows(text: string, _start: number, end: number): boolean {
 // digit-dense text slow.
 
 /**
- * An IPv4 address is four groups of one to three digits joined by single dots, with neither a dot
- * nor a letter or digit around it (the pattern's look-arounds): all of it lies in one digit run, as
- * a whole stretch of digits and dots. True when such a stretch of the run is a public address
- * without leading zeros, which is what the validator accepts.
+ * The IPv4 pattern and its validator over the digit run [start, end), in plain code. An address is
+ * four groups of one to three digits joined by single dots, with neither a letter, digit, `_` nor dot
+ * before it, and neither a letter, digit, `_` nor a dot and a digit after it: each group is a whole
+ * stretch of digits (a longer one cannot be followed by the dot or the look-ahead), so the pattern's
+ * matches are exactly the stretches that parse so, and all of them lie in one digit run. The validator
+ * refuses leading zeros (`01`), octets above 255 and addresses that are not public.
  */
-function publicIpv4Inside(text: string, start: number, end: number): boolean {
+function ipv4MatchesInRun(
+  text: string,
+  start: number,
+  end: number,
+  report: (start: number, end: number) => void,
+): void {
+  // Most runs (dates, amounts, ids) are shorter than `1.2.3.4` or hold fewer than its three dots.
+  if (end - start < 7) return;
   let dots = 0;
-  for (let index = start; index < end && dots < 3; index++) if (text.charCodeAt(index) === 46) dots++;
-  if (dots < 3) return false;
-  let position = start;
-  while (position < end) {
-    // One stretch of digits and dots: up to four groups, each an octet so far.
+  for (let index = start + 1; index < end && dots < 3; index++) if (text.charCodeAt(index) === 46) dots++;
+  if (dots < 3) return;
+  let index = start;
+  while (index < end) {
+    if (!isDigitCode(text.charCodeAt(index))) {
+      index++;
+      continue;
+    }
+    // `index` starts a stretch of digits: an address may start here if nothing forbidden precedes it.
+    const from = index;
+    const before = text.charCodeAt(from - 1);
+    let position = from;
     let a = 0;
     let b = 0;
     let c = 0;
-    let d = 0;
-    let groups = 0;
-    let digits = 0;
     let valid = true;
-    let index = position;
-    for (; index < end; index++) {
-      const code = text.charCodeAt(index);
-      if (isDigitCode(code)) {
-        // A leading zero (`01`) is refused by the validator.
-        if (digits === 1 && text.charCodeAt(index - 1) === 48) valid = false;
-        if (++digits > 3) valid = false;
-        const digit = code - 48;
-        if (groups === 0) a = a * 10 + digit;
-        else if (groups === 1) b = b * 10 + digit;
-        else if (groups === 2) c = c * 10 + digit;
-        else d = d * 10 + digit;
-      } else if (code === 46 && digits > 0 && index + 1 < end && isDigitCode(text.charCodeAt(index + 1))) {
-        // Only a dot followed by a digit joins groups; `1.2.3.4.` then a space or `(` ends the address.
-        if (++groups > 3) valid = false;
-        digits = 0;
-        if (!valid) break;
-      } else {
+    let matched = !isWordCode(before) && before !== 46;
+    for (let group = 0; group < 4 && matched; group++) {
+      let value = 0;
+      const groupStart = position;
+      while (position < text.length && isDigitCode(text.charCodeAt(position))) {
+        value = value * 10 + (text.charCodeAt(position) - 48);
+        position++;
+      }
+      const digits = position - groupStart;
+      if (digits < 1 || digits > 3) {
+        matched = false;
         break;
       }
+      if ((digits > 1 && text.charCodeAt(groupStart) === 48) || value > 255) valid = false;
+      if (group === 0) a = value;
+      else if (group === 1) b = value;
+      else if (group === 2) c = value;
+      if (group < 3) {
+        if (text.charCodeAt(position) !== 46) matched = false;
+        else position++;
+      } else {
+        const after = text.charCodeAt(position);
+        if (isWordCode(after) || (after === 46 && isDigitCode(text.charCodeAt(position + 1)))) matched = false;
+      }
     }
-    if (valid && groups === 3 && a <= 255 && b <= 255 && c <= 255 && d <= 255 && publicIpv4Octets(a, b, c)) return true;
-    // The next stretch of digits and dots.
-    position = index + 1;
-    while (position < end && !isDigitCode(text.charCodeAt(position))) position++;
+    if (matched) {
+      if (valid && publicIpv4Octets(a, b, c)) report(from, position);
+      index = position;
+    } else {
+      // No address starts inside this stretch of digits: on to the next one.
+      index = from + 1;
+      while (index < end && isDigitCode(text.charCodeAt(index))) index++;
+    }
   }
-  return false;
 }
 
 const isHexCode = (code: number): boolean =>
@@ -230,8 +263,10 @@ const isHexCode = (code: number): boolean =>
  * nothing of the kind before it) with a four-digit group 2000-3fff, and either compresses zeros
  * (`::`) or has all eight groups. Checks each such run that meets the digit run [start, end).
  */
+const isHexOrColonCode = (code: number): boolean => isHexCode(code) || code === 58;
+
 function globalIpv6Possible(text: string, start: number, end: number): boolean {
-  const isRunCode = (code: number): boolean => isHexCode(code) || code === 58;
+  const isRunCode = isHexOrColonCode;
   let position = start;
   while (position < end) {
     // The hex-and-colon run around this digit: [from, to).
@@ -318,10 +353,10 @@ const PASSWORD_NAME = /pass|pwd/i;
  * `placeholderValue` refuses too. Tested first, in plain code, because it is the commonest value after
  * a credential name in source code and the other checks cost regular expressions.
  */
-function dottedReference(value: string): boolean {
+function dottedReference(value: string, start = 0, end = value.length): boolean {
   let dots = 0;
   let previous = 46;
-  for (let index = 0; index < value.length; index++) {
+  for (let index = start; index < end; index++) {
     const code = value.charCodeAt(index);
     if (code === 46) {
       if (previous === 46) return false;
@@ -356,6 +391,85 @@ function authorizationValue(match: RegExpExecArray): boolean {
   }
   if (/^eyJ/.test(value)) return true;
   return value.length >= 8 && credentialLike(value, 2.9);
+}
+
+// File extensions that follow an `@` in asset names (`logo@2x.png`): the e-mail rule's validator
+// refuses them as top-level domains. Kept as numbers (five bits a letter) so the check allocates nothing.
+const FILE_EXTENSIONS =
+  "png|jpg|jpeg|gif|svg|webp|ico|js|mjs|cjs|ts|tsx|css|map|json|htm|html|txt|md|py|rb|go|rs|java|zip|gz";
+const FILE_EXTENSION_KEYS = new Set(
+  FILE_EXTENSIONS.split("|").map((extension) => letterKey(extension, 0, extension.length)),
+);
+const EMAIL_EXTENSION = new RegExp(`^(?:${FILE_EXTENSIONS})$`, "i");
+
+/** The letters [start, end) of `text` (at most six, ASCII) as one number, case folded. */
+function letterKey(text: string, start: number, end: number): number {
+  let key = 0;
+  for (let index = start; index < end; index++) key = key * 32 + ((text.charCodeAt(index) | 32) - 96);
+  return key;
+}
+
+// Character classes of the e-mail shortcut, one table load a character (every UTF-16 code unit has an entry).
+const LABEL = 1;
+const LETTER = 2;
+const LOCAL_PART = 4;
+const CHARACTER_CLASS = new Uint8Array(65_536);
+for (let code = 0; code < 128; code++) {
+  const letter = (code >= 65 && code <= 90) || (code >= 97 && code <= 122);
+  const digit = code >= 48 && code <= 57;
+  CHARACTER_CLASS[code] =
+    (letter || digit || code === 45 ? LABEL : 0) |
+    (letter ? LETTER : 0) |
+    (letter || digit || code === 46 || code === 95 || code === 45 || code === 37 || code === 43 ? LOCAL_PART : 0);
+}
+
+// Where each domain label of the e-mail address under test ends (after its dot): at most eight.
+const labelEnds = new Int32Array(8);
+
+/**
+ * The e-mail pattern run sticky at `start`, then its validator, in plain code: the end of the accepted
+ * address, or -1. It follows the pattern's own backtracking. The local part is the whole run of its
+ * characters (1 to 64) up to the `@`. Each domain label is a whole run of letters, digits and `-`
+ * (nothing else can reach the dot that must follow it), 1 to 63 long, not starting or ending with `-`;
+ * up to eight are taken. The top-level domain is then tried after the last label, then after each
+ * earlier one: it must be a whole run of 2 to 24 letters followed by neither a digit nor `-`. The first
+ * that fits is the pattern's match; the validator then refuses a local part starting with `.` and a
+ * file extension as top-level domain.
+ */
+function emailMatchAt(text: string, start: number, anchor: number): number {
+  const length = text.length;
+  // `matchStart` found [start, anchor) to be the whole run of local-part characters before the `@`.
+  const at = anchor;
+  let labels = 0;
+  let position = at + 1;
+  while (labels < 8) {
+    let end = position;
+    while (end < length && end - position < 64 && (CHARACTER_CLASS[text.charCodeAt(end)]! & LABEL) !== 0) end++;
+    const size = end - position;
+    if (
+      size === 0 ||
+      size > 63 ||
+      text.charCodeAt(end) !== 46 ||
+      text.charCodeAt(position) === 45 ||
+      text.charCodeAt(end - 1) === 45
+    )
+      break;
+    position = end + 1;
+    labelEnds[labels++] = position;
+  }
+  for (let label = labels - 1; label >= 0; label--) {
+    const domainStart = labelEnds[label]!;
+    let end = domainStart;
+    while (end < length && end - domainStart <= 24 && (CHARACTER_CLASS[text.charCodeAt(end)]! & LETTER) !== 0) end++;
+    const size = end - domainStart;
+    if (size < 2 || size > 24) continue;
+    const after = text.charCodeAt(end);
+    if (isDigitCode(after) || after === 45) continue;
+    if (text.charCodeAt(start) === 46) return -1;
+    if (size <= 6 && FILE_EXTENSION_KEYS.has(letterKey(text, domainStart, end))) return -1;
+    return end;
+  }
+  return -1;
 }
 
 const PRIVATE_KEY_LABEL = "[A-Z0-9 _-]{0,40}PRIVATE KEY(?: BLOCK)?";
@@ -802,15 +916,14 @@ export function builtInRules(): DlpRule[] {
       // The local part is the whole run of its characters before the `@` (the look-behind), at most 64 long.
       matchStart: (text, position) => {
         let start = position;
-        while (start > 0 && position - start <= 64 && isLocalPartCode(text.charCodeAt(start - 1))) start--;
+        while (start > 0 && position - start <= 64 && (CHARACTER_CLASS[text.charCodeAt(start - 1)]! & LOCAL_PART) !== 0)
+          start--;
         return start === position || position - start > 64 ? -1 : start;
       },
       precheck: (text, start) =>
         start > 0 && isIdentifierCode(text.charCodeAt(start - 1)) && isIdentifierCode(text.charCodeAt(start + 1)),
-      validate: (value, match) =>
-        !/^(?:png|jpe?g|gif|svg|webp|ico|js|mjs|cjs|ts|tsx|css|map|json|html?|txt|md|py|rb|go|rs|java|zip|gz)$/i.test(
-          match[1] ?? "",
-        ) && !value.startsWith("."),
+      validate: (value, match) => !EMAIL_EXTENSION.test(match[1] ?? "") && !value.startsWith("."),
+      matchAt: emailMatchAt,
     }),
     pii({
       id: "credit_card",
@@ -834,7 +947,7 @@ export function builtInRules(): DlpRule[] {
       description: "International bank account number with its mod-97 check and the country's registered length.",
       source: "(?<![A-Za-z0-9])[A-Z]{2}\\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?![A-Za-z0-9])",
       anchors: null,
-      numeric: { minimumDigits: 4 },
+      numeric: { minimumDigits: 4, shapes: RUN_AFTER_UPPER_OR_SPACE },
       before: 40,
       after: 40,
       precheck: (text, start) => {
@@ -865,7 +978,7 @@ export function builtInRules(): DlpRule[] {
       description: "US Social Security number written AAA-GG-SSSS, with the SSA's area, group and serial rules.",
       source: "(?<![0-9-])\\d{3}-\\d{2}-\\d{4}(?![0-9])(?!-\\d)",
       anchors: null,
-      numeric: { minimumDigits: 9 },
+      numeric: { minimumDigits: 9, shapes: RUN_SSN_SHAPE },
       before: 1,
       after: 1,
       precheck: (text, start, end) => end - start === 11 && text.charCodeAt(start + 3) === 45,
@@ -879,7 +992,7 @@ export function builtInRules(): DlpRule[] {
       source:
         "(?<![A-Za-z0-9+._/-])(?:\\+[1-9]\\d{0,2}(?:[ .-]?\\(\\d{1,4}\\))?(?:[ .-]?\\d{1,5}){2,5}|\\([2-9]\\d{2}\\) ?[2-9]\\d{2}[ .-]\\d{4}|[2-9]\\d{2}([.-])[2-9]\\d{2}\\1\\d{4})(?![A-Za-z0-9_])(?![.-]\\d)",
       anchors: null,
-      numeric: { minimumDigits: 7 },
+      numeric: { minimumDigits: 7, shapes: RUN_AFTER_PLUS_OR_PARENTHESIS | RUN_PHONE_LENGTH },
       before: 3,
       after: 2,
       precheck: (text, start, end) => {
@@ -888,8 +1001,9 @@ export function builtInRules(): DlpRule[] {
         return end - start >= 12 && end - start <= 14 && northAmericanInside(text, start, end);
       },
       validate: (value) => {
-        const digits = value.replace(/\D/g, "").length;
-        return value.startsWith("+") ? digits >= 8 && digits <= 15 : digits === 10;
+        let digits = 0;
+        for (let index = 0; index < value.length; index++) if (isDigitCode(value.charCodeAt(index))) digits++;
+        return value.charCodeAt(0) === 43 ? digits >= 8 && digits <= 15 : digits === 10;
       },
     }),
     pii({
@@ -899,10 +1013,10 @@ export function builtInRules(): DlpRule[] {
         "Public IPv4 address (private, loopback, link-local, CGNAT and documentation ranges are not flagged).",
       source: "(?<![A-Za-z0-9_.])(?:\\d{1,3}\\.){3}\\d{1,3}(?![A-Za-z0-9_])(?!\\.\\d)",
       anchors: null,
-      numeric: { minimumDigits: 4 },
+      numeric: { minimumDigits: 4, shapes: RUN_THREE_DOTS },
       before: 1,
       after: 2,
-      precheck: publicIpv4Inside,
+      matchesInRun: ipv4MatchesInRun,
       validate: (value) => !/(?:^|\.)0\d/.test(value) && publicIpv4(value),
     }),
     pii({
@@ -911,7 +1025,7 @@ export function builtInRules(): DlpRule[] {
       description: "Public (global unicast) IPv6 address, found near a run of digits; documentation prefix excluded.",
       source: "(?<![A-Za-z0-9_:.])[0-9A-Fa-f]{1,4}(?::{1,2}[0-9A-Fa-f]{1,4}){2,7}(?:::)?(?![A-Za-z0-9_:])",
       anchors: null,
-      numeric: { minimumDigits: 4 },
+      numeric: { minimumDigits: 4, shapes: RUN_BESIDE_COLON },
       before: 40,
       after: 40,
       precheck: (text, start, end) =>

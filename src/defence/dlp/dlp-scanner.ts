@@ -1,5 +1,6 @@
 import picomatch from "picomatch";
 import { AnchorIndex, type AnchorSink } from "./anchor-index.js";
+import { digitRunShape, RUN_ANY } from "./digit-run-shape.js";
 import type { DlpSettings } from "./dlp-config.js";
 import { builtInRules } from "./dlp-rules.js";
 import type { DlpAction, DlpContext, DlpInspection, DlpMatch, DlpRule, JsonPath } from "./dlp-types.js";
@@ -19,11 +20,11 @@ const MARGIN = 4;
 const MAXIMUM_WINDOWS = 128;
 const SEVERITY: Record<DlpInspection["action"], number> = { allow: 0, alert: 1, redact: 2, block: 3 };
 
-interface Candidate {
-  rule: number;
-  start: number;
-  end: number;
-}
+// Candidate arrays start this long and go back to it after a scan that grew them far beyond.
+const INITIAL_CANDIDATES = 256;
+const RETAINED_CANDIDATES = 65_536;
+const SECRET = 0;
+const PERSONAL = 1;
 
 interface ContextPolicy {
   disabled: ReadonlySet<string>;
@@ -46,8 +47,10 @@ const EMPTY_POLICY: ContextPolicy = { disabled: new Set(), values: new Set(), of
  * Finds secrets and personal data in strings and JSON values. Patterns run only near where they can
  * match: one pass over the characters ({@link AnchorIndex}) finds where tokens, keywords and `@` occur
  * and where digits run; at each such place a rule first runs a cheap check in plain code, then its
- * pattern (sticky at the anchor, or in a small window around it). Rules without anchors (custom rules
- * without keywords) run over the whole string.
+ * pattern (sticky at the anchor, or in a small window around it), or, for e-mail and IPv4 addresses,
+ * plain code that gives exactly the pattern's answer. Rules without anchors (custom rules without
+ * keywords) run over the whole string. Candidates live in typed arrays; only reported matches become
+ * objects.
  */
 export class DlpEngine {
   readonly rules: readonly DlpRule[];
@@ -56,12 +59,18 @@ export class DlpEngine {
   readonly #resultActions: DlpAction[];
   readonly #stickyPatterns: Array<RegExp | null>;
   readonly #prechecks: Array<DlpRule["precheck"]>;
+  readonly #matchAt: Array<DlpRule["matchAt"]>;
+  readonly #matchesInRun: Array<DlpRule["matchesInRun"]>;
+  /** Per rule index: SECRET or PERSONAL. */
+  readonly #categories: Uint8Array;
   readonly #anchors: AnchorIndex | null;
   /** Per anchor (as numbered in the index): the rules it triggers, those of the anchors it starts with included. */
   readonly #anchorRules: number[][] = [];
   readonly #numericRules: number[] = [];
   /** Per entry of `#numericRules`: the digits a run needs for that rule. */
   readonly #minimumDigits: Int32Array;
+  /** Per entry of `#numericRules`: the run shapes of which a run needs one (`digit-run-shape.ts`). */
+  readonly #runShapes: Int32Array;
   readonly #wholeTextRules: number[] = [];
   readonly #allow: CompiledAllowEntry[];
   readonly #policies = new Map<string, ContextPolicy>();
@@ -70,7 +79,26 @@ export class DlpEngine {
   // so one set of buffers serves every scan instead of allocating them per string.
   #text = "";
   #off: Uint8Array | null = null;
-  #candidates: Candidate[] = [];
+  // The candidates of the scan under way, in the order found: rule index, start and end of the reported
+  // span. Typed arrays rather than objects: a CSV export yields a candidate every few hundred bytes.
+  #candidateRules = new Int32Array(INITIAL_CANDIDATES);
+  #candidateStarts = new Int32Array(INITIAL_CANDIDATES);
+  #candidateEnds = new Int32Array(INITIAL_CANDIDATES);
+  #candidateCount = 0;
+  /** Candidate numbers in sorted order; the chosen secrets; the chosen personal data (see `#select`). */
+  #order = new Int32Array(INITIAL_CANDIDATES);
+  #chosenSecrets = new Int32Array(INITIAL_CANDIDATES);
+  #chosenPersonal = new Int32Array(INITIAL_CANDIDATES);
+  /**
+   * Where each sequence of candidates found in text order starts (digit runs, anchors, then each
+   * whole-text rule): `#sortCandidates` merges them.
+   */
+  #segments: number[] = [0];
+  #segmentCount = 1;
+  #scratch = new Int32Array(INITIAL_CANDIDATES);
+  /** The rule whose `matchesInRun` is running, for `#reportInRun`. */
+  #runRule = 0;
+  readonly #reportInRun: (start: number, end: number) => void;
   readonly #coveredUntil: Int32Array;
   readonly #windows: Int32Array;
   readonly #sink: AnchorSink;
@@ -88,6 +116,13 @@ export class DlpEngine {
         : null,
     );
     this.#prechecks = this.rules.map((rule) => rule.precheck);
+    this.#matchAt = this.rules.map((rule) => (rule.group === 0 ? rule.matchAt : undefined));
+    this.#matchesInRun = this.rules.map((rule) => (rule.numeric ? rule.matchesInRun : undefined));
+    this.#categories = Uint8Array.from(this.rules, (rule) => (rule.category === "secret" ? SECRET : PERSONAL));
+    this.#reportInRun = (start, end) => {
+      this.#push(this.#runRule, start, end);
+      this.#coveredUntil[this.#runRule] = end;
+    };
     this.#coveredUntil = new Int32Array(this.rules.length);
     this.#windows = new Int32Array(this.rules.length);
     const anchors: string[] = [];
@@ -120,12 +155,15 @@ export class DlpEngine {
       });
     });
     this.#minimumDigits = Int32Array.from(this.#numericRules, (index) => this.rules[index]!.numeric!.minimumDigits);
+    this.#runShapes = Int32Array.from(this.#numericRules, (index) => this.rules[index]!.numeric!.shapes ?? RUN_ANY);
     this.#anchors =
       anchors.length > 0 || this.#numericRules.length > 0
         ? new AnchorIndex(anchors, this.#numericRules.length > 0)
         : null;
     this.#sink = {
       anchor: (anchor, position, length) => {
+        // The index reports digit runs as it scans and anchors after: the candidates of each come in order.
+        if (this.#segmentCount === 1) this.#segments[this.#segmentCount++] = this.#candidateCount;
         const coveredUntil = this.#coveredUntil;
         const off = this.#off;
         for (const index of this.#anchorRules[anchor]!) {
@@ -139,10 +177,20 @@ export class DlpEngine {
         const coveredUntil = this.#coveredUntil;
         const off = this.#off;
         const numericRules = this.#numericRules;
+        let shape = 0;
         for (let rule = 0; rule < numericRules.length; rule++) {
           if (digitCount < this.#minimumDigits[rule]!) continue;
+          // Computed once per run, when a rule first needs it.
+          if (shape === 0) shape = digitRunShape(this.#text, start, end);
+          if ((shape & this.#runShapes[rule]!) === 0) continue;
           const index = numericRules[rule]!;
           if (start < coveredUntil[index]! || (off !== null && off[index] === 1)) continue;
+          const matchesInRun = this.#matchesInRun[index];
+          if (matchesInRun !== undefined) {
+            this.#runRule = index;
+            matchesInRun(this.#text, start, end, this.#reportInRun);
+            continue;
+          }
           const precheck = this.#prechecks[index];
           if (precheck !== undefined && !precheck(this.#text, start, end)) continue;
           this.#runPattern(index, start, end - start);
@@ -171,46 +219,142 @@ export class DlpEngine {
 
   #scan(text: string, policy: ContextPolicy, actions: readonly DlpAction[]): DlpMatch[] {
     if (text.length < 4) return [];
-    const candidates = this.#findCandidates(text, policy.off);
-    if (candidates.length === 0) return [];
-    candidates.sort((a, b) => a.start - b.start || b.end - a.end || a.rule - b.rule);
-    // Secrets are chosen first: `user:S3cr3t@db.host` is a password in a URL, not an e-mail address.
-    const chosen = this.#nonOverlapping(text, candidates, "secret", policy, []);
-    const selected = this.#nonOverlapping(text, candidates, "pii", policy, chosen);
-    selected.sort((a, b) => a.start - b.start);
+    const count = this.#findCandidates(text, policy.off);
+    if (count === 0) return [];
+    this.#sortCandidates(count);
+    const matches = this.#select(text, count, policy, actions);
+    if (this.#candidateRules.length > RETAINED_CANDIDATES) this.#resetCandidates(INITIAL_CANDIDATES);
+    return matches;
+  }
+
+  /**
+   * Puts the candidate numbers in `#order` by start, then longest first, then rule order. Candidates come
+   * in a few sequences, each nearly in text order (the digit runs, then the anchors, each candidate a few
+   * characters from where its anchor lies): an insertion sort puts each in order in about linear time,
+   * and merges join them. Past a budget of moves, a general sort takes over, so that an adversarial
+   * string costs no more than n log n.
+   */
+  #sortCandidates(count: number): void {
+    const order = this.#order;
+    const rules = this.#candidateRules;
+    const starts = this.#candidateStarts;
+    const ends = this.#candidateEnds;
+    for (let index = 0; index < count; index++) order[index] = index;
+    const segments = this.#segments;
+    segments[this.#segmentCount] = count;
+    let budget = count * 8 + 256;
+    for (let segment = 0; segment < this.#segmentCount; segment++) {
+      const first = segments[segment]!;
+      const last = segments[segment + 1]!;
+      for (let index = first + 1; index < last; index++) {
+        const item = order[index]!;
+        let slot = index;
+        while (slot > first && this.#before(item, order[slot - 1]!)) {
+          order[slot] = order[slot - 1]!;
+          slot--;
+          budget--;
+        }
+        order[slot] = item;
+        if (budget < 0) {
+          order
+            .subarray(0, count)
+            .sort((a, b) => starts[a]! - starts[b]! || ends[b]! - ends[a]! || rules[a]! - rules[b]!);
+          return;
+        }
+      }
+    }
+    // Merge each sorted sequence into the ones before it.
+    for (let segment = 1; segment < this.#segmentCount; segment++) {
+      const middle = segments[segment]!;
+      const last = segments[segment + 1]!;
+      if (middle === 0 || middle === last || this.#before(order[middle - 1]!, order[middle]!)) continue;
+      const scratch = this.#scratch;
+      scratch.set(order.subarray(0, middle));
+      let left = 0;
+      let right = middle;
+      let slot = 0;
+      while (left < middle && right < last) {
+        order[slot++] = this.#before(order[right]!, scratch[left]!) ? order[right++]! : scratch[left++]!;
+      }
+      while (left < middle) order[slot++] = scratch[left++]!;
+    }
+  }
+
+  /** Whether candidate `a` sorts before candidate `b`: earlier start, then longer, then the rule listed first. */
+  #before(a: number, b: number): boolean {
+    const starts = this.#candidateStarts;
+    const startA = starts[a]!;
+    const startB = starts[b]!;
+    if (startA !== startB) return startA < startB;
+    const ends = this.#candidateEnds;
+    const endA = ends[a]!;
+    const endB = ends[b]!;
+    if (endA !== endB) return endA > endB;
+    return this.#candidateRules[a]! < this.#candidateRules[b]!;
+  }
+
+  /**
+   * The reported matches, from the sorted candidates. Secrets are chosen first (`user:S3cr3t@db.host` is
+   * a password in a URL, not an e-mail address): earliest, then longest, non-overlapping. Then personal
+   * data the same way, leaving out what overlaps a chosen secret. Both lists come out in start order, so
+   * the overlap test walks the secrets once, and one merge (secrets first on a tie) orders the result.
+   */
+  #select(text: string, count: number, policy: ContextPolicy, actions: readonly DlpAction[]): DlpMatch[] {
+    const order = this.#order;
+    const rules = this.#candidateRules;
+    const starts = this.#candidateStarts;
+    const ends = this.#candidateEnds;
+    const categories = this.#categories;
+    const values = policy.values.size > 0 ? policy.values : null;
+    const secrets = this.#chosenSecrets;
+    const personal = this.#chosenPersonal;
+    let secretCount = 0;
+    let personalCount = 0;
+    let secretEnd = -1;
+    let personalEnd = -1;
+    // The first chosen secret that may still overlap a candidate: those before it end at or before the
+    // current start, and starts only grow.
+    let nextSecret = 0;
+    for (let index = 0; index < count; index++) {
+      const candidate = order[index]!;
+      const start = starts[candidate]!;
+      if (categories[rules[candidate]!] === SECRET) {
+        if (start < secretEnd) continue;
+        if (values?.has(text.slice(start, ends[candidate]))) continue;
+        secrets[secretCount++] = candidate;
+        secretEnd = ends[candidate]!;
+      }
+    }
+    for (let index = 0; index < count; index++) {
+      const candidate = order[index]!;
+      const start = starts[candidate]!;
+      if (categories[rules[candidate]!] !== PERSONAL || start < personalEnd) continue;
+      const end = ends[candidate]!;
+      while (nextSecret < secretCount && ends[secrets[nextSecret]!]! <= start) nextSecret++;
+      if (nextSecret < secretCount && starts[secrets[nextSecret]!]! < end) continue;
+      if (values?.has(text.slice(start, end))) continue;
+      personal[personalCount++] = candidate;
+      personalEnd = end;
+    }
     const matches: DlpMatch[] = [];
-    for (const candidate of selected) {
-      const rule = this.rules[candidate.rule]!;
+    let secret = 0;
+    let person = 0;
+    while (secret < secretCount || person < personalCount) {
+      const candidate =
+        person >= personalCount || (secret < secretCount && starts[secrets[secret]!]! <= starts[personal[person]!]!)
+          ? secrets[secret++]!
+          : personal[person++]!;
+      const rule = this.rules[rules[candidate]!]!;
       matches.push({
         rule: rule.id,
         type: rule.type,
         category: rule.category,
-        action: actions[candidate.rule]!,
-        start: candidate.start,
-        end: candidate.end,
+        action: actions[rules[candidate]!]!,
+        start: starts[candidate]!,
+        end: ends[candidate]!,
       });
     }
     return matches;
-  }
-
-  /** Earliest-then-longest non-overlapping candidates of one category that do not overlap `taken`; returns `taken` plus them. */
-  #nonOverlapping(
-    text: string,
-    sorted: readonly Candidate[],
-    category: DlpRule["category"],
-    policy: ContextPolicy,
-    taken: Candidate[],
-  ): Candidate[] {
-    const result = [...taken];
-    let lastEnd = -1;
-    for (const candidate of sorted) {
-      if (this.rules[candidate.rule]!.category !== category || candidate.start < lastEnd) continue;
-      if (taken.some((other) => candidate.start < other.end && other.start < candidate.end)) continue;
-      if (policy.values.size > 0 && policy.values.has(text.slice(candidate.start, candidate.end))) continue;
-      result.push(candidate);
-      lastEnd = candidate.end;
-    }
-    return result;
   }
 
   /**
@@ -305,21 +449,49 @@ export class DlpEngine {
     return policy;
   }
 
-  #findCandidates(text: string, off: Uint8Array | null): Candidate[] {
+  /** Finds the candidates of `text` into the candidate arrays; returns how many. */
+  #findCandidates(text: string, off: Uint8Array | null): number {
     this.#text = text;
     this.#off = off;
-    const candidates: Candidate[] = [];
-    this.#candidates = candidates;
+    this.#candidateCount = 0;
+    this.#segmentCount = 1;
     this.#coveredUntil.fill(0);
     this.#windows.fill(0);
     this.#anchors?.scan(text, this.#sink);
+    if (this.#segmentCount === 1) this.#segments[this.#segmentCount++] = this.#candidateCount;
     for (const index of this.#wholeTextRules) {
+      this.#segments[this.#segmentCount++] = this.#candidateCount;
       if (off === null || off[index] !== 1) this.#runFrom(index, 0);
     }
     // Let go of the text: the engine outlives the strings it scans.
     this.#text = "";
-    this.#candidates = [];
-    return candidates;
+    return this.#candidateCount;
+  }
+
+  #push(rule: number, start: number, end: number): void {
+    const count = this.#candidateCount;
+    if (count === this.#candidateRules.length) this.#resetCandidates(count * 2);
+    this.#candidateRules[count] = rule;
+    this.#candidateStarts[count] = start;
+    this.#candidateEnds[count] = end;
+    this.#candidateCount = count + 1;
+  }
+
+  /** Sizes the candidate arrays to `capacity`, keeping the candidates found so far. */
+  #resetCandidates(capacity: number): void {
+    const count = Math.min(this.#candidateCount, capacity);
+    const resized = (array: Int32Array): Int32Array<ArrayBuffer> => {
+      const next = new Int32Array(capacity);
+      next.set(array.subarray(0, count));
+      return next;
+    };
+    this.#candidateRules = resized(this.#candidateRules);
+    this.#candidateStarts = resized(this.#candidateStarts);
+    this.#candidateEnds = resized(this.#candidateEnds);
+    this.#order = new Int32Array(capacity);
+    this.#scratch = new Int32Array(capacity);
+    this.#chosenSecrets = new Int32Array(capacity);
+    this.#chosenPersonal = new Int32Array(capacity);
   }
 
   /**
@@ -333,6 +505,15 @@ export class DlpEngine {
     if (sticky) {
       const start = rule.matchStart ? rule.matchStart(text, position) : position;
       if (start < 0 || start < this.#coveredUntil[index]!) return;
+      const matchAt = this.#matchAt[index];
+      if (matchAt !== undefined) {
+        const end = matchAt(text, start, position);
+        if (end > start) {
+          this.#push(index, start, end);
+          this.#coveredUntil[index] = end;
+        }
+        return;
+      }
       sticky.lastIndex = start;
       const match = sticky.exec(text);
       if (match !== null && match[0].length > 0) this.#accept(index, match, start);
@@ -395,7 +576,7 @@ export class DlpEngine {
       value = group;
     }
     if (rule.validate && !rule.validate(value, match)) return;
-    this.#candidates.push({ rule: index, start: reportedStart, end: reportedStart + value.length });
+    this.#push(index, reportedStart, reportedStart + value.length);
     this.#coveredUntil[index] = start + match[0].length;
   }
 }

@@ -25,8 +25,12 @@ export interface DlpRule {
   window: { before: number; after: number };
   /** The capture group whose span is reported and masked; 0 for the whole match. */
   group: number;
-  /** Personal-data rules that start from runs of digits (at least four digits, separators allowed) instead of anchors. */
-  numeric?: { minimumDigits: number };
+  /**
+   * Personal-data rules that start from runs of digits (at least four digits, separators allowed) instead of
+   * anchors. `shapes`: bits of `digit-run-shape.ts` of which a run must have one before the precheck runs (a
+   * necessary condition the scanner tests inline); every run when absent.
+   */
+  numeric?: { minimumDigits: number; shapes?: number };
   /**
    * True when every match starts exactly where an anchor starts: the scanner then tries the pattern once,
    * sticky, at the anchor instead of searching a window.
@@ -45,6 +49,21 @@ export interface DlpRule {
   precheck?: (text: string, start: number, end: number) => boolean;
   /** A check on the reported value (checksum, entropy, placeholder); the match is dropped when it returns false. */
   validate?: (value: string, match: RegExpExecArray) => boolean;
+  /**
+   * Plain code that gives exactly what `pattern`, run sticky at `start`, then `validate` give (rules whose
+   * `group` is 0 and that start at an anchor or at `matchStart`): the end of the accepted match, or -1.
+   * `start` is what `matchStart` returned for the anchor at `anchor` (or the anchor itself), so what
+   * `matchStart` established need not be checked again. Set for the rules hit most often (e-mail
+   * addresses), where a regular expression call and its match object cost more than everything else; the
+   * differential tests hold it to the pattern.
+   */
+  matchAt?: (text: string, start: number, anchor: number) => number;
+  /**
+   * For numeric rules: plain code that gives exactly what `pattern` and `validate` give inside the digit
+   * run [start, end), reporting each accepted match in order (IPv4 addresses). It replaces the precheck
+   * and the window search.
+   */
+  matchesInRun?: (text: string, start: number, end: number, report: (start: number, end: number) => void) => void;
   /** Set on custom rules: their action was chosen by the operator, so `block` applies to tool results too. */
   explicitAction?: boolean;
 }

@@ -1,0 +1,38 @@
+// What a digit run looks like, as a few bits computed once per run. Logs and CSV exports hold a run of
+// digits every twenty-odd characters (timestamps, ids, amounts, dates), and calling each numeric rule's
+// precheck on each of them cost more than the checks themselves. Each numeric rule names the shapes of
+// which a run must have at least one before its precheck is called: a necessary condition, in data, that
+// the scanner tests inline.
+
+/** The run holds three dots or more (an IPv4 address needs them). */
+export const RUN_THREE_DOTS = 1;
+/** A `:` sits just before the run or just after it (an IPv6 address around the digits). */
+export const RUN_BESIDE_COLON = 2;
+/** A `+` or `(` sits just before the run (international and `(NXX)` phone numbers). */
+export const RUN_AFTER_PLUS_OR_PARENTHESIS = 4;
+/** The run is 12 to 14 characters long (the `NXX-NXX-XXXX` phone number form inside it). */
+export const RUN_PHONE_LENGTH = 8;
+/** The run is 11 characters long with a `-` fourth (`AAA-GG-SSSS`). */
+export const RUN_SSN_SHAPE = 16;
+/** An upper-case letter or a space sits just before the run (an IBAN's country code and check digits). */
+export const RUN_AFTER_UPPER_OR_SPACE = 32;
+/** Every run: for rules without a condition of this kind. */
+export const RUN_ANY = 64;
+
+/** The shape bits of the digit run [start, end) of `text` (see the constants above). */
+export function digitRunShape(text: string, start: number, end: number): number {
+  let shape = RUN_ANY;
+  const length = end - start;
+  if (length >= 7) {
+    let dots = 0;
+    for (let index = start + 1; index < end && dots < 3; index++) if (text.charCodeAt(index) === 46) dots++;
+    if (dots >= 3) shape |= RUN_THREE_DOTS;
+  }
+  const before = text.charCodeAt(start - 1);
+  if (before === 58 || text.charCodeAt(end) === 58) shape |= RUN_BESIDE_COLON;
+  if (before === 43 || before === 40) shape |= RUN_AFTER_PLUS_OR_PARENTHESIS;
+  if (length >= 12 && length <= 14) shape |= RUN_PHONE_LENGTH;
+  if (length === 11 && text.charCodeAt(start + 3) === 45) shape |= RUN_SSN_SHAPE;
+  if ((before >= 65 && before <= 90) || before === 32) shape |= RUN_AFTER_UPPER_OR_SPACE;
+  return shape;
+}
