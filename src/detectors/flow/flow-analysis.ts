@@ -1,0 +1,375 @@
+import type { ExchangePosition } from "../../core/detector.js";
+import type { CapturedExchange } from "../../core/exchange.js";
+import { DlpEngine, defaultDlpSettings } from "../../defence/dlp/index.js";
+import { PoisoningClassifier, type PoisoningVerdict } from "../../defence/poisoning/poisoning-classifier.js";
+import { type DocumentKind, documentKind, segmentText } from "../../defence/poisoning/text-features.js";
+import { DataFlowTracker, type FlowTrace, type InstructionScorer } from "./data-flow-tracker.js";
+import { type ToolCapabilities, toolCapabilities } from "./tool-capabilities.js";
+import { clipValue, hashValue, normalizeValue } from "./value-tokens.js";
+
+/** What the flow detectors need of a poisoning classifier: `PoisoningClassifier.inspect`. */
+export interface PoisoningVerdictSource {
+  inspect(text: string, kind: "result" | "description"): PoisoningVerdict;
+}
+
+/**
+ * A poisoning classifier that remembers its last few verdicts by text. The poisoning detector and the flow
+ * detectors look at the same result one after the other: shared through this, the model runs once.
+ */
+export class RecentPoisoningVerdicts implements PoisoningVerdictSource {
+  readonly classifier: PoisoningClassifier;
+  private readonly texts: string[] = [];
+  private readonly kinds: string[] = [];
+  private readonly verdicts: PoisoningVerdict[] = [];
+  private next = 0;
+
+  constructor(classifier: PoisoningClassifier = new PoisoningClassifier()) {
+    this.classifier = classifier;
+  }
+
+  inspect(text: string, kind: "result" | "description"): PoisoningVerdict {
+    for (let index = 0; index < this.texts.length; index++) {
+      if (this.kinds[index] === kind && this.texts[index] === text) return this.verdicts[index]!;
+    }
+    const verdict = this.classifier.inspect(text, kind);
+    const slot = this.next;
+    this.next = (this.next + 1) % 4;
+    this.texts[slot] = text;
+    this.kinds[slot] = kind;
+    this.verdicts[slot] = verdict;
+    return verdict;
+  }
+}
+
+/** An earlier read whose content is sensitive. */
+export interface SensitiveRead {
+  call_index: number;
+  tool: string;
+  /** `secret`: credentials, keys, tokens; `personal`: card or social security numbers, contact records; `credential_path`: a read of a credential-looking file or resource. */
+  kind: "secret" | "personal" | "credential_path";
+  /** DLP types found, or the path read. */
+  detail: string[];
+}
+
+/** A poisoned result earlier in the session. */
+export interface PoisonedResult {
+  call_index: number;
+  tool: string;
+  score: number;
+}
+
+/** Everything the flow detectors look at for one `tools/call`, worked out once. */
+export interface CallAnalysis {
+  session: string;
+  call_index: number;
+  tool: string;
+  capabilities: ToolCapabilities;
+  /** Where the arguments' values came from (earlier results only). */
+  trace: FlowTrace;
+  /** The tool was not called before in this session. */
+  new_tool: boolean;
+  /** Whether the agent type used this tool in the baseline traffic; `null` when nothing was learned for it. */
+  tool_in_baseline: boolean | null;
+  /** Destination values (recipients, URLs, accounts) not used before in this session, clipped. */
+  new_destinations: string[];
+  /** The poisoned results before this call, oldest first (at most 8). */
+  poisoned_before: PoisonedResult[];
+  /** Sensitive reads before this call (at most 16, the newest). */
+  sensitive_reads: SensitiveRead[];
+  /** Secrets (DLP types) in this call's arguments that an earlier result of the session held. */
+  secrets_out: string[];
+  /** This call's own result. */
+  result: { poisoned: boolean; score: number; sensitive: SensitiveRead | null };
+}
+
+/** Options of {@link FlowAnalysis}. */
+export interface FlowAnalysisOptions {
+  /** Shared with the poisoning detector, so the model runs once per result. */
+  verdicts?: PoisoningVerdictSource;
+  /** Scores sentences for instructions; the shipped poisoning model by default. */
+  classifier?: PoisoningClassifier;
+  /** Finds secrets and personal data in results; the built-in rules by default; `null` turns it off. */
+  dlp?: DlpEngine | null;
+  /** Segment score at or above which a sentence of a result reads as an instruction. Default 0.25. */
+  instruction_threshold?: number;
+}
+
+const MAX_RESULT_CHARS = 256 * 1024;
+const MAX_DLP_CHARS = 65_536;
+const MAX_TOOLS = 128;
+const MAX_DESTINATIONS = 256;
+const MAX_POISONED = 8;
+const MAX_READS = 16;
+const MAX_SECRET_HASHES = 64;
+const MAX_BASELINE_TOOLS = 512;
+const MAX_BASELINE_AGENTS = 256;
+const PERSONAL_TYPES: ReadonlySet<string> = new Set(["credit_card", "us_ssn"]);
+/** Paths and resources that hold credentials, in any deployment. */
+const CREDENTIAL_PATH =
+  /(?:^|[/\\])\.env(?:\.[\w-]+)?$|(?:^|[/\\])\.(?:aws|ssh|gnupg|docker|kube)(?:[/\\]|$)|id_(?:rsa|dsa|ecdsa|ed25519)\b|\.(?:pem|key|p12|pfx|keystore|jks|kdbx)$|(?:^|[/\\_.-])(?:credentials?|secrets?|passwords?|tokens?)(?:[/\\_.-]|$)|(?:^|[/\\])\.(?:npmrc|pypirc|netrc|pgpass|git-credentials)$|(?:^|[/\\])(?:shadow|passwd)$/i;
+const PATH_LIKE = /[/\\]|\.\w{1,6}$/;
+
+interface SessionFacts {
+  tools: Set<string>;
+  destinations: Set<number>;
+  poisoned: PoisonedResult[];
+  reads: SensitiveRead[];
+  secrets: Set<number>;
+}
+
+/**
+ * The shared work of the flow detectors: for each `tools/call`, traces its arguments to earlier results
+ * ({@link DataFlowTracker}), reads what the call can do ({@link toolCapabilities}), and classifies its result
+ * (poisoned? secrets or personal data?), once, whichever detector asks first. Per session it keeps the
+ * tracker's fixed tables and a few bounded lists (tools, destination hashes, poisoned results, sensitive
+ * reads): about 26 KB at most, dropped at `endSession`.
+ */
+export class FlowAnalysis {
+  readonly tracker: DataFlowTracker;
+  private readonly verdicts: PoisoningVerdictSource;
+  private readonly dlp: DlpEngine | null;
+  private readonly sessions = new Map<string, SessionFacts>();
+  private readonly baselineTools = new Map<string, Set<string>>();
+  private lastExchange: CapturedExchange | null = null;
+  private lastAnalysis: CallAnalysis | null = null;
+  private lastLearned: CapturedExchange | null = null;
+
+  constructor(options: FlowAnalysisOptions = {}) {
+    const classifier =
+      options.classifier ??
+      (options.verdicts instanceof RecentPoisoningVerdicts ? options.verdicts.classifier : new PoisoningClassifier());
+    this.verdicts = options.verdicts ?? new RecentPoisoningVerdicts(classifier);
+    this.dlp = options.dlp === undefined ? new DlpEngine(defaultDlpSettings()) : options.dlp;
+    // The document kind is a pass over the whole text: worked out once per result, not once per sentence.
+    let kindOf = "";
+    let kind: DocumentKind = "prose";
+    const scorer: InstructionScorer = {
+      segments: (text) => segmentText(text),
+      scoreSpan: (text, start, end) => {
+        if (text !== kindOf) {
+          kindOf = text;
+          kind = documentKind(text);
+        }
+        return classifier.scoreSpan(text, start, end, kind);
+      },
+    };
+    this.tracker = new DataFlowTracker({
+      scorer,
+      ...(options.instruction_threshold === undefined ? {} : { instruction_threshold: options.instruction_threshold }),
+    });
+  }
+
+  /** Learns which tools each agent type uses (for evidence: "a tool this agent type never used"). */
+  learn(exchange: CapturedExchange): void {
+    if (exchange === this.lastLearned) return;
+    this.lastLearned = exchange;
+    if (exchange.method !== "tools/call" || typeof exchange.tool !== "string") return;
+    const agent = exchange.agent ?? "";
+    let tools = this.baselineTools.get(agent);
+    if (tools === undefined) {
+      if (this.baselineTools.size >= MAX_BASELINE_AGENTS) return;
+      tools = new Set();
+      this.baselineTools.set(agent, tools);
+    }
+    if (tools.size < MAX_BASELINE_TOOLS) tools.add(exchange.tool);
+  }
+
+  /** The learned tool sets, as plain JSON. */
+  saveBaseline(): { version: 1; tools_by_agent: Record<string, string[]> } {
+    const tools_by_agent: Record<string, string[]> = {};
+    for (const [agent, tools] of this.baselineTools) tools_by_agent[agent] = [...tools].sort();
+    return { version: 1, tools_by_agent };
+  }
+
+  /** Restores {@link saveBaseline}'s output; returns why it cannot, or `null`. */
+  loadBaseline(state: unknown): string | null {
+    if (typeof state !== "object" || state === null) return "the flow baseline is not an object";
+    const { version, tools_by_agent: byAgent } = state as { version?: unknown; tools_by_agent?: unknown };
+    if (version !== 1) return `unsupported flow baseline version ${String(version)}`;
+    if (typeof byAgent !== "object" || byAgent === null) return "tools_by_agent is missing";
+    this.baselineTools.clear();
+    for (const [agent, tools] of Object.entries(byAgent as Record<string, unknown>)) {
+      if (!Array.isArray(tools)) return `tools_by_agent.${agent} is not a list`;
+      this.baselineTools.set(
+        agent,
+        new Set(tools.filter((tool): tool is string => typeof tool === "string").slice(0, MAX_BASELINE_TOOLS)),
+      );
+    }
+    return null;
+  }
+
+  /** The analysis of a `tools/call` exchange (computed on the first request, then reused); `null` for anything else. */
+  analyse(exchange: CapturedExchange, position: ExchangePosition): CallAnalysis | null {
+    if (exchange === this.lastExchange) return this.lastAnalysis;
+    this.lastExchange = exchange;
+    this.lastAnalysis = null;
+    if (position.call_index === null || typeof exchange.tool !== "string") return null;
+    this.lastAnalysis = this.compute(exchange, exchange.tool, position.call_index);
+    return this.lastAnalysis;
+  }
+
+  endSession(session: string): void {
+    this.sessions.delete(session);
+    this.tracker.endSession(session);
+    if (this.lastAnalysis?.session === session) {
+      this.lastExchange = null;
+      this.lastAnalysis = null;
+    }
+  }
+
+  /** Sessions with state (for tests of bounded memory). */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  private compute(exchange: CapturedExchange, tool: string, callIndex: number): CallAnalysis {
+    const session = exchange.session;
+    let facts = this.sessions.get(session);
+    if (facts === undefined) {
+      facts = { tools: new Set(), destinations: new Set(), poisoned: [], reads: [], secrets: new Set() };
+      this.sessions.set(session, facts);
+    }
+    const args = exchange.arguments ?? null;
+    const capabilities = toolCapabilities(tool, args);
+    const trace = this.tracker.traceArguments(session, callIndex, tool, args);
+    const newTool = !facts.tools.has(tool);
+    if (newTool && facts.tools.size < MAX_TOOLS) facts.tools.add(tool);
+    const learned = this.baselineTools.get(exchange.agent ?? "");
+    const newDestinations: string[] = [];
+    if (args !== null) {
+      for (const key of capabilities.destination_arguments) {
+        collectStrings(args[key], (text) => {
+          const value = normalizeValue(text);
+          if (value.length < 3) return;
+          const hash = hashValue(value);
+          if (facts.destinations.has(hash)) return;
+          if (facts.destinations.size < MAX_DESTINATIONS) facts.destinations.add(hash);
+          if (newDestinations.length < 8) newDestinations.push(clipValue(value));
+        });
+      }
+    }
+    const secretsOut = capabilities.outbound || capabilities.payment ? this.secretsOut(exchange, args, facts) : [];
+    const analysis: CallAnalysis = {
+      session,
+      call_index: callIndex,
+      tool,
+      capabilities,
+      trace,
+      new_tool: newTool,
+      tool_in_baseline: learned === undefined ? null : learned.has(tool),
+      new_destinations: newDestinations,
+      poisoned_before: [...facts.poisoned],
+      sensitive_reads: [...facts.reads],
+      secrets_out: secretsOut,
+      result: { poisoned: false, score: 0, sensitive: null },
+    };
+    const credentialPath = credentialPathOf(args);
+    const text = exchange.error === null && typeof exchange.result === "string" ? exchange.result : "";
+    if (text.length > 0) {
+      const verdict = this.poisoning(exchange, text);
+      analysis.result.poisoned = verdict.poisoned;
+      analysis.result.score = verdict.score;
+      this.tracker.observeResult(session, callIndex, tool, text, verdict.poisoned);
+      if (verdict.poisoned) {
+        facts.poisoned.push({ call_index: callIndex, tool, score: verdict.score });
+        if (facts.poisoned.length > MAX_POISONED) facts.poisoned.shift();
+      }
+      analysis.result.sensitive = this.sensitiveRead(exchange, tool, callIndex, text, credentialPath, facts);
+    } else if (credentialPath !== null && exchange.error === null) {
+      analysis.result.sensitive = { call_index: callIndex, tool, kind: "credential_path", detail: [credentialPath] };
+    }
+    if (analysis.result.sensitive !== null) {
+      facts.reads.push(analysis.result.sensitive);
+      if (facts.reads.length > MAX_READS) facts.reads.shift();
+    }
+    return analysis;
+  }
+
+  private poisoning(exchange: CapturedExchange, text: string): { poisoned: boolean; score: number } {
+    const decision = exchange.decisions?.find(
+      (item) => item.stage === "poisoning" && item.rule !== "poisoned_description",
+    );
+    // What the inline guard decided is what live traffic saw: replay must agree with it.
+    if (decision !== undefined) return { poisoned: decision.action !== "allow", score: 0.9 };
+    const clipped = text.length > MAX_RESULT_CHARS ? text.slice(0, MAX_RESULT_CHARS) : text;
+    const verdict = this.verdicts.inspect(clipped, "result");
+    return { poisoned: verdict.poisoned, score: verdict.score };
+  }
+
+  private sensitiveRead(
+    exchange: CapturedExchange,
+    tool: string,
+    callIndex: number,
+    text: string,
+    credentialPath: string | null,
+    facts: SessionFacts,
+  ): SensitiveRead | null {
+    const secretTypes = new Set<string>();
+    const personalTypes = new Set<string>();
+    if (this.dlp !== null) {
+      const scanned = text.length > MAX_DLP_CHARS ? text.slice(0, MAX_DLP_CHARS) : text;
+      for (const match of this.dlp.scanText(scanned, { server: exchange.server, tool, direction: "result" })) {
+        if (match.category === "secret") {
+          secretTypes.add(match.type);
+          if (facts.secrets.size < MAX_SECRET_HASHES) {
+            facts.secrets.add(hashValue(normalizeValue(scanned.slice(match.start, match.end))));
+          }
+        } else personalTypes.add(match.type);
+      }
+    }
+    if (secretTypes.size > 0) return { call_index: callIndex, tool, kind: "secret", detail: [...secretTypes] };
+    if (credentialPath !== null)
+      return { call_index: callIndex, tool, kind: "credential_path", detail: [credentialPath] };
+    const personal = [...personalTypes];
+    // A card or social security number, or a contact record (address and phone together), is worth guarding;
+    // an e-mail address alone is everyday data.
+    if (
+      personal.some((type) => PERSONAL_TYPES.has(type)) ||
+      (personalTypes.has("email") && personalTypes.has("phone_number"))
+    ) {
+      return { call_index: callIndex, tool, kind: "personal", detail: personal };
+    }
+    return null;
+  }
+
+  /** DLP secret types in the call's argument strings whose values an earlier result of the session held. */
+  private secretsOut(exchange: CapturedExchange, args: Record<string, unknown> | null, facts: SessionFacts): string[] {
+    if (this.dlp === null || args === null || facts.secrets.size === 0) return [];
+    const types = new Set<string>();
+    const dlp = this.dlp;
+    collectStrings(args, (text) => {
+      for (const match of dlp.scanText(text.slice(0, MAX_DLP_CHARS), {
+        server: exchange.server,
+        tool: exchange.tool ?? null,
+        direction: "arguments",
+      })) {
+        if (match.category !== "secret") continue;
+        if (facts.secrets.has(hashValue(normalizeValue(text.slice(match.start, match.end))))) types.add(match.type);
+      }
+    });
+    return [...types];
+  }
+}
+
+/** The first argument value that names a credential-looking path or resource, or `null`. */
+function credentialPathOf(args: Record<string, unknown> | null): string | null {
+  if (args === null) return null;
+  let found: string | null = null;
+  collectStrings(args, (text) => {
+    if (found !== null || text.length > 512 || !PATH_LIKE.test(text)) return;
+    if (CREDENTIAL_PATH.test(text.trim())) found = clipValue(text.trim());
+  });
+  return found;
+}
+
+/** Calls `visit` for each string in a JSON value, to a bounded depth and count. */
+function collectStrings(value: unknown, visit: (text: string) => void, depth = 0, budget = { left: 64 }): void {
+  if (budget.left <= 0) return;
+  if (typeof value === "string") {
+    budget.left--;
+    visit(value);
+  } else if (depth < 6 && value !== null && typeof value === "object") {
+    const items = Array.isArray(value) ? value : Object.values(value as Record<string, unknown>);
+    for (const item of items) collectStrings(item, visit, depth + 1, budget);
+  }
+}

@@ -1,0 +1,56 @@
+import type { CapturedExchange } from "../../core/exchange.js";
+import type { Finding, FindingCategory, Severity } from "../../core/finding.js";
+import type { FlowSourceMatch } from "./data-flow-tracker.js";
+
+/** The fields every flow finding shares, from the exchange that raised it. */
+export function flowFinding(
+  exchange: CapturedExchange,
+  callIndex: number,
+  detector: string,
+  category: FindingCategory,
+  severity: Severity,
+  score: number,
+  message: string,
+  evidence: Record<string, unknown>,
+): Finding {
+  return {
+    time: exchange.time,
+    session: exchange.session,
+    user: exchange.user,
+    agent: exchange.agent,
+    server: exchange.server,
+    tool: exchange.tool ?? null,
+    call_index: callIndex,
+    detector,
+    category,
+    severity,
+    score: Math.round(Math.min(1, Math.max(0, score)) * 1000) / 1000,
+    message,
+    evidence,
+  };
+}
+
+/** Flows as evidence: plain objects, values already clipped. */
+export function flowEvidence(flows: readonly FlowSourceMatch[]): Record<string, unknown>[] {
+  return flows.slice(0, 6).map((flow) => ({
+    from_call: flow.from_call,
+    from_tool: flow.from_tool,
+    poisoned: flow.poisoned,
+    instruction: flow.instruction,
+    kind: flow.kind,
+    arguments: flow.arguments,
+    values: flow.values,
+  }));
+}
+
+/** `"GB29…" and "x@y.z"`: the first values of flows, quoted, for a message. */
+export function quoteValues(flows: readonly FlowSourceMatch[], maximum = 2): string {
+  const values = [...new Set(flows.flatMap((flow) => flow.values))].slice(0, maximum);
+  return values.map((value) => `"${value.length > 48 ? `${value.slice(0, 47)}…` : value}"`).join(" and ");
+}
+
+/** `call 3 (read_file)` or `calls 1 (search) and 3 (read_file)`. */
+export function describeSources(flows: readonly FlowSourceMatch[]): string {
+  const parts = flows.slice(0, 3).map((flow) => `${flow.from_call} (${flow.from_tool})`);
+  return `${parts.length === 1 ? "call" : "calls"} ${parts.join(" and ")}`;
+}

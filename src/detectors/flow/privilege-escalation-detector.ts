@@ -1,0 +1,106 @@
+import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
+import type { CapturedExchange } from "../../core/exchange.js";
+import type { Severity } from "../../core/finding.js";
+import { FlowAnalysis } from "./flow-analysis.js";
+import { describeSources, flowEvidence, flowFinding, quoteValues } from "./flow-finding.js";
+import { describeCapabilities, isHighRisk, isSensitive } from "./tool-capabilities.js";
+
+const DETECTOR_NAME = "privilege_escalation";
+
+/**
+ * Raises `privilege_escalation_chain` when the output of one tool builds the arguments of a more sensitive
+ * one (a payment, an outbound send, a delete, an admin change, a command, a write):
+ *
+ * - high (0.9, 0.95 when the value sat in the injected request itself): values from a result that carried
+ *   instructions aimed at the model (poisoned) reach a sensitive call. This is the attacker-directed call of
+ *   a prompt injection, caught before it runs when the inline guard asks;
+ * - high (0.75): an identifier from a sentence that reads as a request ("please send 200 USD to …") in a
+ *   result that was not flagged as poisoned reaches a payment, outbound, delete, admin or exec call: an
+ *   injection written in the user's own voice;
+ * - low (0.3): an identifier from any earlier result becomes a destination (recipient, URL, account) of such
+ *   a call: ordinary work (replying to the sender of a mail), recorded for the investigation.
+ *
+ * Values the session's arguments carried before the result appeared came from the user and are not counted.
+ */
+export class PrivilegeEscalationDetector implements Detector {
+  readonly name = DETECTOR_NAME;
+  private readonly analysis: FlowAnalysis;
+
+  constructor(analysis: FlowAnalysis = new FlowAnalysis()) {
+    this.analysis = analysis;
+  }
+
+  learn(exchange: CapturedExchange): void {
+    this.analysis.learn(exchange);
+  }
+
+  observe(exchange: CapturedExchange, position: ExchangePosition, emit: FindingSink): void {
+    const call = this.analysis.analyse(exchange, position);
+    if (call === null || !isSensitive(call.capabilities)) return;
+    const flows = call.trace.flows.filter((flow) => flow.from_tool !== call.tool);
+    if (flows.length === 0) return;
+    const highRisk = isHighRisk(call.capabilities);
+    const kinds = describeCapabilities(call.capabilities);
+    const poisoned = flows.filter((flow) => flow.poisoned);
+    const instructed = flows.filter((flow) => !flow.poisoned && flow.instruction && flow.kind === "exact");
+    const destinations = new Set(call.capabilities.destination_arguments);
+    const toDestination = flows.filter(
+      (flow) => flow.kind === "exact" && flow.arguments.some((name) => destinations.has(name)),
+    );
+    let severity: Severity;
+    let score: number;
+    let reason: string;
+    let shown = flows;
+    if (poisoned.length > 0) {
+      severity = "high";
+      score = poisoned.some((flow) => flow.instruction) ? 0.95 : highRisk ? 0.9 : 0.85;
+      shown = poisoned;
+      reason = `${call.tool} (${kinds.join(", ")}) carries ${quoteValues(poisoned)} taken from the result of ${describeSources(poisoned)}, which carried instructions aimed at the model: the call is directed by injected content; hold it and review the session`;
+    } else if (instructed.length > 0 && highRisk) {
+      severity = "high";
+      score = 0.75;
+      shown = instructed;
+      reason = `${call.tool} (${kinds.join(", ")}) carries ${quoteValues(instructed)} taken from a sentence of the result of ${describeSources(instructed)} that reads as a request: check that the user, not the data, asked for this`;
+    } else if (toDestination.length > 0 && highRisk) {
+      severity = "low";
+      score = 0.3;
+      shown = toDestination;
+      reason = `${call.tool} (${kinds.join(", ")}) sends to ${quoteValues(toDestination)}, taken from the result of ${describeSources(toDestination)}`;
+    } else {
+      return;
+    }
+    emit(
+      flowFinding(
+        exchange,
+        call.call_index,
+        DETECTOR_NAME,
+        "privilege_escalation_chain",
+        severity,
+        score,
+        `call ${call.call_index}: ${reason}`,
+        {
+          call_index: call.call_index,
+          tool: call.tool,
+          capabilities: kinds,
+          flows: flowEvidence(shown),
+          flow_bytes: call.trace.bytes,
+          baseline: "values the session's arguments carried before the result appeared (those came from the user)",
+        },
+      ),
+    );
+  }
+
+  endSession(session: string): void {
+    this.analysis.endSession(session);
+  }
+
+  saveBaseline(): unknown {
+    return this.analysis.saveBaseline();
+  }
+
+  loadBaseline(state: unknown): string | null {
+    return this.analysis.loadBaseline(state);
+  }
+
+  async shutdown(): Promise<void> {}
+}

@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import type { CapturedExchange } from "../../../src/core/exchange.js";
+import type { Finding } from "../../../src/core/finding.js";
+import { FlowAnalysis, flowDetectors } from "../../../src/detectors/flow/index.js";
+import { PoisoningDetector } from "../../../src/detectors/poisoning-detector.js";
+import { Pipeline } from "../../../src/pipeline/pipeline.js";
+
+const captures = join(fileURLToPath(new URL("../../../..", import.meta.url)), "test", "fixtures", "captures");
+
+function readCapture(name: string): CapturedExchange[] {
+  return readFileSync(join(captures, name), "utf8")
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as CapturedExchange);
+}
+
+async function run(name: string): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  const pipeline = new Pipeline({
+    store: null,
+    detectors: [new PoisoningDetector(), ...flowDetectors()],
+    findingSinks: [(finding) => findings.push(finding)],
+  });
+  for (const exchange of readCapture(name)) pipeline.process(exchange);
+  await pipeline.finish();
+  return findings;
+}
+
+function high(findings: Finding[], detector: string): Finding | undefined {
+  return findings.find((finding) => finding.detector === detector && finding.severity === "high");
+}
+
+test("support agent: a customer record e-mailed to an address an injected ticket named is high, with evidence", async () => {
+  const findings = await run("support-record-to-outsider.jsonl");
+  const escalation = high(findings, "privilege_escalation");
+  assert.ok(escalation, "privilege_escalation high");
+  assert.equal(escalation.category, "privilege_escalation_chain");
+  assert.equal(escalation.call_index, 2);
+  const flows = escalation.evidence.flows as { from_call: number; poisoned: boolean; values: string[] }[];
+  assert.equal(flows[0]!.from_call, 1);
+  assert.equal(flows[0]!.poisoned, true);
+  assert.ok(flows[0]!.values.includes("audit-desk@records-review.net"));
+  const exfiltration = high(findings, "read_then_exfiltrate");
+  assert.ok(exfiltration, "read_then_exfiltrate high");
+  assert.equal((exfiltration.evidence.reads as { call_index: number }[])[0]!.call_index, 0);
+  const change = high(findings, "behaviour_change");
+  assert.ok(change);
+  assert.equal(change.category, "tool_poisoning");
+  assert.ok(change.score > 0 && change.score <= 1);
+});
+
+test("support agent look-alike: the record e-mailed to the customer it is about raises nothing above low", async () => {
+  const findings = await run("support-record-to-customer.jsonl");
+  assert.ok(findings.length > 0, "the flow is still recorded");
+  for (const finding of findings) assert.equal(finding.severity, "low", finding.message);
+  assert.ok(findings.some((finding) => finding.category === "read_then_exfiltrate"));
+});
+
+test("coding agent: .env content posted to a webhook is a high read-then-exfiltrate naming the secret types", async () => {
+  const findings = await run("coding-env-to-webhook.jsonl");
+  const exfiltration = high(findings, "read_then_exfiltrate");
+  assert.ok(exfiltration);
+  assert.equal(exfiltration.call_index, 2);
+  assert.ok((exfiltration.evidence.secret_types as string[]).length > 0);
+  assert.match(exfiltration.message, /secret/);
+});
+
+test("two-call session: a payment to the account a tweet asked for is high though the tweet was not flagged", async () => {
+  const findings = await run("tweet-payment.jsonl");
+  assert.equal(
+    findings.some((finding) => finding.detector === "poisoning"),
+    false,
+    "the request reads as the user's own voice",
+  );
+  const escalation = high(findings, "privilege_escalation");
+  assert.ok(escalation);
+  assert.equal(escalation.call_index, 1);
+  const flows = escalation.evidence.flows as { instruction: boolean; poisoned: boolean }[];
+  assert.equal(flows[0]!.instruction, true);
+  assert.equal(flows[0]!.poisoned, false);
+});
+
+test("look-alike: paying the IBAN printed on an invoice is recorded as low, not escalated", async () => {
+  const findings = await run("invoice-payment.jsonl");
+  assert.equal(findings.length, 1);
+  assert.equal(findings[0]!.severity, "low");
+  assert.equal(findings[0]!.category, "privilege_escalation_chain");
+});
+
+test("a short id named by an injected instruction, used by a delete right after, is flagged at that call", async () => {
+  const findings = await run("calendar-delete.jsonl");
+  const escalation = high(findings, "privilege_escalation");
+  assert.ok(escalation);
+  assert.equal(escalation.call_index, 1);
+  assert.ok((escalation.evidence.flows as { values: string[] }[])[0]!.values.includes("13"));
+  assert.ok(high(findings, "behaviour_change"));
+});
+
+test("the detectors share one analysis, drop session state at the end, and keep the learned tools in a baseline", async () => {
+  const analysis = new FlowAnalysis();
+  const [escalation] = flowDetectors();
+  assert.ok(escalation);
+  const pipeline = new Pipeline({ store: null, detectors: flowDetectors() });
+  for (const exchange of readCapture("invoice-payment.jsonl")) pipeline.learn(exchange);
+  for (const exchange of readCapture("tweet-payment.jsonl")) pipeline.process(exchange);
+  await pipeline.finish();
+  for (const exchange of readCapture("invoice-payment.jsonl")) analysis.learn(exchange);
+  const saved = analysis.saveBaseline();
+  assert.deepEqual(saved.tools_by_agent.assistant, ["get_invoice", "send_payment"]);
+  const restored = new FlowAnalysis();
+  assert.equal(restored.loadBaseline(JSON.parse(JSON.stringify(saved))), null);
+  assert.match(restored.loadBaseline({ version: 9 }) ?? "", /version/);
+  const position = { index: 0, call_index: 0, time_ms: 0 };
+  const first = readCapture("tweet-payment.jsonl")[0]!;
+  assert.equal(analysis.analyse(first, position), analysis.analyse(first, position), "computed once per exchange");
+  assert.equal(analysis.sessionCount, 1);
+  analysis.endSession(first.session);
+  assert.equal(analysis.sessionCount, 0);
+});
