@@ -6,6 +6,7 @@ import { benchBaseline } from "./baseline.bench.js";
 import type { BenchResult } from "./bench-result.js";
 import { benchDetectors } from "./detectors.bench.js";
 import { benchDlp } from "./dlp.bench.js";
+import { benchFlow } from "./flow.bench.js";
 import { benchHttpGateway } from "./http-gateway.bench.js";
 import { benchMetrics } from "./metrics.bench.js";
 import { benchPoisoning } from "./poisoning.bench.js";
@@ -24,6 +25,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult | BenchResult[]>> = {
   poisoning: () => benchPoisoning(),
   baseline: () => benchBaseline(),
   detectors: () => benchDetectors(),
+  flow: () => benchFlow(),
 };
 
 const wanted = process.argv.slice(2);

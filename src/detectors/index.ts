@@ -1,11 +1,13 @@
 import type { Detector } from "../core/detector.js";
 import { baselineDetectors } from "./baseline/index.js";
+import { flowDetectors, RecentPoisoningVerdicts } from "./flow/index.js";
 import { InlineDecisionDetector } from "./inline-decision-detector.js";
 import { OperationalDetector } from "./operational-detector.js";
 import { patternDetectors } from "./patterns/index.js";
 import { PoisoningDetector } from "./poisoning-detector.js";
 
 export * from "./baseline/index.js";
+export * from "./flow/index.js";
 export { InlineDecisionDetector } from "./inline-decision-detector.js";
 export { OperationalDetector, type OperationalDetectorOptions } from "./operational-detector.js";
 export * from "./patterns/index.js";
@@ -13,11 +15,14 @@ export { PoisoningDetector, type PoisoningDetectorOptions, type PoisoningInspect
 
 /** The detectors live capture and replay run when nobody chooses: fresh instances, so runs share no state. */
 export function defaultDetectors(): Detector[] {
+  // The poisoning detector and the flow detectors ask the classifier about the same results: one verdict each.
+  const verdicts = new RecentPoisoningVerdicts();
   return [
     new OperationalDetector(),
     new InlineDecisionDetector(),
-    new PoisoningDetector(),
+    new PoisoningDetector({ classifier: verdicts }),
     ...baselineDetectors(),
     ...patternDetectors(),
+    ...flowDetectors({ verdicts }),
   ];
 }
