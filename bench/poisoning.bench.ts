@@ -5,11 +5,18 @@
  *     each size over a rotating set of deterministic documents (e-mail-like prose, YAML records, markdown
  *     tables, README steps, and MCP-shaped output: JSON records, logs, listings, code), a fifth of them
  *     carrying an injected request.
+ *     These run with the verdict memo off: they are the cost of a text never seen before.
  * (b) Throughput over the whole set, in MB/s of UTF-8 on one core, with `JSON.parse` of the same texts
  *     (wrapped as a tool result) measured in the same run as a yardstick: the ratio compares across machines.
+ * (c) Replay-like: every tool result of agentdojo's `test.jsonl.gz` (when the shared data sets are present)
+ *     inspected in capture order by one classifier with the memo on, as the poisoning detector does in
+ *     `toolwatch replay`; events per second, with `JSON.parse` of each event's capture line (what reading a
+ *     capture costs at the least) in the same run as a yardstick, and the memo's hit rate. The same results
+ *     with the memo off give the cold figure.
  *
  * Run: `npx tsc -p . && node dist/bench/poisoning.bench.js`.
  */
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { benignDataText } from "../src/defence/poisoning/benign-data-text.js";
 import { PoisoningClassifier } from "../src/defence/poisoning/poisoning-classifier.js";
@@ -19,6 +26,8 @@ import {
   Random,
   syntheticInjection,
 } from "../src/defence/poisoning/synthetic-text.js";
+import { readCapture } from "../src/record/read-capture.js";
+import { datasetsFolder } from "../test/record/datasets.js";
 import type { BenchResult } from "./bench-result.js";
 
 const VARIANTS = 40;
@@ -94,7 +103,7 @@ function inspectMicroseconds(
 
 /** Runs the benchmark. */
 export async function benchPoisoning(): Promise<BenchResult> {
-  const classifier = new PoisoningClassifier();
+  const classifier = new PoisoningClassifier({ memo: false });
   const metrics: Record<string, number> = {};
   const targets: BenchResult["targets"] = {};
   let bytes = 0;
@@ -122,7 +131,71 @@ export async function benchPoisoning(): Promise<BenchResult> {
   metrics.megabytes_per_second = Number((bytes / microseconds).toFixed(1));
   metrics.json_parse_megabytes_per_second = Number((bytes / parseMicroseconds).toFixed(1));
   metrics.inspect_to_json_parse_speed_ratio = Number((parseMicroseconds / microseconds).toFixed(3));
+  Object.assign(metrics, await replayLike());
   return { name: "poisoning", metrics, targets };
+}
+
+/** The agentdojo test capture's events, each with its capture line and its result text (if any). */
+async function agentdojoEvents(): Promise<{ lines: string[]; results: string[] } | null> {
+  const folder = datasetsFolder();
+  if (folder === null) return null;
+  const lines: string[] = [];
+  const results: string[] = [];
+  for await (const record of readCapture(join(folder, "agentdojo", "test.jsonl.gz"))) {
+    lines.push(JSON.stringify(record.exchange));
+    if (typeof record.exchange.result === "string" && record.exchange.result.length > 0) {
+      results.push(record.exchange.result);
+    }
+  }
+  return { lines, results };
+}
+
+/** Events per second of `inspect` over a replay of agentdojo's test results, memo on and off. */
+async function replayLike(): Promise<Record<string, number>> {
+  const events = await agentdojoEvents();
+  if (events === null) {
+    process.stderr.write("poisoning bench: replay-like figure skipped (shared data sets not found)\n");
+    return {};
+  }
+  const { lines, results } = events;
+  const seconds = (run: () => void): number => {
+    const started = process.hrtime.bigint();
+    run();
+    return Number(process.hrtime.bigint() - started) / 1e9;
+  };
+  const parseSeconds = seconds(() => {
+    for (const line of lines) JSON.parse(line);
+  });
+  let memoised = new PoisoningClassifier();
+  const memoSeconds: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    memoised = new PoisoningClassifier();
+    memoSeconds.push(
+      seconds(() => {
+        for (const text of results) memoised.inspect(text, "result");
+      }),
+    );
+  }
+  const cold = new PoisoningClassifier({ memo: false });
+  const coldSeconds = seconds(() => {
+    for (const text of results) cold.inspect(text, "result");
+  });
+  const memoMedian = [...memoSeconds].sort((a, b) => a - b)[1]!;
+  const stats = memoised.memoStats();
+  const characters = results.reduce((sum, text) => sum + text.length, 0);
+  return {
+    replay_events: lines.length,
+    replay_results: results.length,
+    replay_result_megacharacters: Number((characters / 1e6).toFixed(1)),
+    replay_memo_events_per_second: Math.round(lines.length / memoMedian),
+    replay_memo_us_per_event: Number(((memoMedian * 1e6) / lines.length).toFixed(2)),
+    replay_memo_hit_rate: Number((stats.hits / (stats.hits + stats.misses)).toFixed(3)),
+    replay_memo_entries: stats.entries,
+    replay_memo_megacharacters: Number((stats.characters / 1e6).toFixed(1)),
+    replay_cold_us_per_event: Number(((coldSeconds * 1e6) / lines.length).toFixed(2)),
+    replay_json_parse_events_per_second: Math.round(lines.length / parseSeconds),
+    replay_memo_to_json_parse_speed_ratio: Number((parseSeconds / memoMedian).toFixed(3)),
+  };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

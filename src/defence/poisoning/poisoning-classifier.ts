@@ -11,11 +11,14 @@ import {
   featureName,
   HAND_FEATURE_COUNT,
   MIN_WORDS,
+  mayBeInstruction,
   segmentText,
 } from "./text-features.js";
+import { VerdictMemo, type VerdictMemoOptions } from "./verdict-memo.js";
 
 export type { PoisoningModel } from "./poisoning-model.js";
 export type { PoisoningSignal, PoisoningSignalKind } from "./signals.js";
+export type { VerdictMemoOptions } from "./verdict-memo.js";
 
 /** What the classifier concluded about one text. */
 export interface PoisoningVerdict {
@@ -34,6 +37,12 @@ export interface PoisoningOptions {
   threshold?: number;
   /** The model to use; the shipped `models/poisoning-model.json` by default. */
   model?: PoisoningModel;
+  /**
+   * Limits of the memo of verdicts by (kind, text), or `false` for none. On by default (4,096 verdicts,
+   * 8 Mi characters of text: 8 MB of keys for Latin-1 text, 16 MB at worst, plus about 1 MB of verdicts): tool traffic repeats documents, and a repeat then costs a
+   * Map lookup. Verdicts are deterministic, so a remembered one is identical to a fresh one.
+   */
+  memo?: VerdictMemoOptions | false;
 }
 
 /** The best-scoring segment of a text. */
@@ -60,9 +69,11 @@ export class PoisoningClassifier {
   private readonly descriptionThreshold: number;
   private readonly fixedThreshold: boolean;
   private readonly buffer = new FeatureBuffer(512);
+  private readonly memo: VerdictMemo<"result" | "description", PoisoningVerdict> | null;
 
   constructor(options: PoisoningOptions = {}) {
     this.model = options.model ?? loadShippedModel();
+    this.memo = options.memo === false ? null : new VerdictMemo(options.memo);
     this.threshold = options.threshold ?? this.model.threshold;
     this.fixedThreshold = options.threshold !== undefined;
     this.descriptionThreshold =
@@ -82,10 +93,15 @@ export class PoisoningClassifier {
     return this.model.kind_thresholds?.[document] ?? this.threshold;
   }
 
-  /** Scores every segment of `text` with the model and returns the best one (score 0 for an empty text). */
+  /**
+   * Scores every segment of `text` that could be a request (`mayBeInstruction`: a question, or a word of a
+   * broad marker set) with the model and returns the best one (score 0 for an empty text). Segments of
+   * pure data are not scored; the rules still read all of the text.
+   */
   bestSegment(text: string, kind: DocumentKind = documentKind(text)): ScoredSegment {
     let best: ScoredSegment = { start: 0, end: 0, score: 0 };
     for (const segment of segmentText(text)) {
+      if (!mayBeInstruction(text, segment.start, segment.end)) continue;
       const score = this.scoreSpan(text, segment.start, segment.end, kind);
       if (score > best.score) best = { start: segment.start, end: segment.end, score };
     }
@@ -102,8 +118,26 @@ export class PoisoningClassifier {
     return 1 / (1 + Math.exp(-sum));
   }
 
-  /** Inspects one tool result or tool description. */
+  /**
+   * Inspects one tool result or tool description. A verdict may come from the memo and be shared with
+   * earlier callers, so it is frozen: read it, do not change it.
+   */
   inspect(text: string, kind: "result" | "description"): PoisoningVerdict {
+    if (this.memo === null) return this.classify(text, kind);
+    const remembered = this.memo.get(kind, text);
+    if (remembered !== undefined) return remembered;
+    const verdict = this.classify(text, kind);
+    this.memo.set(kind, text, verdict);
+    return verdict;
+  }
+
+  /** Hits and misses of the verdict memo (both 0 without one), and what it holds. */
+  memoStats(): { hits: number; misses: number; entries: number; characters: number } {
+    if (this.memo === null) return { hits: 0, misses: 0, entries: 0, characters: 0 };
+    return { ...this.memo.stats, entries: this.memo.size, characters: this.memo.characters };
+  }
+
+  private classify(text: string, kind: "result" | "description"): PoisoningVerdict {
     const document = documentKind(text);
     const threshold = this.thresholdFor(kind, document);
     const signals: PoisoningSignal[] = [];
@@ -140,7 +174,13 @@ export class PoisoningClassifier {
     signals.sort((a, b) => (b.score ?? 0) - (a.score ?? 0));
     const poisoned = ruleEvidence > 0 || best.score >= threshold;
     const score = round(Math.max(ruleEvidence, best.score));
-    return { poisoned, score, signals, explanation: explain(text, poisoned, signals, best) };
+    for (const signal of signals) Object.freeze(signal);
+    return Object.freeze({
+      poisoned,
+      score,
+      signals: Object.freeze(signals) as PoisoningSignal[],
+      explanation: explain(text, poisoned, signals, best),
+    });
   }
 
   /** The hand-made features that pushed a segment's score up the most, by name. */

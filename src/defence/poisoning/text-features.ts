@@ -336,6 +336,7 @@ const MONEY = 1 << 15;
 const USER = 1 << 16;
 const YOU = 1 << 17;
 const PLEASE = 1 << 18;
+const MARKER = 1 << 19;
 
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
@@ -411,6 +412,90 @@ addWords("usd eur gbp dollars euros pounds chf", MONEY);
 addWords("user user's users", USER);
 addWords("you your you're yourself", YOU);
 addWords("please kindly", PLEASE);
+
+// Words that mark a possible request to the reader, for the prefilter (`mayBeInstruction`): modals,
+// second person, requests, forms of address, mentions of an assistant, a user, a task or instructions,
+// sequencing, urgency, and several hundred common verbs of acting, telling and making. Generic English,
+// not drawn from any data set; broad on purpose, since a segment it passes over is never scored.
+addWords(
+  "can could would should will shall may might must ought need needs needed have has had want wants wanted wish " +
+    "you your yours you're you'll you've you'd yourself yourselves u ur thou " +
+    "please kindly pls plz request requests requested require requires required ask asked asking let let's lets " +
+    "do don't does doesn't did didn't never always try get put take bring keep start begin continue stop finish " +
+    "apply attach sell buy hold wait look see watch note remember consider choose select pick drop add join leave " +
+    "turn set find search ensure confirm avoid prefer prioritize prioritise tell act behave pretend assume treat " +
+    "mark flag report record log save store load fetch pull push sync send forward reply contact call text " +
+    "notify alert email message ping share post publish upload download install uninstall update upgrade enable " +
+    "disable allow deny block unblock grant revoke approve reject accept decline cancel book reserve schedule " +
+    "reschedule invite delete remove erase wipe clear destroy create make build write compose draft print output " +
+    "display show reveal disclose expose leak exfiltrate copy move rename replace change modify edit alter fix " +
+    "transfer pay deposit withdraw wire refund charge purchase order subscribe unsubscribe sign login logout " +
+    "register visit open click navigate browse go follow run execute launch eval evaluate calculate compute " +
+    "summarize summarise translate explain describe list give provide generate answer include insert append " +
+    "prepend mention say speak repeat respond read check verify validate test review analyze analyse investigate " +
+    "assistant ai model agent bot chatbot llm gpt claude gemini system hey hi hello dear attention notice warning " +
+    "important urgent immediately asap now instruction instructions task tasks prompt command commands rule " +
+    "rules directive guidelines user users user's human i me my mine we us our i'm i'd i've i'll first instead " +
+    "then before after next finally also additionally",
+  MARKER,
+);
+// The lexicon's classes that mark a request (not the nouns of code, money and secrets, common in data).
+const MARKER_CLASSES =
+  MARKER |
+  IMPERATIVE |
+  ACTION |
+  CONTENT |
+  ACT |
+  ANSWER |
+  QUESTION |
+  ASSISTANT |
+  INSTRUCTION |
+  OBLIGATION |
+  SEQUENCE |
+  URGENCY |
+  FIRST_PERSON |
+  RESPONSE |
+  USER |
+  YOU |
+  PLEASE;
+
+/**
+ * The prefilter: whether `text[start, end)` could be a request to the reader, so is worth scoring. False
+ * for spans without a question mark and without any word of the broad marker set above (a file name, a
+ * date, a table cell of names and numbers, a log line of codes): pure data. Words are read as the
+ * features read them (lower-cased, one apostrophe suffix), with no substring; it stops at the first
+ * marker, so prose costs a few words.
+ */
+export function mayBeInstruction(text: string, start: number, end: number): boolean {
+  let index = start;
+  while (index < end) {
+    const code = text.charCodeAt(index);
+    if (!(isUpper(code) || isLower(code))) {
+      if (code === 63) return true;
+      index++;
+      continue;
+    }
+    let hash = FNV_OFFSET;
+    // A letter run glued to a digit or underscore (an identifier, a hash) is data, but a marker inside
+    // it is still read: cheaper to look it up than to prove it is data.
+    while (index < end) {
+      const letter = text.charCodeAt(index);
+      if (!(isUpper(letter) || isLower(letter))) break;
+      hash = Math.imul(hash ^ (letter | 0x20), FNV_PRIME);
+      index++;
+    }
+    if (text.charCodeAt(index) === 39 && isLower(text.charCodeAt(index + 1))) {
+      hash = Math.imul(hash ^ 39, FNV_PRIME);
+      index++;
+      while (index < end && isLower(text.charCodeAt(index))) {
+        hash = Math.imul(hash ^ text.charCodeAt(index), FNV_PRIME);
+        index++;
+      }
+    }
+    if (((LEXICON.get(hash & HASH_MASK) ?? 0) & MARKER_CLASSES) !== 0) return true;
+  }
+  return false;
+}
 
 const HASH_START = hashString("<start>", 1);
 const HASH_URL = hashString("<url>", 0);
