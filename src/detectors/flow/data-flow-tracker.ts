@@ -1,3 +1,4 @@
+import { TextMemo } from "./text-memo.js";
 import { clipValue, forEachIdentifier, forEachShingle, hashValue, normalizeValue, wordsOf } from "./value-tokens.js";
 
 /** One earlier result that values of a call's arguments came from. */
@@ -46,6 +47,39 @@ export interface DataFlowTrackerOptions {
   max_shingles_per_result?: number;
   /** Segments scored per result. Default 24. */
   max_scored_segments?: number;
+  /**
+   * Bytes of the memo of result fingerprints shared by all sessions (texts counted at 2 bytes per character,
+   * least recently used dropped first). Default 32 MiB; 0 turns it off.
+   */
+  fingerprint_memo_bytes?: number;
+}
+
+/** What a result text leaves, whichever session reads it: hashes only, in typed arrays. */
+interface ResultFingerprint {
+  /** Hashes of the identifier-like tokens, in order of offset. */
+  readonly identifiers: Int32Array;
+  /** Offsets of those tokens. */
+  readonly starts: Int32Array;
+  /** Hashes of the sampled shingles. */
+  readonly shingles: Int32Array;
+  /** Per identifier, 1 when in an instruction sentence of the result read as not poisoned; `null` until needed. */
+  plain_instructions: Uint8Array | null;
+  /** The same, read as poisoned (every sentence scored). */
+  poisoned_instructions: Uint8Array | null;
+  /** Hashes of the words of the instruction sentences, read as poisoned. */
+  instruction_words: Int32Array | null;
+}
+
+function fingerprintBytes(print: ResultFingerprint): number {
+  return (
+    print.identifiers.byteLength +
+    print.starts.byteLength +
+    print.shingles.byteLength +
+    (print.plain_instructions?.byteLength ?? 0) +
+    (print.poisoned_instructions?.byteLength ?? 0) +
+    (print.instruction_words?.byteLength ?? 0) +
+    6 * 64
+  );
 }
 
 const TABLE_SIZE = 1024;
@@ -216,6 +250,7 @@ export class DataFlowTracker {
   private readonly maxIdentifiers: number;
   private readonly maxShingles: number;
   private readonly maxScoredSegments: number;
+  private readonly memo: TextMemo<ResultFingerprint>;
 
   constructor(options: DataFlowTrackerOptions = {}) {
     this.scorer = options.scorer ?? null;
@@ -224,6 +259,7 @@ export class DataFlowTracker {
     this.maxIdentifiers = options.max_identifiers_per_result ?? 256;
     this.maxShingles = options.max_shingles_per_result ?? 192;
     this.maxScoredSegments = options.max_scored_segments ?? 24;
+    this.memo = new TextMemo(options.fingerprint_memo_bytes ?? 32 * 1024 * 1024);
   }
 
   /** Sessions with state. */
@@ -234,34 +270,85 @@ export class DataFlowTracker {
   /** Remembers the values of one call's result. */
   observeResult(session: string, callIndex: number, tool: string, text: string, poisoned: boolean): void {
     if (text.length === 0) return;
+    const print = this.fingerprint(text);
+    const inInstruction = this.instructionFlags(text, print, poisoned);
     const state = this.state(session);
     const sequence = state.sequence++ & SEQUENCE_MASK;
     state.sources[sequence % SOURCE_RING] = { sequence, call_index: callIndex, tool, poisoned };
     const base = (sequence << 8) | (poisoned ? POISONED_FLAG : 0);
-    const values: string[] = [];
-    const starts: number[] = [];
-    forEachIdentifier(text, this.maxResultChars, this.maxIdentifiers, (value, start) => {
-      values.push(value);
-      starts.push(start);
-    });
-    const instructions = this.instructionSpans(text, poisoned, starts);
-    let spanIndex = 0;
-    for (let index = 0; index < values.length; index++) {
-      const start = starts[index]!;
-      while (spanIndex < instructions.length && instructions[spanIndex]!.end <= start) spanIndex++;
-      const span = instructions[spanIndex];
-      const inInstruction = span !== undefined && span.start <= start;
-      state.put(hashValue(values[index]!), base | IDENTIFIER_FLAG | (inInstruction ? INSTRUCTION_FLAG : 0));
+    const identifiers = print.identifiers;
+    for (let index = 0; index < identifiers.length; index++) {
+      const instruction = inInstruction !== null && inInstruction[index] === 1;
+      state.put(identifiers[index]!, base | IDENTIFIER_FLAG | (instruction ? INSTRUCTION_FLAG : 0));
     }
-    forEachShingle(text, this.maxResultChars, this.maxShingles, (hash) => state.put(hash, base | SHINGLE_FLAG));
+    const shingles = print.shingles;
+    for (let index = 0; index < shingles.length; index++) state.put(shingles[index]!, base | SHINGLE_FLAG);
     if (poisoned) {
       // Short values an injected instruction names (a file id, an amount) only count when a whole argument equals one.
-      for (const span of instructions) {
-        for (const word of wordsOf(text.slice(span.start, span.end), 64)) {
-          state.put(hashValue(word), base | WORD_FLAG | INSTRUCTION_FLAG);
-        }
-      }
+      const words = print.instruction_words!;
+      for (let index = 0; index < words.length; index++) state.put(words[index]!, base | WORD_FLAG | INSTRUCTION_FLAG);
     }
+  }
+
+  /** Bytes the memo of result fingerprints holds now (bounded by `fingerprint_memo_bytes`). */
+  get memoBytes(): number {
+    return this.memo.bytes;
+  }
+
+  /**
+   * The session-independent part of reading a result: identifier and shingle hashes, worked out once per
+   * distinct text and kept in the memo, so a document read again (by this session or another) costs a lookup.
+   */
+  private fingerprint(text: string): ResultFingerprint {
+    const known = this.memo.get(text);
+    if (known !== undefined) return known;
+    const identifiers: number[] = [];
+    const starts: number[] = [];
+    forEachIdentifier(text, this.maxResultChars, this.maxIdentifiers, (value, start) => {
+      identifiers.push(hashValue(value));
+      starts.push(start);
+    });
+    const shingles: number[] = [];
+    forEachShingle(text, this.maxResultChars, this.maxShingles, (hash) => shingles.push(hash));
+    const print: ResultFingerprint = {
+      identifiers: Int32Array.from(identifiers),
+      starts: Int32Array.from(starts),
+      shingles: Int32Array.from(shingles),
+      plain_instructions: null,
+      poisoned_instructions: null,
+      instruction_words: null,
+    };
+    this.memo.set(text, print, fingerprintBytes(print));
+    return print;
+  }
+
+  /**
+   * For each identifier of a result, 1 when it sits in a sentence that reads as an instruction, or `null` when
+   * none does; read as poisoned or not (the two score different sentences), each worked out once per text.
+   */
+  private instructionFlags(text: string, print: ResultFingerprint, poisoned: boolean): Uint8Array | null {
+    const cached = poisoned ? print.poisoned_instructions : print.plain_instructions;
+    if (cached !== null) return cached.length === 0 ? null : cached;
+    const spans = this.instructionSpans(text, poisoned, print.starts);
+    const flags = new Uint8Array(spans.length === 0 ? 0 : print.identifiers.length);
+    let spanIndex = 0;
+    for (let index = 0; index < flags.length; index++) {
+      const start = print.starts[index]!;
+      while (spanIndex < spans.length && spans[spanIndex]!.end <= start) spanIndex++;
+      const span = spans[spanIndex];
+      if (span !== undefined && span.start <= start) flags[index] = 1;
+    }
+    if (poisoned) {
+      print.poisoned_instructions = flags;
+      const words: number[] = [];
+      for (const span of spans) {
+        for (const word of wordsOf(text.slice(span.start, span.end), 64)) words.push(hashValue(word));
+      }
+      print.instruction_words = Int32Array.from(words);
+    } else print.plain_instructions = flags;
+    // Re-declared with what it now holds, so the memo's budget stays exact.
+    this.memo.set(text, print, fingerprintBytes(print));
+    return flags.length === 0 ? null : flags;
   }
 
   /** Finds which earlier results the values of a call's arguments came from, then remembers the arguments. */
@@ -362,7 +449,7 @@ export class DataFlowTracker {
   private instructionSpans(
     text: string,
     poisoned: boolean,
-    identifierStarts: readonly number[],
+    identifierStarts: Int32Array,
   ): { start: number; end: number }[] {
     const scorer = this.scorer;
     if (scorer === null || (!poisoned && identifierStarts.length === 0)) return [];

@@ -4,6 +4,7 @@ import { DlpEngine, defaultDlpSettings } from "../../defence/dlp/index.js";
 import { PoisoningClassifier, type PoisoningVerdict } from "../../defence/poisoning/poisoning-classifier.js";
 import { type DocumentKind, documentKind, segmentText } from "../../defence/poisoning/text-features.js";
 import { DataFlowTracker, type FlowTrace, type InstructionScorer } from "./data-flow-tracker.js";
+import { TextMemo } from "./text-memo.js";
 import { type ToolCapabilities, toolCapabilities } from "./tool-capabilities.js";
 import { clipValue, hashValue, normalizeValue } from "./value-tokens.js";
 
@@ -92,6 +93,13 @@ export interface FlowAnalysisOptions {
   dlp?: DlpEngine | null;
   /** Segment score at or above which a sentence of a result reads as an instruction. Default 0.25. */
   instruction_threshold?: number;
+  /** Bytes of the memo of result fingerprints (`DataFlowTrackerOptions.fingerprint_memo_bytes`). Default 32 MiB. */
+  fingerprint_memo_bytes?: number;
+  /**
+   * Bytes of the memo of DLP scans of results, keyed by text (texts counted at 2 bytes per character; usually
+   * the same strings the fingerprint memo holds). Default 32 MiB; 0 turns it off.
+   */
+  scan_memo_bytes?: number;
 }
 
 const MAX_RESULT_CHARS = 256 * 1024;
@@ -103,11 +111,22 @@ const MAX_READS = 16;
 const MAX_SECRET_HASHES = 64;
 const MAX_BASELINE_TOOLS = 512;
 const MAX_BASELINE_AGENTS = 256;
+const MAX_CAPABILITY_SHAPES = 1024;
 const PERSONAL_TYPES: ReadonlySet<string> = new Set(["credit_card", "us_ssn"]);
 /** Paths and resources that hold credentials, in any deployment. */
 const CREDENTIAL_PATH =
   /(?:^|[/\\])\.env(?:\.[\w-]+)?$|(?:^|[/\\])\.(?:aws|ssh|gnupg|docker|kube)(?:[/\\]|$)|id_(?:rsa|dsa|ecdsa|ed25519)\b|\.(?:pem|key|p12|pfx|keystore|jks|kdbx)$|(?:^|[/\\_.-])(?:credentials?|secrets?|passwords?|tokens?)(?:[/\\_.-]|$)|(?:^|[/\\])\.(?:npmrc|pypirc|netrc|pgpass|git-credentials)$|(?:^|[/\\])(?:shadow|passwd)$/i;
 const PATH_LIKE = /[/\\]|\.\w{1,6}$/;
+
+/** What DLP found in one result text, kept per distinct text. */
+interface ResultScan {
+  /** Server and tool the scan was made for: their allow-lists shape it. */
+  context: string;
+  secret_types: Set<string>;
+  personal_types: Set<string>;
+  /** Distinct hashes of the secrets' normalised values, in order found (at most 64). */
+  secret_hashes: number[];
+}
 
 interface SessionFacts {
   tools: Set<string>;
@@ -130,6 +149,8 @@ export class FlowAnalysis {
   private readonly dlp: DlpEngine | null;
   private readonly sessions = new Map<string, SessionFacts>();
   private readonly baselineTools = new Map<string, Set<string>>();
+  private readonly scans: TextMemo<ResultScan>;
+  private readonly capabilities = new Map<string, ToolCapabilities>();
   private lastExchange: CapturedExchange | null = null;
   private lastAnalysis: CallAnalysis | null = null;
   private lastLearned: CapturedExchange | null = null;
@@ -140,6 +161,7 @@ export class FlowAnalysis {
       (options.verdicts instanceof RecentPoisoningVerdicts ? options.verdicts.classifier : new PoisoningClassifier());
     this.verdicts = options.verdicts ?? new RecentPoisoningVerdicts(classifier);
     this.dlp = options.dlp === undefined ? new DlpEngine(defaultDlpSettings()) : options.dlp;
+    this.scans = new TextMemo(options.scan_memo_bytes ?? 32 * 1024 * 1024);
     // The document kind is a pass over the whole text: worked out once per result, not once per sentence.
     let kindOf = "";
     let kind: DocumentKind = "prose";
@@ -156,6 +178,9 @@ export class FlowAnalysis {
     this.tracker = new DataFlowTracker({
       scorer,
       ...(options.instruction_threshold === undefined ? {} : { instruction_threshold: options.instruction_threshold }),
+      ...(options.fingerprint_memo_bytes === undefined
+        ? {}
+        : { fingerprint_memo_bytes: options.fingerprint_memo_bytes }),
     });
   }
 
@@ -217,6 +242,11 @@ export class FlowAnalysis {
     }
   }
 
+  /** Bytes the memos of result texts hold now, shared by all sessions (bounded by their two budgets). */
+  get memoBytes(): number {
+    return this.tracker.memoBytes + this.scans.bytes;
+  }
+
   /** Sessions with state (for tests of bounded memory). */
   get sessionCount(): number {
     return this.sessions.size;
@@ -230,7 +260,7 @@ export class FlowAnalysis {
       this.sessions.set(session, facts);
     }
     const args = exchange.arguments ?? null;
-    const capabilities = toolCapabilities(tool, args);
+    const capabilities = this.capabilitiesOf(tool, args);
     const trace = this.tracker.traceArguments(session, callIndex, tool, args);
     const newTool = !facts.tools.has(tool);
     if (newTool && facts.tools.size < MAX_TOOLS) facts.tools.add(tool);
@@ -304,18 +334,12 @@ export class FlowAnalysis {
     credentialPath: string | null,
     facts: SessionFacts,
   ): SensitiveRead | null {
-    const secretTypes = new Set<string>();
-    const personalTypes = new Set<string>();
-    if (this.dlp !== null) {
-      const scanned = text.length > MAX_DLP_CHARS ? text.slice(0, MAX_DLP_CHARS) : text;
-      for (const match of this.dlp.scanText(scanned, { server: exchange.server, tool, direction: "result" })) {
-        if (match.category === "secret") {
-          secretTypes.add(match.type);
-          if (facts.secrets.size < MAX_SECRET_HASHES) {
-            facts.secrets.add(hashValue(normalizeValue(scanned.slice(match.start, match.end))));
-          }
-        } else personalTypes.add(match.type);
-      }
+    const scan = this.dlpScan(exchange.server, tool, text);
+    const secretTypes = scan.secret_types;
+    const personalTypes = scan.personal_types;
+    for (const hash of scan.secret_hashes) {
+      if (facts.secrets.size >= MAX_SECRET_HASHES) break;
+      facts.secrets.add(hash);
     }
     if (secretTypes.size > 0) return { call_index: callIndex, tool, kind: "secret", detail: [...secretTypes] };
     if (credentialPath !== null)
@@ -330,6 +354,46 @@ export class FlowAnalysis {
       return { call_index: callIndex, tool, kind: "personal", detail: personal };
     }
     return null;
+  }
+
+  /** {@link toolCapabilities}, which reads only the tool's and the arguments' names: worked out once per shape. */
+  private capabilitiesOf(tool: string, args: Record<string, unknown> | null): ToolCapabilities {
+    const key = args === null ? tool : `${tool}\u0000${Object.keys(args).join("\u0000")}`;
+    let capabilities = this.capabilities.get(key);
+    if (capabilities === undefined) {
+      capabilities = toolCapabilities(tool, args);
+      // Tool and argument names come from peers: a flood of new shapes starts the memo over.
+      if (this.capabilities.size >= MAX_CAPABILITY_SHAPES) this.capabilities.clear();
+      this.capabilities.set(key, capabilities);
+    }
+    return { ...capabilities, destination_arguments: [...capabilities.destination_arguments] };
+  }
+
+  /** What DLP finds in a result, once per distinct text (and server and tool, whose allow-lists apply). */
+  private dlpScan(server: string, tool: string, text: string): ResultScan {
+    const context = `${server}\u0000${tool}`;
+    const known = this.scans.get(text);
+    if (known !== undefined && known.context === context) return known;
+    const scan: ResultScan = {
+      context,
+      secret_types: new Set(),
+      personal_types: new Set(),
+      secret_hashes: [],
+    };
+    if (this.dlp !== null) {
+      const scanned = text.length > MAX_DLP_CHARS ? text.slice(0, MAX_DLP_CHARS) : text;
+      for (const match of this.dlp.scanText(scanned, { server, tool, direction: "result" })) {
+        if (match.category === "secret") {
+          scan.secret_types.add(match.type);
+          const hash = hashValue(normalizeValue(scanned.slice(match.start, match.end)));
+          if (scan.secret_hashes.length < MAX_SECRET_HASHES && !scan.secret_hashes.includes(hash)) {
+            scan.secret_hashes.push(hash);
+          }
+        } else scan.personal_types.add(match.type);
+      }
+    }
+    this.scans.set(text, scan, context.length * 2 + (scan.secret_types.size + scan.personal_types.size) * 48 + 256);
+    return scan;
   }
 
   /** DLP secret types in the call's argument strings whose values an earlier result of the session held. */
