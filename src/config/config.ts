@@ -152,9 +152,14 @@ export const configSchema = z
         result_action: z.enum(["alert", "quarantine", "block"]).default("alert"),
         /** What happens to a tool whose description carries instructions: `block` hides it and refuses its calls. */
         description_action: z.enum(["alert", "block"]).default("alert"),
+        /**
+         * Prevention: a high-risk call (outbound, payment, delete, admin, exec) whose arguments carry values from a
+         * result that carried instructions is held (`block`), flagged (`alert`), or not tracked (`off`).
+         */
+        tainted_call_action: z.enum(["off", "alert", "block"]).default("block"),
       })
       .strict()
-      .default({ enabled: true, result_action: "alert", description_action: "alert" }),
+      .default({ enabled: true, result_action: "alert", description_action: "alert", tainted_call_action: "block" }),
     /** Tool pinning: the first `tools/list` of each server pins every definition (docs/inline-defence.md). */
     pinning: z
       .object({

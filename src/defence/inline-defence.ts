@@ -42,6 +42,23 @@ export interface PoisoningCheck {
   ): { poisoned: boolean; score: number; explanation: string; signals: { kind: string }[] };
 }
 
+/**
+ * What inline defence needs of data-flow tracking (src/detectors/flow builds one): which earlier results of the
+ * session a call's arguments carry values from, and whether a call could do harm with values an attacker chose.
+ */
+export interface FlowCheck {
+  observeResult(session: string, callIndex: number, tool: string, text: string, poisoned: boolean): void;
+  traceArguments(
+    session: string,
+    callIndex: number,
+    tool: string,
+    args: Record<string, unknown> | null,
+  ): { flows: { from_call: number; from_tool: string; poisoned: boolean; values: string[] }[] };
+  /** Outbound, payment, delete, admin or exec: a call worth holding when its arguments came from instructions. */
+  isHighRisk(tool: string, args: Record<string, unknown> | null): boolean;
+  endSession(session: string): void;
+}
+
 export type PoisonedResultAction = "alert" | "quarantine" | "block";
 export type PoisonedDescriptionAction = "alert" | "block";
 
@@ -57,6 +74,11 @@ export interface InlineDefenceOptions {
     description_action: PoisonedDescriptionAction;
   };
   pinning?: ToolPinning;
+  /**
+   * Prevention: a high-risk call whose arguments carry values from a result that carried instructions (the
+   * attacker-directed call) is held (`block`) or flagged (`alert`) before it reaches the server.
+   */
+  flow?: { tracker: FlowCheck; action: "alert" | "block" };
   /** Where quarantined results are kept; without one, `quarantine` withholds but keeps nothing. */
   quarantine?: QuarantineStore;
 }
@@ -83,6 +105,8 @@ const MAX_CLASSIFIED_CHARS = 256 * 1024;
 export class InlineDefence implements InlineGuard {
   /** Tools hidden per session and server because their description is poisoned, so calls to them are refused. */
   private readonly poisonedTools = new Map<string, Set<string>>();
+  /** Per session: calls seen so far, and the call index of each request still waiting for its result. */
+  private readonly calls = new Map<string, { count: number; pending: Map<string | number, number> }>();
 
   constructor(private readonly options: InlineDefenceOptions) {}
 
@@ -95,6 +119,9 @@ export class InlineDefence implements InlineGuard {
     let forward: JsonRpcRequest | undefined;
     let record: JsonRpcRequest | undefined;
     let dlpBlock = false;
+    // Numbered before any check can refuse the call, as the pipeline numbers every call of a session.
+    const flow = this.options.flow;
+    const callIndex = flow === undefined ? -1 : this.nextCall(session.session, request.id);
 
     const dlp = this.options.dlp;
     if (dlp !== undefined && argumentsValue !== null) {
@@ -147,6 +174,13 @@ export class InlineDefence implements InlineGuard {
       }
     }
     if (dlpBlock) return refuse(decisions, record);
+    if (flow !== undefined && tool !== null) {
+      const tainted = this.taintedCall(flow, session.session, callIndex, tool, argumentsValue);
+      if (tainted !== null) {
+        decisions.push(tainted);
+        if (tainted.action === "block") return refuse(decisions, record);
+      }
+    }
     if (decisions.length === 0) return null;
     const verdict: GuardVerdict<JsonRpcRequest> = { action: "forward", decisions };
     if (forward !== undefined) verdict.message = forward;
@@ -178,7 +212,47 @@ export class InlineDefence implements InlineGuard {
 
   endSession(session: string): void {
     this.options.policy?.engine.endSession(session);
+    this.options.flow?.tracker.endSession(session);
     this.poisonedTools.delete(session);
+    this.calls.delete(session);
+  }
+
+  /** Numbers the session's calls as the pipeline does (0-based, in order), remembering the request's index. */
+  private nextCall(session: string, id: string | number): number {
+    let state = this.calls.get(session);
+    if (state === undefined) {
+      state = { count: 0, pending: new Map() };
+      this.calls.set(session, state);
+    }
+    const index = state.count++;
+    // Bounded: a client that never reads its answers cannot grow this past the proxy's own pending limit.
+    if (state.pending.size < 10_000) state.pending.set(id, index);
+    return index;
+  }
+
+  private taintedCall(
+    flow: NonNullable<InlineDefenceOptions["flow"]>,
+    session: string,
+    callIndex: number,
+    tool: string,
+    args: Record<string, unknown> | null,
+  ): InlineDecision | null {
+    const trace = flow.tracker.traceArguments(session, callIndex, tool, args);
+    const poisoned = trace.flows.filter((item) => item.poisoned);
+    if (poisoned.length === 0 || !flow.tracker.isHighRisk(tool, args)) return null;
+    const sources = poisoned.map((item) => `call ${item.from_call} (${item.from_tool})`).join(", ");
+    const values = poisoned
+      .flatMap((item) => item.values)
+      .slice(0, 2)
+      .map((value) => JSON.stringify(value))
+      .join(", ");
+    return {
+      stage: "poisoning",
+      action: flow.action,
+      rule: "tainted_arguments",
+      reason: `arguments of ${tool} carry ${values} from the result of ${sources}, which carried instructions aimed at the model`,
+      direction: "arguments",
+    };
   }
 
   private inspectToolList(
@@ -278,11 +352,14 @@ export class InlineDefence implements InlineGuard {
       }
     }
 
+    let poisoned = false;
+    let quarantined = false;
     const poisoning = this.options.poisoning;
     if (poisoning !== undefined && !withhold) {
       const text = resultText(result);
       if (text.length > 0) {
         const verdict = poisoning.classifier.inspect(text, "result");
+        poisoned = verdict.poisoned;
         if (verdict.poisoned) {
           const action = poisoning.result_action;
           decisions.push({
@@ -305,6 +382,7 @@ export class InlineDefence implements InlineGuard {
               content: JSON.stringify(recorded ?? result),
             });
             // The store keeps what the model saw; the original is in the quarantine store.
+            quarantined = true;
             const notice = quarantineNotice(request);
             recorded = notice.recorded;
             result = notice.forwarded;
@@ -313,6 +391,17 @@ export class InlineDefence implements InlineGuard {
       }
     }
 
+    const flow = this.options.flow;
+    if (flow !== undefined && tool !== null && request.method === "tools/call") {
+      const callIndex = this.calls.get(session.session)?.pending;
+      const index = callIndex?.get(request.id);
+      if (index !== undefined) {
+        callIndex!.delete(request.id);
+        // What the model saw is what it can act on: a withheld or quarantined result carries nothing onward.
+        if (!withhold && !quarantined)
+          flow.tracker.observeResult(session.session, index, tool, resultText(result), poisoned);
+      }
+    }
     if (decisions.length === 0) return null;
     const recordMessage = recorded === undefined ? undefined : { ...response, result: recorded };
     if (withhold) {

@@ -11,7 +11,8 @@ const DETECTOR_NAME = "inline_defence";
  *
  * - `dlp` (high for block, medium for redact, low for alert), one per exchange, naming the rules;
  * - `policy` (medium) for a refused call;
- * - `tool_definition_change` (high for a changed definition, medium for a tool added after the first list).
+ * - `tool_definition_change` (high for a changed definition, medium for a tool added after the first list);
+ * - `privilege_escalation_chain` (high) for a call held or flagged because its arguments came from a poisoned result.
  *
  * Captures recorded without inline defence (data sets, other proxies) carry no decisions: for them the detector
  * pins each server's tools itself on the first `tools/list` it sees, so a rug pull in a capture file is found in
@@ -41,6 +42,19 @@ export class InlineDecisionDetector implements Detector {
             "medium",
             0.8,
             `policy refused the call: ${decision.reason}`,
+            decision,
+          ),
+        );
+      } else if (decision.stage === "poisoning" && decision.rule === "tainted_arguments") {
+        const held = decision.action === "block";
+        emit(
+          this.finding(
+            exchange,
+            position,
+            "privilege_escalation_chain",
+            "high",
+            0.9,
+            `${held ? "held" : "flagged"} a call built from instructions in an earlier result: ${decision.reason}`,
             decision,
           ),
         );

