@@ -107,6 +107,8 @@ export class InlineDefence implements InlineGuard {
   private readonly poisonedTools = new Map<string, Set<string>>();
   /** Per session: calls seen so far, and the call index of each request still waiting for its result. */
   private readonly calls = new Map<string, { count: number; pending: Map<string | number, number> }>();
+  /** Sessions whose model saw a result that carried instructions: only their calls are traced. */
+  private readonly poisonedSessions = new Set<string>();
 
   constructor(private readonly options: InlineDefenceOptions) {}
 
@@ -215,6 +217,7 @@ export class InlineDefence implements InlineGuard {
     this.options.flow?.tracker.endSession(session);
     this.poisonedTools.delete(session);
     this.calls.delete(session);
+    this.poisonedSessions.delete(session);
   }
 
   /** Numbers the session's calls as the pipeline does (0-based, in order), remembering the request's index. */
@@ -237,6 +240,7 @@ export class InlineDefence implements InlineGuard {
     tool: string,
     args: Record<string, unknown> | null,
   ): InlineDecision | null {
+    if (!this.poisonedSessions.has(session)) return null;
     const trace = flow.tracker.traceArguments(session, callIndex, tool, args);
     const poisoned = trace.flows.filter((item) => item.poisoned);
     if (poisoned.length === 0 || !flow.tracker.isHighRisk(tool, args)) return null;
@@ -398,8 +402,11 @@ export class InlineDefence implements InlineGuard {
       if (index !== undefined) {
         callIndex!.delete(request.id);
         // What the model saw is what it can act on: a withheld or quarantined result carries nothing onward.
-        if (!withhold && !quarantined)
-          flow.tracker.observeResult(session.session, index, tool, resultText(result), poisoned);
+        // Only poisoned results are sources worth tracking inline: sessions that never saw one pay nothing.
+        if (poisoned && !withhold && !quarantined) {
+          flow.tracker.observeResult(session.session, index, tool, resultText(result), true);
+          this.poisonedSessions.add(session.session);
+        }
       }
     }
     if (decisions.length === 0) return null;
