@@ -51,21 +51,47 @@ export class FrameGuard {
   /** Inspects the client's requests. `null`: nothing to say, forward and record the frame as it is. */
   fromClient(frame: AcceptedFrame, now: number): GuardedFrame | null {
     const identity = this.recorder.identity;
+    return this.apply("client", frame, (message) =>
+      "method" in message && "id" in message ? this.guard.inspectRequest(identity, message, now) : null,
+    );
+  }
+
+  /** Inspects the server's answers to client requests. `null`: forward and record the frame as it is. */
+  fromServer(frame: AcceptedFrame, now: number): GuardedFrame | null {
+    const identity = this.recorder.identity;
+    return this.apply("server", frame, (message) => {
+      if ("method" in message || message.id === null) return null;
+      const pending = this.recorder.awaiting("server", message.id);
+      if (pending === undefined) return null;
+      const request: JsonRpcRequest = { jsonrpc: "2.0", id: pending.id, method: pending.method };
+      if (pending.params !== undefined) request.params = pending.params;
+      return this.guard.inspectResponse(identity, request, message, now);
+    });
+  }
+
+  /**
+   * Asks `inspect` about every message of the frame and, when it said something about any, builds what to
+   * forward, what to answer and what to record. A refused request is answered and closed with its error; a
+   * refused answer is replaced by an error response to the same id and recorded with that error.
+   */
+  private apply(
+    from: "client" | "server",
+    frame: AcceptedFrame,
+    inspect: (message: JsonRpcMessage) => GuardVerdict<JsonRpcMessage> | null,
+  ): GuardedFrame | null {
     const single = frame.message !== undefined;
     const messages: JsonRpcMessage[] = single ? [frame.message] : frame.batch;
-    let verdicts: (GuardVerdict<JsonRpcRequest> | null)[] | null = null;
+    let verdicts: (GuardVerdict<JsonRpcMessage> | null)[] | null = null;
     for (let index = 0; index < messages.length; index++) {
-      const message = messages[index]!;
-      if (!("method" in message && "id" in message)) continue;
-      let verdict: GuardVerdict<JsonRpcRequest> | null;
+      let verdict: GuardVerdict<JsonRpcMessage> | null;
       try {
-        verdict = this.guard.inspectRequest(identity, message, now);
+        verdict = inspect(messages[index]!);
       } catch (error) {
         this.onError(error);
         verdict = failedClosed(error);
       }
       if (verdict === null) continue;
-      verdicts ??= new Array<GuardVerdict<JsonRpcRequest> | null>(messages.length).fill(null);
+      verdicts ??= new Array<GuardVerdict<JsonRpcMessage> | null>(messages.length).fill(null);
       verdicts[index] = verdict;
     }
     if (verdicts === null) return null;
@@ -75,27 +101,32 @@ export class FrameGuard {
     for (let index = 0; index < messages.length; index++) {
       const message = messages[index]!;
       const verdict = verdicts[index] ?? null;
+      const original = single ? frame.raw : JSON.stringify(message);
       if (verdict === null) {
-        forward.push({ message, raw: single ? frame.raw : JSON.stringify(message) });
+        forward.push({ message, raw: original });
         records.push({ message, annotation: undefined });
         continue;
       }
-      const request = message as JsonRpcRequest;
       if (verdict.action === "forward") {
-        const sent = verdict.message ?? request;
-        forward.push({
-          message: sent,
-          raw: verdict.message !== undefined ? JSON.stringify(sent) : single ? frame.raw : JSON.stringify(message),
-        });
+        const sent = verdict.message ?? message;
+        forward.push({ message: sent, raw: verdict.message !== undefined ? JSON.stringify(sent) : original });
         records.push({ message: verdict.record ?? sent, annotation: { decisions: verdict.decisions } });
         continue;
       }
-      answers.push({ id: request.id, raw: errorResponse(request.id, verdict.refusal.code, verdict.refusal.message) });
-      records.push({
-        message: verdict.record ?? request,
-        annotation: { decisions: verdict.decisions },
-        refused: refusedError(verdict.decisions, verdict.refusal.code),
-      });
+      const id = (message as JsonRpcRequest | GuardResponse).id;
+      const raw = errorResponse(id, verdict.refusal.code, verdict.refusal.message);
+      const error = refusedError(verdict.decisions, verdict.refusal.code);
+      if (from === "client") {
+        answers.push({ id: id as RequestId, raw });
+        records.push({
+          message: verdict.record ?? message,
+          annotation: { decisions: verdict.decisions },
+          refused: error,
+        });
+      } else {
+        forward.push({ message: JSON.parse(raw) as JsonRpcMessage, raw });
+        records.push({ message: verdict.record ?? message, annotation: { decisions: verdict.decisions, error } });
+      }
     }
     const share = Math.round(frame.bytes / messages.length);
     return {
@@ -103,74 +134,10 @@ export class FrameGuard {
       answers,
       record: (time) => {
         for (const entry of records) {
-          this.recorder.observe("client", recordedFrame(entry.message, share), time, entry.annotation);
+          this.recorder.observe(from, recordedFrame(entry.message, share), time, entry.annotation);
           if (entry.refused !== undefined && "id" in entry.message) {
-            this.recorder.fail("client", entry.message.id as RequestId, entry.refused);
+            this.recorder.fail(from, entry.message.id as RequestId, entry.refused);
           }
-        }
-      },
-    };
-  }
-
-  /** Inspects the server's answers to client requests. `null`: forward and record the frame as it is. */
-  fromServer(frame: AcceptedFrame, now: number): GuardedFrame | null {
-    const identity = this.recorder.identity;
-    const single = frame.message !== undefined;
-    const messages: JsonRpcMessage[] = single ? [frame.message] : frame.batch;
-    let verdicts: (GuardVerdict<GuardResponse> | null)[] | null = null;
-    for (let index = 0; index < messages.length; index++) {
-      const message = messages[index]!;
-      if ("method" in message || message.id === null) continue;
-      const pending = this.recorder.awaiting("server", message.id);
-      if (pending === undefined) continue;
-      const request: JsonRpcRequest = { jsonrpc: "2.0", id: pending.id, method: pending.method };
-      if (pending.params !== undefined) request.params = pending.params;
-      let verdict: GuardVerdict<GuardResponse> | null;
-      try {
-        verdict = this.guard.inspectResponse(identity, request, message, now);
-      } catch (error) {
-        this.onError(error);
-        verdict = failedClosed(error);
-      }
-      if (verdict === null) continue;
-      verdicts ??= new Array<GuardVerdict<GuardResponse> | null>(messages.length).fill(null);
-      verdicts[index] = verdict;
-    }
-    if (verdicts === null) return null;
-    const forward: GuardedMessage[] = [];
-    const records: PendingRecord[] = [];
-    for (let index = 0; index < messages.length; index++) {
-      const message = messages[index]!;
-      const verdict = verdicts[index] ?? null;
-      if (verdict === null) {
-        forward.push({ message, raw: single ? frame.raw : JSON.stringify(message) });
-        records.push({ message, annotation: undefined });
-        continue;
-      }
-      const response = message as GuardResponse;
-      if (verdict.action === "forward") {
-        const sent = verdict.message ?? response;
-        forward.push({
-          message: sent,
-          raw: verdict.message !== undefined ? JSON.stringify(sent) : single ? frame.raw : JSON.stringify(message),
-        });
-        records.push({ message: verdict.record ?? sent, annotation: { decisions: verdict.decisions } });
-        continue;
-      }
-      const raw = errorResponse(response.id, verdict.refusal.code, verdict.refusal.message);
-      forward.push({ message: JSON.parse(raw) as JsonRpcMessage, raw });
-      records.push({
-        message: verdict.record ?? response,
-        annotation: { decisions: verdict.decisions, error: refusedError(verdict.decisions, verdict.refusal.code) },
-      });
-    }
-    const share = Math.round(frame.bytes / messages.length);
-    return {
-      forward,
-      answers: [],
-      record: (time) => {
-        for (const entry of records) {
-          this.recorder.observe("server", recordedFrame(entry.message, share), time, entry.annotation);
         }
       },
     };
