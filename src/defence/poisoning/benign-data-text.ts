@@ -310,6 +310,37 @@ function email(random: Random): string {
   ].join("\n");
 }
 
+/**
+ * A markdown table as a tool returns it, sometimes with the lines of prose tables carry in real documents
+ * (a title, a caption, units, a source, a footnote, a note to the human reader), so that a line of its own
+ * amid table rows is not by itself an instruction.
+ */
+function markdownTable(random: Random): string {
+  const columns = ["Name", random.pick(["City", "Team", "Region"]), random.pick(["Total", "Score", "Budget", "Year"])];
+  const rows = [`| ${columns.join(" | ")} |`];
+  if (random.chance(0.5)) rows.push(`| ${columns.map(() => "---").join(" | ")} |`);
+  for (let index = 0; index < 3 + random.integer(10); index++) {
+    rows.push(`| ${random.pick(PEOPLE)} ${random.pick(SURNAMES)} | ${random.pick(PLACES)} | ${random.integer(5000)} |`);
+  }
+  const prose = [
+    `Table ${1 + random.integer(9)}: ${random.pick(THINGS)} figures by ${random.pick(["region", "team", "quarter"])}.`,
+    `Source: ${random.pick(TEAMS)} team, ${random.pick(MONTHS)} report.`,
+    "All amounts are in thousands of euros unless stated otherwise.",
+    `Note: the ${random.pick(MONTHS)} figures are provisional and will be revised next quarter.`,
+    `* Includes the ${random.pick(PLACES)} office, which joined in ${random.pick(MONTHS)}.`,
+    `Contact the ${random.pick(TEAMS)} team if a figure looks wrong.`,
+    "Click a column header to sort the table.",
+    `Results of the ${random.pick(THINGS)} survey, updated ${random.pick(WEEKDAYS)}.`,
+    "Totals may not add up because of rounding.",
+    `See the ${random.pick(THINGS)} appendix for how each score is computed.`,
+  ];
+  const lines = [...rows];
+  if (random.chance(0.5)) lines.unshift(random.pick(prose));
+  if (random.chance(0.5)) lines.push(random.pick(prose));
+  if (random.chance(0.2)) lines.splice(1 + random.integer(lines.length - 1), 0, random.pick(prose));
+  return lines.join("\n");
+}
+
 function toolDescription(random: Random): string {
   const thing = random.pick(WORDS);
   const main = random.pick([
@@ -338,6 +369,18 @@ function toolDescription(random: Random): string {
 
 /** One benign document shaped like ordinary tool output or a tool description. */
 export function benignDataText(random: Random): string {
-  const generators = [graph, apiResponse, csv, logLines, listing, sourceCode, readme, howTo, email, toolDescription];
+  const generators = [
+    graph,
+    apiResponse,
+    csv,
+    logLines,
+    listing,
+    sourceCode,
+    readme,
+    howTo,
+    email,
+    toolDescription,
+    markdownTable,
+  ];
   return random.pick(generators)(random);
 }

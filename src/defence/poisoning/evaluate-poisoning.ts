@@ -27,6 +27,19 @@ export interface PoisoningEvaluation {
   benign_calls_flagged: number;
   /** A few flagged benign results (explanations), to read when the false-positive rate moves. */
   false_positive_examples: string[];
+  /**
+   * Session figures by the labels' `suite` (the environment or document family, such as `bipia-email`):
+   * aggregates only, so the weakest kind of document shows without reading any test text.
+   */
+  by_suite: Record<string, SuiteFigures>;
+}
+
+/** Session figures of one suite of a data set. */
+export interface SuiteFigures {
+  injected_sessions: number;
+  injected_sessions_caught: number;
+  benign_sessions: number;
+  benign_sessions_flagged: number;
 }
 
 /** Evaluates `classifier` on `<folder>/<dataset>/test.jsonl.gz` with its labels. */
@@ -44,6 +57,7 @@ export function evaluateDataset(classifier: PoisoningClassifier, folder: string,
     benign_calls: 0,
     benign_calls_flagged: 0,
     false_positive_examples: [],
+    by_suite: {},
   };
   // Identical results recur across sessions (the same mailbox, the same files): classify each text once.
   const cache = new Map<string, boolean>();
@@ -80,12 +94,28 @@ export function evaluateDataset(classifier: PoisoningClassifier, folder: string,
         if (hit) evaluation.injected_calls_caught++;
       }
     });
+    const suiteName = label.suite ?? "(none)";
+    const suite = evaluation.by_suite[suiteName] ?? {
+      injected_sessions: 0,
+      injected_sessions_caught: 0,
+      benign_sessions: 0,
+      benign_sessions_flagged: 0,
+    };
+    evaluation.by_suite[suiteName] = suite;
     if (benign) {
       evaluation.benign_sessions++;
-      if (any) evaluation.benign_sessions_flagged++;
+      suite.benign_sessions++;
+      if (any) {
+        evaluation.benign_sessions_flagged++;
+        suite.benign_sessions_flagged++;
+      }
     } else {
       evaluation.injected_sessions++;
-      if (any) evaluation.injected_sessions_caught++;
+      suite.injected_sessions++;
+      if (any) {
+        evaluation.injected_sessions_caught++;
+        suite.injected_sessions_caught++;
+      }
     }
   }
   return evaluation;
@@ -104,6 +134,14 @@ export function formatEvaluation(evaluation: PoisoningEvaluation): string {
       `  benign flagged ${percent(e.benign_sessions_flagged, e.benign_sessions)} (${e.benign_sessions_flagged}/${e.benign_sessions})`,
     `  calls     recall ${percent(e.injected_calls_caught, e.injected_calls)} (${e.injected_calls_caught}/${e.injected_calls})` +
       `  benign flagged ${percent(e.benign_calls_flagged, e.benign_calls)} (${e.benign_calls_flagged}/${e.benign_calls})`,
+    ...Object.entries(e.by_suite)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(
+        ([name, suite]) =>
+          `  ${name}: recall ${percent(suite.injected_sessions_caught, suite.injected_sessions)} ` +
+          `(${suite.injected_sessions_caught}/${suite.injected_sessions})  benign flagged ` +
+          `${percent(suite.benign_sessions_flagged, suite.benign_sessions)} (${suite.benign_sessions_flagged}/${suite.benign_sessions})`,
+      ),
     ...e.false_positive_examples.map((example) => `  false positive: ${example}`),
   ].join("\n");
 }

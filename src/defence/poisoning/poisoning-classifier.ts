@@ -10,6 +10,7 @@ import {
   FeatureBuffer,
   featureName,
   HAND_FEATURE_COUNT,
+  isProseLineInTable,
   MIN_WORDS,
   mayBeInstruction,
   segmentText,
@@ -101,7 +102,14 @@ export class PoisoningClassifier {
   bestSegment(text: string, kind: DocumentKind = documentKind(text)): ScoredSegment {
     let best: ScoredSegment = { start: 0, end: 0, score: 0 };
     for (const segment of segmentText(text)) {
-      if (!mayBeInstruction(text, segment.start, segment.end)) continue;
+      // A line of its own in a table is out of register whatever its words: the prefilter's marker set is
+      // for pure data, and such a line is not that.
+      if (
+        !mayBeInstruction(text, segment.start, segment.end) &&
+        !(kind === "table" && isProseLineInTable(text, segment.start))
+      ) {
+        continue;
+      }
       const score = this.scoreSpan(text, segment.start, segment.end, kind);
       if (score > best.score) best = { start: segment.start, end: segment.end, score };
     }

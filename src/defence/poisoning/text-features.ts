@@ -63,7 +63,7 @@ export const HAND_FEATURE_NAMES: readonly string[] = [
   "title case",
   "full sentence",
   "quoted",
-  "",
+  "a line of its own amid table rows",
 ];
 
 /** What kind of document a segment sits in: a sentence reads differently in a table than in an e-mail. */
@@ -762,6 +762,9 @@ export function extractFeatures(
   const firstCode = text.charCodeAt(segmentStart);
   hand[38] = firstCode === 34 || firstCode === 39 || firstCode === 8220 ? 1 : 0;
   if (kind !== "prose" && words >= 4) hand[kind === "table" ? 29 : kind === "structured" ? 30 : 31] = 1;
+  // A table's own content sits in cells; a sentence on a line of its own between or around the rows is
+  // written in another register than the document (a caption at best, a request at worst).
+  if (kind === "table" && words >= 3 && isProseLineInTable(text, start)) hand[39] = 1;
   // The same cues in the register of the document: the model learns, say, that an imperative is
   // ordinary in an e-mail but out of place in a table.
   const kindSeed = KIND_SEED[kind];
@@ -775,6 +778,22 @@ export function extractFeatures(
     if (index > 0) out.push(HAND_FEATURE_COUNT + (mix(kindOffset + index, 0x9e3779b9) & mask), value);
   }
   return words;
+}
+
+/**
+ * Whether the line holding `start` is not a table row (its first non-blank character is not `|`): in a
+ * table document, such a line is out of register with the rows around it.
+ */
+export function isProseLineInTable(text: string, start: number): boolean {
+  if (text.charCodeAt(start) === 124) return false;
+  // Segments end at every `|`, so a cell boundary is met within one segment's length; the cap bounds a
+  // long line of prose cut into windows.
+  for (let index = start - 1; index >= Math.max(0, start - 4096); index--) {
+    const code = text.charCodeAt(index);
+    if (code === 10) return true;
+    if (code === 124) return false;
+  }
+  return true;
 }
 
 /** Whether the character after a backslash makes a JSON escape of white space (`n`, `t`, `r`). */

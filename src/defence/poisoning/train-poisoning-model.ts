@@ -7,7 +7,8 @@
  * synthetic benign instruction-like text (negatives), and synthetic injections embedded at random
  * positions in those documents (positives). No evaluation (`test`) file is read. Logistic regression with
  * AdaGrad over sparse hashed features; 5-fold cross-fitting over baseline sessions gives out-of-fold
- * scores of benign documents, and the threshold is the score that keeps at most 0.5% of them flagged.
+ * scores of benign documents, and the threshold is the score that keeps at most 0.5% of them flagged (per data
+ * set, among the kinds of document without a threshold of their own).
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -221,7 +222,7 @@ function buildExamples(hosts: HostDocument[], heldOut: number, seed: number, inj
 /** The lowest score that flags at most `TARGET_BENIGN_RATE` of `scores` (benign documents). */
 function quantileThreshold(scores: number[]): number {
   const sorted = scores.slice().sort((a, b) => b - a);
-  const allowed = Math.floor(sorted.length * TARGET_BENIGN_RATE);
+  const allowed = Math.floor(scores.length * TARGET_BENIGN_RATE);
   return Math.min(0.995, Math.max(0.5, (sorted[allowed] ?? 0) + 1e-4));
 }
 
@@ -300,15 +301,6 @@ async function main(): Promise<void> {
   worst.sort((a, b) => b.score - a.score);
   for (const item of worst.slice(0, 25))
     process.stdout.write(`  benign ${item.score.toFixed(3)} ${JSON.stringify(item.text.slice(0, 160))}\n`);
-  // The threshold must keep each data set's benign rate at the target, not only the pooled rate (a small
-  // set of e-mails and code would otherwise hide behind a large set of easy tables).
-  let threshold = 0.5;
-  for (const source of new Set(heldOutBenign.map((item) => item.source))) {
-    const scores = heldOutBenign.filter((item) => item.source === source).map((item) => item.score);
-    const value = quantileThreshold(scores);
-    process.stdout.write(`  ${source}: ${scores.length} held-out benign documents, threshold ${value.toFixed(4)}\n`);
-    threshold = Math.max(threshold, value);
-  }
   // A kind of document with enough held-out benign examples gets its own threshold, never below the floor.
   const kindThresholds: Partial<Record<DocumentKind, number>> = {};
   for (const [kind, scores] of benignByKind) {
@@ -316,6 +308,22 @@ async function main(): Promise<void> {
     const value = Math.max(KIND_THRESHOLD_FLOOR, quantileThreshold(scores));
     kindThresholds[kind] = Math.round(value * 1e4) / 1e4;
     process.stdout.write(`  ${kind}: ${scores.length} held-out benign documents, threshold ${value.toFixed(4)}\n`);
+  }
+  // The shared threshold applies to the kinds without a threshold of their own, so only those documents
+  // set it, at the target rate among them for each data set: counted over all of a set's documents, a
+  // large set of easy tables would let its few e-mails and code answers be flagged far above the target.
+  let threshold = 0.5;
+  for (const source of new Set(heldOutBenign.map((item) => item.source))) {
+    const all = heldOutBenign.filter((item) => item.source === source);
+    const scores = all
+      .filter((item) => kindThresholds[documentKind(item.text)] === undefined)
+      .map((item) => item.score);
+    if (scores.length === 0) continue;
+    const value = quantileThreshold(scores);
+    process.stdout.write(
+      `  ${source}: ${scores.length} of ${all.length} held-out benign documents under it, threshold ${value.toFixed(4)}\n`,
+    );
+    threshold = Math.max(threshold, value);
   }
   const thresholdOf = (text: string): number => kindThresholds[documentKind(text)] ?? threshold;
   const flaggedBenign = heldOutBenign.filter((item) => item.score >= thresholdOf(item.text)).length;
