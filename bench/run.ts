@@ -12,6 +12,7 @@ import { benchMetrics } from "./metrics.bench.js";
 import { benchPoisoning } from "./poisoning.bench.js";
 import { benchPolicy } from "./policy.bench.js";
 import { benchReplay } from "./replay.bench.js";
+import { benchSequenceAutoencoder } from "./sequence-autoencoder.bench.js";
 import { benchStdioProxy } from "./stdio-proxy.bench.js";
 
 const BENCHMARKS: Record<string, () => Promise<BenchResult | BenchResult[]>> = {
@@ -26,6 +27,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult | BenchResult[]>> = {
   baseline: () => benchBaseline(),
   detectors: () => benchDetectors(),
   flow: () => benchFlow(),
+  "sequence-autoencoder": () => benchSequenceAutoencoder(),
 };
 
 const wanted = process.argv.slice(2);

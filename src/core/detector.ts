@@ -54,6 +54,11 @@ export interface Detector {
    * its own state (put a `version` field in it). Optional: detectors that learn nothing omit it.
    */
   saveBaseline?(): unknown;
+  /**
+   * Fits a model on what `learn` collected, when fitting is too slow for the capture path (the sequence
+   * autoencoder). `toolwatch baseline train` awaits it before `saveBaseline`. Optional.
+   */
+  train?(): Promise<void>;
   /** Restores state from `saveBaseline`; returns why it cannot (another version, a broken file), or `null` when loaded. */
   loadBaseline?(state: unknown): string | null;
 }

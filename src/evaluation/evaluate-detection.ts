@@ -85,14 +85,18 @@ export interface DatasetEvaluation {
   false_positive_examples: { session: string; detector: string; message: string }[];
 }
 
-/** The detectors evaluated: the defaults plus the flow detectors, the poisoning model shared between them. */
-export function evaluatedDetectors(): Detector[] {
+/**
+ * The detectors evaluated: the defaults plus the flow detectors, the poisoning model shared between them, plus
+ * `extraDetectors` (optional detectors measured in the same ablation, such as the sequence autoencoder).
+ */
+export function evaluatedDetectors(extraDetectors: readonly Detector[] = []): Detector[] {
   const verdicts = new RecentPoisoningVerdicts();
   const detectors = defaultDetectors().map((detector) =>
     detector.name === "poisoning" ? new PoisoningDetector({ classifier: verdicts }) : detector,
   );
   const names = new Set(detectors.map((detector) => detector.name));
   for (const detector of flowDetectors({ verdicts })) if (!names.has(detector.name)) detectors.push(detector);
+  for (const detector of extraDetectors) if (!names.has(detector.name)) detectors.push(detector);
   return detectors;
 }
 
@@ -221,10 +225,14 @@ function score(
 }
 
 /** Replays one data set and scores it. */
-export async function evaluateDataset(folder: string, dataset: string): Promise<DatasetEvaluation> {
+export async function evaluateDataset(
+  folder: string,
+  dataset: string,
+  options: { extraDetectors?: readonly Detector[] } = {},
+): Promise<DatasetEvaluation> {
   const directory = join(folder, dataset);
   const labels = readEvaluationLabels(join(directory, "labels.jsonl.gz"));
-  const detectors = evaluatedDetectors();
+  const detectors = evaluatedDetectors(options.extraDetectors);
   const observer = new AttackerCallObserver(labels);
   const findings = new Map<string, ScoredFinding[]>();
   const byDetector: Record<string, Record<string, number>> = {};

@@ -98,6 +98,7 @@ export async function trainBaseline(
     }
   }
   pipeline.finishLearning();
+  for (const detector of detectors) if (detector.train !== undefined) await detector.train();
   const states: Record<string, unknown> = {};
   for (const detector of detectors) {
     if (detector.saveBaseline === undefined) continue;

@@ -4,6 +4,7 @@ import { ToolwatchError } from "../../core/errors.js";
 import type { CapturedExchange } from "../../core/exchange.js";
 import { baselineDetectors, describeBaselineState } from "../../detectors/baseline/index.js";
 import { defaultDetectors } from "../../detectors/index.js";
+import { SequenceAutoencoderDetector } from "../../detectors/sequence-autoencoder/index.js";
 import { type CaptureRecord, readCaptureBatches } from "../../record/read-capture.js";
 import { mergeByTime } from "../../replay/merge-by-time.js";
 import { type BaselineFile, readBaselineFile, trainBaseline, writeBaselineFile } from "../../runtime/baseline-file.js";
@@ -11,12 +12,16 @@ import { type BaselineFile, readBaselineFile, trainBaseline, writeBaselineFile }
 interface TrainOptions {
   output: string;
   strict?: boolean;
+  withAutoencoder?: boolean;
 }
 
 /** Every detector that learns a baseline: the defaults plus the baseline models, each name once. */
-export function learningDetectors(): Detector[] {
+export function learningDetectors(options: { autoencoder?: boolean } = {}): Detector[] {
   const byName = new Map<string, Detector>();
-  for (const detector of [...defaultDetectors(), ...baselineDetectors()]) {
+  // The autoencoder is opt-in: it loads TensorFlow.js and adds seconds of training, and it earned nothing in the
+  // ablation (docs/sequence-autoencoder.md).
+  const extra = options.autoencoder ? [new SequenceAutoencoderDetector()] : [];
+  for (const detector of [...defaultDetectors(), ...baselineDetectors(), ...extra]) {
     if (detector.saveBaseline !== undefined && !byName.has(detector.name)) byName.set(detector.name, detector);
   }
   return [...byName.values()];
@@ -33,6 +38,7 @@ export function registerBaselineCommand(program: Command): void {
     .argument("<captures...>", "known-normal capture files (.jsonl or .jsonl.gz), merged by time")
     .requiredOption("-o, --output <file>", "where to write the baseline (JSON)")
     .option("--strict", "stop at the first bad line instead of reporting and skipping it")
+    .option("--with-autoencoder", "also train the LSTM sequence autoencoder (TensorFlow.js, optional install)")
     .action(async (files: string[], options: TrainOptions) => {
       let badLines = 0;
       const sources = files.map((file) =>
@@ -45,7 +51,7 @@ export function registerBaselineCommand(program: Command): void {
         }),
       );
       const started = performance.now();
-      const detectors = learningDetectors();
+      const detectors = learningDetectors({ autoencoder: options.withAutoencoder ?? false });
       const trained = await trainBaseline(
         { files, batches: exchangesOf(mergeByTime<CaptureRecord>(sources)) },
         detectors,
