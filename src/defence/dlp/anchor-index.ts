@@ -13,13 +13,40 @@
 // have flags of their own. A flagged pair is checked against the real characters (the 16-bit view
 // of the same buffer), so a character whose low byte looks like an anchor costs a check, never a
 // false hit.
+//
+// Digit runs are measured in the same pass, and so is their shape (`digit-run-shape.ts`): the walk
+// over a run reads every character of it already, so counting its dots and looking at its neighbours
+// costs next to nothing here, while a call per run to the scanner cost a tenth of a CSV export's time.
+// A run that no numeric rule could accept (too few digits, none of the rule's shapes) is not reported.
+
+import {
+  ibanCodeBeforeSpace,
+  RUN_AFTER_PLUS_OR_PARENTHESIS,
+  RUN_AFTER_UPPER_OR_SPACE,
+  RUN_ANY,
+  RUN_BESIDE_COLON,
+  RUN_PHONE_LENGTH,
+  RUN_SSN_SHAPE,
+  RUN_THREE_DOTS,
+} from "./digit-run-shape.js";
+
+/** What one numeric rule needs of a digit run: at least `minimumDigits` digits and one of the `shapes` bits. */
+export interface DigitRunRequirement {
+  minimumDigits: number;
+  /** Bits of `digit-run-shape.ts`; `RUN_ANY` for every run. */
+  shapes: number;
+}
 
 /** Receives what one pass finds. */
 export interface AnchorSink {
   /** The longest anchor starting at `position` (its index in the constructor's list) and its length; in text order. */
   anchor(anchor: number, position: number, length: number): void;
-  /** A run of at least four digits with up to two separators (space . ( ) -) between them, [start, end); in text order. */
-  digits(start: number, end: number, digitCount: number): void;
+  /**
+   * A run of at least four digits with up to two separators (space . ( ) -) between them, [start, end),
+   * that meets one of the index's run requirements; in text order. `shape` is the run's
+   * `digitRunShape` bits, computed by the pass.
+   */
+  digits(start: number, end: number, digitCount: number, shape: number): void;
 }
 
 // Bits of the per-pair table.
@@ -41,6 +68,7 @@ const pairKey = (first: number, second: number): number =>
 const isDigitCode = (code: number): boolean => code >= 48 && code <= 57;
 const isSeparatorCode = (code: number): boolean =>
   code === 32 || code === 46 || code === 40 || code === 41 || code === 45;
+const isRunCode = (code: number): boolean => isDigitCode(code) || isSeparatorCode(code);
 
 // How often a character occurs in prose, code and logs, per thousand characters, roughly: letters after
 // English text, the rest by judgement. Only the order matters: it picks which pair of an anchor the
@@ -108,12 +136,20 @@ function pairWeight(first: number, second: number): number {
   return characterFrequency(first) * characterFrequency(second) * (COMMON_PAIRS.has(pair) ? 4 : 1);
 }
 
-/** The offset, of the given parity, of the least common pair inside `anchor` (length three or more). */
+/**
+ * The offset, of the given parity, of the least common pair inside `anchor` (length three or more)
+ * that the scan cannot jump over; -1 when there is none. The scan jumps over the words of a digit run
+ * after the run's first word, so a pair of two run characters is safe only when the anchor holds
+ * another character just before it: a run through the pair then starts at the pair.
+ */
 function rarestPairOffset(anchor: string, parity: number): number {
-  let best = parity;
+  let best = -1;
   let bestWeight = Number.POSITIVE_INFINITY;
   for (let offset = parity; offset + 1 < anchor.length; offset += 2) {
-    const weight = pairWeight(anchor.charCodeAt(offset), anchor.charCodeAt(offset + 1));
+    const first = anchor.charCodeAt(offset);
+    const second = anchor.charCodeAt(offset + 1);
+    if (isRunCode(first) && isRunCode(second) && (offset === 0 || isRunCode(anchor.charCodeAt(offset - 1)))) continue;
+    const weight = pairWeight(first, second);
     if (weight < bestWeight) {
       best = offset;
       bestWeight = weight;
@@ -129,8 +165,6 @@ const RUN_CLASS = new Uint8Array(65_536);
 for (let code = 48; code <= 57; code++) RUN_CLASS[code] = DIGIT_CHARACTER;
 for (const separator of " .()-") RUN_CLASS[separator.charCodeAt(0)] = SEPARATOR;
 
-const isRunCode = (code: number): boolean => isDigitCode(code) || isSeparatorCode(code);
-
 /**
  * Whether `anchor` could start inside a digit run, past its first digit: at a digit, or at a
  * separator that one more separator at most and then a digit follow.
@@ -144,13 +178,8 @@ function startsInsideDigitRun(anchor: string): boolean {
   return anchor.length === 2 || isDigitCode(code(2));
 }
 
-/** Whether a pair the table may key `anchor` on is made only of characters a digit run holds. */
-function keyedOnRunCharacters(anchor: string): boolean {
-  for (let offset = 0; offset + 1 < anchor.length; offset++) {
-    if (isRunCode(anchor.charCodeAt(offset)) && isRunCode(anchor.charCodeAt(offset + 1))) return true;
-  }
-  return false;
-}
+// Shared rather than `?? []`, which would allocate an array at every flagged pair without such an anchor.
+const NO_ANCHORS: readonly number[] = [];
 
 // Strings longer than this (in bytes of UTF-16) are encoded into a buffer of their own, not kept for the next scan.
 const RETAINED_BUFFER_BYTES = 4 << 20;
@@ -165,7 +194,11 @@ export class AnchorIndex {
   /** Per pair key with PAIR, entries `[anchor, offset, first code]` at `#entries[#entryStart[key] ..< #entryStart[key + 1]]`. */
   readonly #entryStart = new Int32Array(65_537);
   readonly #entries: Int32Array;
-  /** Per low byte: the two-character anchors starting with it, and the one-character anchors that are it. */
+  /**
+   * Per low byte: the anchors found through the pair whose second character starts them (two-character
+   * anchors at an odd position, and longer ones whose pairs at that parity are all digit-run characters),
+   * and the one-character anchors that are it.
+   */
   readonly #twoCharacter: Array<number[] | undefined> = new Array(256);
   readonly #oneCharacter: Array<number[] | undefined> = new Array(256);
   readonly #anchorCodes: Uint16Array[];
@@ -174,18 +207,34 @@ export class AnchorIndex {
   #encoded = { bytes: Buffer.alloc(0), codes: new Uint16Array(0), words: new Uint32Array(0) };
   #hitPositions = new Int32Array(64);
   #hitAnchors = new Int32Array(64);
+  /** Per requirement: the digits and the shape bits a reported run needs (one requirement met is enough). */
+  readonly #runMinimumDigits: Int32Array;
+  readonly #runShapes: Int32Array;
+  /** The fewest digits any requirement accepts: shorter runs are passed over without computing their shape. */
+  readonly #fewestRunDigits: number;
 
   /**
    * @param anchors literal strings, each at least one character long
    * @param digits whether to report digit runs
+   * @param runRequirements the runs to report (each numeric rule's needs); by default every run of four digits or more
    */
-  constructor(anchors: readonly string[], digits: boolean) {
+  constructor(
+    anchors: readonly string[],
+    digits: boolean,
+    runRequirements: readonly DigitRunRequirement[] = [{ minimumDigits: 4, shapes: RUN_ANY }],
+  ) {
+    this.#runMinimumDigits = Int32Array.from(runRequirements, (requirement) => Math.max(4, requirement.minimumDigits));
+    this.#runShapes = Int32Array.from(runRequirements, (requirement) => requirement.shapes);
+    this.#fewestRunDigits =
+      runRequirements.length === 0 ? Number.MAX_SAFE_INTEGER : Math.min(...this.#runMinimumDigits);
     this.#anchorCodes = anchors.map((anchor) => {
       const codes = new Uint16Array(anchor.length);
       for (let index = 0; index < anchor.length; index++) codes[index] = anchor.charCodeAt(index);
       return codes;
     });
-    this.#skipDigitRuns = anchors.every((anchor) => !startsInsideDigitRun(anchor) && !keyedOnRunCharacters(anchor));
+    // Words inside a measured digit run hold only run characters. The scan may jump over them when no
+    // anchor starts inside a run and every anchor is found through a pair holding another character.
+    let skipDigitRuns = anchors.every((anchor) => !startsInsideDigitRun(anchor));
     const flags = this.#pairFlags;
     const byKey = new Map<number, number[]>();
     const addEntry = (key: number, anchor: number, offset: number): void => {
@@ -217,10 +266,21 @@ export class AnchorIndex {
       } else {
         for (const parity of [0, 1]) {
           const offset = rarestPairOffset(anchor, parity);
-          addEntry(pairKey(anchor.charCodeAt(offset), anchor.charCodeAt(offset + 1)), index, offset);
+          if (offset >= 0) {
+            addEntry(pairKey(anchor.charCodeAt(offset), anchor.charCodeAt(offset + 1)), index, offset);
+          } else if (parity === 1 && !isRunCode(first)) {
+            // Every pair at odd starts is of run characters (`A3-`, `v1.0-`): found through its first character instead.
+            addTo(this.#twoCharacter, first & 255, index);
+            for (let other = 0; other < 256; other++)
+              flags[pairKey(other, first)] = flags[pairKey(other, first)]! | STRADDLE;
+          } else {
+            addEntry(pairKey(anchor.charCodeAt(parity), anchor.charCodeAt(parity + 1)), index, parity);
+            skipDigitRuns = false;
+          }
         }
       }
     });
+    this.#skipDigitRuns = skipDigitRuns;
     if (digits) {
       for (let digit = 48; digit <= 57; digit++) {
         for (let other = 0; other < 256; other++) {
@@ -303,13 +363,14 @@ export class AnchorIndex {
     }
     if ((flags & SINGLE) !== 0) {
       for (let start = position; start < position + 2 && start < length; start++) {
-        for (const anchor of this.#oneCharacter[codes[start]! & 255] ?? []) {
+        for (const anchor of this.#oneCharacter[codes[start]! & 255] ?? NO_ANCHORS) {
           if (this.#matchesAt(codes, length, start, anchor)) hits = this.#addHit(hits, start, anchor);
         }
       }
     }
     if ((flags & STRADDLE) !== 0 && position + 2 < length) {
-      for (const anchor of this.#twoCharacter[codes[position + 1]! & 255] ?? []) {
+      // `#matchesAt` checks the rest of a longer anchor against the text's end.
+      for (const anchor of this.#twoCharacter[codes[position + 1]! & 255] ?? NO_ANCHORS) {
         if (this.#matchesAt(codes, length, position + 1, anchor)) hits = this.#addHit(hits, position + 1, anchor);
       }
     }
@@ -387,25 +448,67 @@ export class AnchorIndex {
 
   /**
    * The digit run that starts at `start` (a digit): digits with at most two separators between
-   * consecutive ones, as far as it goes. Runs of four digits or more go to the sink. Returns where the
-   * run ends; no run starts inside it, since a later digit of a run reaches no further.
+   * consecutive ones, as far as it goes. Runs of four digits or more that meet a requirement go to the
+   * sink, with their shape. Returns where the run ends; no run starts inside it, since a later digit of
+   * a run reaches no further.
    */
   #digitRun(codes: Uint16Array, length: number, start: number, sink: AnchorSink): number {
     let digitCount = 1;
+    let dots = 0;
     let end = start + 1;
     for (;;) {
       let next = end;
       // The zero character after the text ends a run like any letter.
-      let kind = RUN_CLASS[codes[next]!]!;
+      let code = codes[next]!;
+      let kind = RUN_CLASS[code]!;
+      let stepDots = 0;
       if (kind === SEPARATOR) {
-        kind = RUN_CLASS[codes[++next]!]!;
-        if (kind === SEPARATOR) kind = RUN_CLASS[codes[++next]!]!;
+        if (code === 46) stepDots = 1;
+        code = codes[++next]!;
+        kind = RUN_CLASS[code]!;
+        if (kind === SEPARATOR) {
+          if (code === 46) stepDots++;
+          kind = RUN_CLASS[codes[++next]!]!;
+        }
       }
       if (kind !== DIGIT_CHARACTER || next >= length) break;
       digitCount++;
+      dots += stepDots;
       end = next + 1;
     }
-    if (digitCount >= 4) sink.digits(start, end, digitCount);
+    if (digitCount >= this.#fewestRunDigits) this.#reportRun(codes, start, end, digitCount, dots, sink);
     return end;
   }
+
+  /** Reports the run [start, end) with its shape if it meets a requirement. Apart from the walk, to keep the scan loop small. */
+  #reportRun(codes: Uint16Array, start: number, end: number, digitCount: number, dots: number, sink: AnchorSink): void {
+    const shape = runShape(codes, start, end, dots);
+    const minimumDigits = this.#runMinimumDigits;
+    const shapes = this.#runShapes;
+    for (let requirement = 0; requirement < minimumDigits.length; requirement++) {
+      if (digitCount >= minimumDigits[requirement]! && (shape & shapes[requirement]!) !== 0) {
+        sink.digits(start, end, digitCount, shape);
+        return;
+      }
+    }
+  }
+}
+
+/**
+ * The `digitRunShape` bits of the run [start, end) of the encoded text, given the dots inside it:
+ * the same answer from the buffer the pass already reads (the zero after the text, like the text's
+ * end, is no `:`).
+ */
+function runShape(codes: Uint16Array, start: number, end: number, dots: number): number {
+  let shape = RUN_ANY;
+  const length = end - start;
+  if (dots >= 3) shape |= RUN_THREE_DOTS;
+  const before = start > 0 ? codes[start - 1]! : -1;
+  if (before === 58 || codes[end] === 58) shape |= RUN_BESIDE_COLON;
+  if (before === 43 || before === 40) shape |= RUN_AFTER_PLUS_OR_PARENTHESIS;
+  if (length >= 12 && length <= 14) shape |= RUN_PHONE_LENGTH;
+  if (length === 11 && codes[start + 3] === 45) shape |= RUN_SSN_SHAPE;
+  if ((before >= 65 && before <= 90) || (before === 32 && start > 1 && ibanCodeBeforeSpace(codes[start - 2]!)))
+    shape |= RUN_AFTER_UPPER_OR_SPACE;
+  return shape;
 }

@@ -1,6 +1,6 @@
 import picomatch from "picomatch";
 import { AnchorIndex, type AnchorSink } from "./anchor-index.js";
-import { digitRunShape, RUN_ANY } from "./digit-run-shape.js";
+import { RUN_ANY } from "./digit-run-shape.js";
 import type { DlpSettings } from "./dlp-config.js";
 import { builtInRules } from "./dlp-rules.js";
 import type { DlpAction, DlpContext, DlpInspection, DlpMatch, DlpRule, JsonPath } from "./dlp-types.js";
@@ -158,7 +158,14 @@ export class DlpEngine {
     this.#runShapes = Int32Array.from(this.#numericRules, (index) => this.rules[index]!.numeric!.shapes ?? RUN_ANY);
     this.#anchors =
       anchors.length > 0 || this.#numericRules.length > 0
-        ? new AnchorIndex(anchors, this.#numericRules.length > 0)
+        ? new AnchorIndex(
+            anchors,
+            this.#numericRules.length > 0,
+            this.#numericRules.map((_index, rule) => ({
+              minimumDigits: this.#minimumDigits[rule]!,
+              shapes: this.#runShapes[rule]!,
+            })),
+          )
         : null;
     this.#sink = {
       anchor: (anchor, position, length) => {
@@ -173,16 +180,13 @@ export class DlpEngine {
           this.#runPattern(index, position, length);
         }
       },
-      digits: (start, end, digitCount) => {
+      digits: (start, end, digitCount, shape) => {
+        // The index reports only runs that some numeric rule's digits and shapes accept, and computes the shape.
         const coveredUntil = this.#coveredUntil;
         const off = this.#off;
         const numericRules = this.#numericRules;
-        let shape = 0;
         for (let rule = 0; rule < numericRules.length; rule++) {
-          if (digitCount < this.#minimumDigits[rule]!) continue;
-          // Computed once per run, when a rule first needs it.
-          if (shape === 0) shape = digitRunShape(this.#text, start, end);
-          if ((shape & this.#runShapes[rule]!) === 0) continue;
+          if (digitCount < this.#minimumDigits[rule]! || (shape & this.#runShapes[rule]!) === 0) continue;
           const index = numericRules[rule]!;
           if (start < coveredUntil[index]! || (off !== null && off[index] === 1)) continue;
           const matchesInRun = this.#matchesInRun[index];

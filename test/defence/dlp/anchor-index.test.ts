@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { AnchorIndex } from "../../../src/defence/dlp/anchor-index.js";
+import {
+  digitRunShape,
+  RUN_AFTER_UPPER_OR_SPACE,
+  RUN_ANY,
+  RUN_BESIDE_COLON,
+  RUN_THREE_DOTS,
+} from "../../../src/defence/dlp/digit-run-shape.js";
 import { builtInRules } from "../../../src/defence/dlp/dlp-rules.js";
 
 /** A small deterministic generator, so that every run checks the same strings. */
@@ -83,6 +90,30 @@ test("one- and two-character anchors at odd and even positions, prefixes, and an
   assert.deepEqual(scan(index, "xabcdef").anchors, [[1, 5]]);
 });
 
+test("anchors whose pairs at one parity are all digit-run characters are found at odd and even starts", () => {
+  // The index jumps over measured digit runs: "A3-" and "v1.0-" cannot be keyed on "3-" or "1." then.
+  const anchors = ["A3-", "v1.0-", "-----BEGIN", "GR1348941", "@"];
+  const index = new AnchorIndex(anchors, true);
+  for (const text of [
+    "A3-",
+    "xA3-",
+    "12A3-4",
+    "1v1.0-",
+    "22v1.0-5",
+    "7-----BEGIN",
+    "12-----BEGIN",
+    "8GR1348941",
+    "GR1348941",
+  ]) {
+    assert.deepEqual(scan(index, text), naive(anchors, text), JSON.stringify(text));
+  }
+  const random = seededRandom(29);
+  for (let round = 0; round < 400; round++) {
+    const text = randomText(random, anchors, 1 + Math.floor(random() * 120));
+    assert.deepEqual(scan(index, text), naive(anchors, text), JSON.stringify(text));
+  }
+});
+
 test("a character whose low byte is a digit is not a digit", () => {
   const index = new AnchorIndex([], true);
   // U+0131 has the low byte of "1".
@@ -96,4 +127,55 @@ test("long strings use a buffer of their own and short ones after them still sca
   assert.deepEqual(scan(index, long), { anchors: [[3_000_001, 0]], runs: [[3_000_007, 3_000_011, 4]] });
   assert.deepEqual(scan(index, "token"), { anchors: [[0, 0]], runs: [] });
   assert.deepEqual(scan(index, "a 12.34"), { anchors: [], runs: [[2, 7, 4]] });
+});
+
+test("the pass gives each run the shape digitRunShape computes from the text", () => {
+  const index = new AnchorIndex([], true);
+  const random = seededRandom(23);
+  const pieces = [
+    "+",
+    "(",
+    ")",
+    ":",
+    ".",
+    "-",
+    " ",
+    "  ",
+    "GB",
+    "A",
+    "x",
+    "\n",
+    "123",
+    "4111",
+    "81.2.69.160",
+    "415-555-2671",
+  ];
+  let runs = 0;
+  for (let round = 0; round < 2000; round++) {
+    const text = randomText(random, pieces, 1 + Math.floor(random() * 80));
+    index.scan(text, {
+      anchor: () => undefined,
+      digits: (start, end, _digitCount, shape) => {
+        runs++;
+        assert.equal(shape, digitRunShape(text, start, end), `${JSON.stringify(text)} [${start}, ${end})`);
+      },
+    });
+  }
+  assert.ok(runs > 1000, `only ${runs} runs`);
+});
+
+test("only runs that meet a requirement are reported", () => {
+  const index = new AnchorIndex([], true, [
+    { minimumDigits: 4, shapes: RUN_THREE_DOTS },
+    { minimumDigits: 4, shapes: RUN_BESIDE_COLON | RUN_AFTER_UPPER_OR_SPACE },
+    { minimumDigits: 13, shapes: RUN_ANY },
+  ]);
+  const text = "a 2024-05-01 ip 81.2.69.160 at 12:3456 id 4111111111111 ,9876, DE44 5001";
+  assert.deepEqual(scan(index, text).runs, [
+    [16, 27, 8],
+    [34, 38, 4],
+    [42, 55, 13],
+    [65, 72, 6],
+  ]);
+  assert.deepEqual(scan(new AnchorIndex([], true, []), text).runs, []);
 });

@@ -20,4 +20,8 @@ test("digit-run shapes name what sits in and around a run", () => {
   assert.equal(shape(",123-45-6789,", 1, 12), RUN_ANY | RUN_SSN_SHAPE);
   assert.equal(shape("GB82 WEST 1234 5698", 10, 19), RUN_ANY | RUN_AFTER_UPPER_OR_SPACE);
   assert.equal(shape(",2024-05-01,", 1, 11), RUN_ANY);
+  // A space after a comma or a line break cannot sit inside an IBAN; after a group of one it can.
+  assert.equal(shape("\n 123456,", 2, 8), RUN_ANY);
+  assert.equal(shape(" 1234", 1, 5), RUN_ANY);
+  assert.equal(shape("32 1234", 3, 7), RUN_ANY | RUN_AFTER_UPPER_OR_SPACE);
 });

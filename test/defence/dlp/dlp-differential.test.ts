@@ -236,6 +236,40 @@ test("fuzzed e-mail addresses, IPv4 addresses, phone numbers and secrets match t
   assert.ok(found > 10_000, `only ${found} matches`);
 });
 
+/** An IBAN with correct check digits, grouped by four with one or two spaces or none, or cut short. */
+function ibanLike(random: () => number): string {
+  const country = pick(random, ["GB", "DE", "FR", "NL", "CH", "ES", "XX"]);
+  const lengths: Record<string, number> = { GB: 18, DE: 18, FR: 23, NL: 14, CH: 17, ES: 20, XX: 12 };
+  const upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  let account = "";
+  for (let index = 0; index < (lengths[country] ?? 16); index++)
+    account += random() < 0.8 || country === "DE" ? String(integer(random, 10)) : pick(random, upper.split(""));
+  // The mod-97 check digits: letters count as 10 to 35, the country and "00" moved to the end.
+  const numeric = `${account}${country}00`.replace(/[A-Z]/g, (letter) => String(letter.charCodeAt(0) - 55));
+  let remainder = 0;
+  for (const digit of numeric) remainder = (remainder * 10 + Number(digit)) % 97;
+  const check = String(98 - remainder).padStart(2, "0");
+  const iban = `${country}${random() < 0.1 ? "00" : check}${account}`;
+  const separator = pick(random, ["", " ", " ", "  ", "-"]);
+  const grouped = iban.match(/.{1,4}/g)?.join(separator) ?? iban;
+  return random() < 0.1 ? grouped.slice(0, grouped.length - 3) : grouped;
+}
+
+test("fuzzed IBANs after every kind of edge match the reference exactly", () => {
+  const random = seededRandom(20_250_612);
+  const texts: string[] = [];
+  for (let index = 0; index < 5_000; index++) {
+    let text = "";
+    for (let piece = 0; piece < 1 + integer(random, 4); piece++) {
+      text += pick(random, EDGES) + pick(random, EDGES) + pick(random, [" ", "  ", "", "A ", "7 "]);
+      text += random() < 0.7 ? ibanLike(random) : phoneLike(random);
+    }
+    texts.push(text);
+  }
+  const found = compare(texts);
+  assert.ok(found > 3_000, `only ${found} matches`);
+});
+
 test("hand-picked edges of the e-mail and IPv4 shortcuts match the reference", () => {
   const local64 = "a".repeat(64);
   const label63 = "b".repeat(63);
