@@ -10,10 +10,13 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
-import type { CapturedExchange } from "../../core/exchange.js";
-import { type DatasetEvaluation, evaluateDataset, formatEvaluation } from "../../evaluation/evaluate-detection.js";
-import { SequenceAutoencoderDetector, type SequenceAutoencoderOptions } from "./sequence-autoencoder-detector.js";
+import type { Detector, ExchangePosition, FindingSink } from "../core/detector.js";
+import type { CapturedExchange } from "../core/exchange.js";
+import {
+  SequenceAutoencoderDetector,
+  type SequenceAutoencoderOptions,
+} from "../detectors/sequence-autoencoder/sequence-autoencoder-detector.js";
+import { type DatasetEvaluation, evaluateDataset, formatEvaluation } from "./evaluate-detection.js";
 
 /** What the autoencoder cost in one evaluation. */
 export interface AutoencoderCost {
@@ -90,7 +93,7 @@ export async function evaluateWithAutoencoder(
 
 async function main(argv: readonly string[]): Promise<number> {
   const datasetsIndex = argv.indexOf("--datasets");
-  const root = fileURLToPath(new URL("../../../..", import.meta.url));
+  const root = fileURLToPath(new URL("../../..", import.meta.url));
   const folder =
     (datasetsIndex === -1 ? undefined : argv[datasetsIndex + 1]) ??
     (process.env.TOOLWATCH_DATASETS || join(root, "..", "shared", "datasets"));
