@@ -45,14 +45,4 @@ export function positionOf(exchange: CapturedExchange): ExchangePosition {
   return { index: 0, call_index: 0, time_ms: Date.parse(exchange.time) };
 }
 
-/** A deterministic generator of numbers in [0, 1) (mulberry32), so failures reproduce. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from "../../src/core/seeded-random.js";

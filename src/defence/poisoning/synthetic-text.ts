@@ -4,38 +4,12 @@
  * pleasantries, tool descriptions). Nothing here is taken from an evaluation set; names, addresses and
  * accounts are random.
  */
+
+/** The seeded source of the synthetic training text, so training is reproducible. */
+import { SeededRandom as Random } from "../../core/seeded-random.js";
 import { isJsonLike } from "./text-features.js";
 
-/** A seeded pseudo-random source (mulberry32), so training is reproducible. */
-export class Random {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let value = this.state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  }
-
-  integer(limit: number): number {
-    return Math.floor(this.next() * limit);
-  }
-
-  pick<T>(items: readonly T[]): T {
-    const item = items[this.integer(items.length)];
-    if (item === undefined) throw new Error("pick from an empty list");
-    return item;
-  }
-
-  chance(probability: number): boolean {
-    return this.next() < probability;
-  }
-}
+export { Random };
 
 const FIRST_NAMES =
   "Alice Bob Carla Dmitri Elena Farid Grace Hiro Ines Jonas Kemal Lena Mateo Nadia Omar Priya Quentin Rosa Sven Tomas Uma Victor Wen Yusuf Zoe".split(

@@ -6,6 +6,9 @@
  * Trees are stored flat in typed arrays (one slot per node), which keeps scoring allocation-free and makes the
  * model plain JSON.
  */
+import { SeededRandom } from "../../core/seeded-random.js";
+
+export { SeededRandom };
 
 const EULER_GAMMA = 0.5772156649015329;
 const FORMAT_VERSION = 1;
@@ -18,29 +21,6 @@ export function averagePathLength(n: number): number {
   if (n <= 1) return 0;
   if (n === 2) return 1;
   return 2 * (Math.log(n - 1) + EULER_GAMMA) - (2 * (n - 1)) / n;
-}
-
-/** A small, fast, seeded generator (mulberry32): the same seed gives the same forest on every machine. */
-export class SeededRandom {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** Uniform in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let value = this.state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  }
-
-  /** Uniform integer in [0, bound). */
-  integer(bound: number): number {
-    return Math.floor(this.next() * bound);
-  }
 }
 
 /** Options of {@link IsolationForest.fit}. */

@@ -1,4 +1,5 @@
 import type { LayersModel } from "@tensorflow/tfjs";
+import { seededRandom } from "../../core/seeded-random.js";
 import type { TensorFlow } from "./tensorflow-loader.js";
 
 /** Id 0 pads windows of sessions shorter than the window; it is never scored. */
@@ -27,17 +28,8 @@ export interface SavedWeight {
 /** Every weight is overwritten from the seeded generator; zeros skip tfjs' slow, unseeded orthogonal start. */
 const ZERO_INITIALIZERS = { kernelInitializer: "zeros", recurrentInitializer: "zeros" } as const;
 
-/** A small deterministic generator (mulberry32) for the initial weights, so training is reproducible. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Initial weights come from a seeded generator, so training is reproducible. */
+const generator = seededRandom;
 
 /**
  * embedding → LSTM encoder → repeat → LSTM decoder → softmax over the vocabulary at every step. Weights are drawn

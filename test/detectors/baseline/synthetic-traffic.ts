@@ -6,28 +6,10 @@
 import type { Detector } from "../../../src/core/detector.js";
 import type { CapturedExchange } from "../../../src/core/exchange.js";
 import type { Finding } from "../../../src/core/finding.js";
+import { SeededRandom as Random } from "../../../src/core/seeded-random.js";
 import { Pipeline } from "../../../src/pipeline/pipeline.js";
 
-/** A small seeded generator (mulberry32). */
-export class Random {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let value = this.state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  }
-  integer(bound: number): number {
-    return Math.floor(this.next() * bound);
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.integer(items.length)]!;
-  }
-}
+export { Random };
 
 /** Monday 2 March 2026, 09:00 UTC. */
 const MONDAY_NINE = Date.UTC(2026, 2, 2, 9, 0, 0);
