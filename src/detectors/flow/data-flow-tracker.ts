@@ -1,5 +1,13 @@
 import { TextMemo } from "./text-memo.js";
-import { clipValue, forEachIdentifier, forEachShingle, hashValue, normalizeValue, wordsOf } from "./value-tokens.js";
+import {
+  clipValue,
+  forEachIdentifier,
+  forEachIdentifierHash,
+  forEachShingle,
+  hashValue,
+  normalizeValue,
+  wordsOf,
+} from "./value-tokens.js";
 
 /** One earlier result that values of a call's arguments came from. */
 export interface FlowSourceMatch {
@@ -37,7 +45,7 @@ export interface InstructionScorer {
 export interface DataFlowTrackerOptions {
   /** Marks values that sit in instruction-like sentences; none when absent. */
   scorer?: InstructionScorer | null;
-  /** Segment score at or above which a sentence counts as an instruction. Default 0.25. */
+  /** Segment score at or above which a sentence counts as an instruction. Default 0.2. */
   instruction_threshold?: number;
   /** Characters of a result read for values. Default 65,536. */
   max_result_chars?: number;
@@ -254,7 +262,7 @@ export class DataFlowTracker {
 
   constructor(options: DataFlowTrackerOptions = {}) {
     this.scorer = options.scorer ?? null;
-    this.instructionThreshold = options.instruction_threshold ?? 0.25;
+    this.instructionThreshold = options.instruction_threshold ?? 0.2;
     this.maxResultChars = options.max_result_chars ?? 65_536;
     this.maxIdentifiers = options.max_identifiers_per_result ?? 256;
     this.maxShingles = options.max_shingles_per_result ?? 192;
@@ -304,8 +312,8 @@ export class DataFlowTracker {
     if (known !== undefined) return known;
     const identifiers: number[] = [];
     const starts: number[] = [];
-    forEachIdentifier(text, this.maxResultChars, this.maxIdentifiers, (value, start) => {
-      identifiers.push(hashValue(value));
+    forEachIdentifierHash(text, this.maxResultChars, this.maxIdentifiers, (hash, start) => {
+      identifiers.push(hash);
       starts.push(start);
     });
     const shingles: number[] = [];

@@ -91,7 +91,7 @@ export interface FlowAnalysisOptions {
   classifier?: PoisoningClassifier;
   /** Finds secrets and personal data in results; the built-in rules by default; `null` turns it off. */
   dlp?: DlpEngine | null;
-  /** Segment score at or above which a sentence of a result reads as an instruction. Default 0.25. */
+  /** Segment score at or above which a sentence of a result reads as an instruction. Default 0.2. */
   instruction_threshold?: number;
   /** Bytes of the memo of result fingerprints (`DataFlowTrackerOptions.fingerprint_memo_bytes`). Default 32 MiB. */
   fingerprint_memo_bytes?: number;

@@ -13,12 +13,6 @@ export interface ValueToken {
   start: number;
 }
 
-/** Runs of characters between whitespace and the delimiters of prose, JSON, YAML and markup. */
-const TOKEN = /[^\s"'<>()[\]{}|\\^`,;]+/g;
-/** Phone numbers written with separators, which the token pass splits. */
-const SPACED_NUMBER = /\+?\d[\d ().-]{6,}\d/g;
-/** Quoted strings: names, titles, ids that a request may quote. */
-const QUOTED = /"[^"\n]{3,120}"|'[^'\n]{3,120}'/g;
 const TRAILING = /[.,;:!?)\]}>'"]+$/;
 const LEADING = /^["'([{<]+/;
 const PHONE_LIKE = /^\+?\d[\d ().-]{6,}\d$/;
@@ -38,7 +32,7 @@ export function normalizeValue(value: string): string {
 /**
  * Whether a token (no whitespace) is identifier-like: a URL, an e-mail address, a path of two or more parts,
  * a dotted name (host, file name), or a word of six or more characters with a digit (ids, accounts, keys).
- * Plain code on the token rather than one large pattern over the text: several times faster on long results.
+ * The reference for tokens with characters beyond ASCII; ASCII tokens take {@link identifierLikeRange}.
  */
 function identifierLike(token: string): boolean {
   if (token.length < 4) return false;
@@ -56,6 +50,483 @@ function identifierLike(token: string): boolean {
   return token.includes(".") && DOTTED_NAME.test(token);
 }
 
+// The scanner below reads character codes instead of running the token regex
+// (`/[^\s"'<>()[\]{}|\\^\`,;]+/g`), the spaced-number regex (`/\+?\d[\d ().-]{6,}\d/g`) and the quoted-string
+// regex (`/"[^"\n]{3,120}"|'[^'\n]{3,120}'/g`) and making a string of every token: the first reading of a
+// result's text was the largest cost left in the flow detectors. It reproduces those regexes, `identifierLike`
+// and `normalizeValue` exactly on ASCII; a token or quoted string with other characters goes through the
+// string functions above, so case mapping and Unicode spaces behave as before. Tested against the regex
+// implementation on random and real text.
+
+/** ASCII character classes, as bits. */
+const DELIMITER = 1; // ends a token: whitespace and the delimiters of prose, JSON, YAML and markup
+const STRIPPED = 2; // dropped from a token's end: `.:!?` (the rest of `TRAILING` are delimiters)
+const LEADING_CHARACTER = 4; // `LEADING`
+const TRAILING_CHARACTER = 8; // `TRAILING`
+const SPACE = 16; // `\s` and `trim()` on ASCII
+const PHONE_CHARACTER = 32; // `[\d ().-]`
+const WORD_CHARACTER = 64; // `[\w-]`
+const EMAIL_LOCAL = 128; // `[a-z0-9._%+-]`, any case
+
+const CLASSES = new Uint8Array(128);
+function mark(characters: string, bit: number): void {
+  for (let index = 0; index < characters.length; index++) CLASSES[characters.charCodeAt(index)]! |= bit;
+}
+const ASCII_SPACES = "\t\n\v\f\r ";
+const DIGITS = "0123456789";
+const LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+mark(`${ASCII_SPACES}"'<>()[]{}|\\^\`,;`, DELIMITER);
+mark(".:!?", STRIPPED);
+mark("\"'([{<", LEADING_CHARACTER);
+mark(".,;:!?)]}>'\"", TRAILING_CHARACTER);
+mark(ASCII_SPACES, SPACE);
+mark(`${DIGITS} ().-`, PHONE_CHARACTER);
+mark(`${DIGITS}${LETTERS}_-`, WORD_CHARACTER);
+mark(`${DIGITS}${LETTERS}._%+-`, EMAIL_LOCAL);
+
+function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57;
+}
+
+function isAsciiLetter(code: number): boolean {
+  return (code | 0x20) >= 97 && (code | 0x20) <= 122;
+}
+
+function isAsciiAlphanumeric(code: number): boolean {
+  return isDigit(code) || isAsciiLetter(code);
+}
+
+/** `\s` beyond ASCII (the same set `trim()` drops). */
+function isWideSpace(code: number): boolean {
+  return (
+    code === 0xa0 ||
+    code === 0x1680 ||
+    (code >= 0x2000 && code <= 0x200a) ||
+    code === 0x2028 ||
+    code === 0x2029 ||
+    code === 0x202f ||
+    code === 0x205f ||
+    code === 0x3000 ||
+    code === 0xfeff
+  );
+}
+
+function hasClass(code: number, bit: number): boolean {
+  return code < 128 && (CLASSES[code]! & bit) !== 0;
+}
+
+/** `text[from, to)` starts with `prefix` (case-sensitive). */
+function startsWithAt(text: string, from: number, to: number, prefix: string): boolean {
+  if (to - from < prefix.length) return false;
+  for (let index = 0; index < prefix.length; index++) {
+    if (text.charCodeAt(from + index) !== prefix.charCodeAt(index)) return false;
+  }
+  return true;
+}
+
+/** `EMAIL` on the ASCII token `text[from, to)` whose first `@` is at `at` (`from < at`). */
+function isEmailRange(text: string, from: number, at: number, to: number): boolean {
+  for (let index = from; index < at; index++) if (!hasClass(text.charCodeAt(index), EMAIL_LOCAL)) return false;
+  // Labels of `[a-z0-9-]+` joined by single dots, two at least.
+  let labels = 0;
+  let labelLength = 0;
+  for (let index = at + 1; index < to; index++) {
+    const code = text.charCodeAt(index);
+    if (code === 46) {
+      if (labelLength === 0) return false;
+      labels++;
+      labelLength = 0;
+    } else if (isAsciiAlphanumeric(code) || code === 45) labelLength++;
+    else return false;
+  }
+  return labelLength > 0 && labels >= 1;
+}
+
+/** `DOTTED_NAME` on the ASCII token `text[from, to)`. */
+function isDottedNameRange(text: string, from: number, to: number): boolean {
+  let dots = 0;
+  let labelStart = from;
+  for (let index = from; index < to; index++) {
+    const code = text.charCodeAt(index);
+    if (code === 46) {
+      if (index === labelStart) return false;
+      dots++;
+      labelStart = index + 1;
+    } else if (!hasClass(code, WORD_CHARACTER)) return false;
+  }
+  // The last label: a letter, then one to five letters or digits.
+  const last = to - labelStart;
+  if (dots === 0 || last < 2 || last > 6 || !isAsciiLetter(text.charCodeAt(labelStart))) return false;
+  for (let index = labelStart + 1; index < to; index++) if (!isAsciiAlphanumeric(text.charCodeAt(index))) return false;
+  return true;
+}
+
+/**
+ * `identifierLike` on the ASCII token `text[from, to)`, given what a pass over it found: the first `@` (or -1),
+ * the number of slashes and dots, and whether it holds a digit.
+ */
+function identifierLikeRange(
+  text: string,
+  from: number,
+  to: number,
+  at: number,
+  slashes: number,
+  dots: number,
+  digit: boolean,
+): boolean {
+  const length = to - from;
+  if (length < 4) return false;
+  if (startsWithAt(text, from, to, "http://") || startsWithAt(text, from, to, "https://")) return true;
+  if (at > from) return isEmailRange(text, from, at, to);
+  if (slashes >= 2) return true;
+  if (digit && length >= 6) return true;
+  return dots > 0 && isDottedNameRange(text, from, to);
+}
+
+/** {@link identifierLikeRange} with its own pass over `text[from, to)`. */
+function identifierLikeScan(text: string, from: number, to: number): boolean {
+  let at = -1;
+  let slashes = 0;
+  let dots = 0;
+  let digit = false;
+  for (let index = from; index < to; index++) {
+    const code = text.charCodeAt(index);
+    if (code === 64) {
+      if (at === -1) at = index;
+    } else if (code === 47) slashes++;
+    else if (code === 46) dots++;
+    else if (isDigit(code)) digit = true;
+  }
+  return identifierLikeRange(text, from, to, at, slashes, dots, digit);
+}
+
+/** Where {@link normalizeInto} writes: grown when a value is longer. */
+let normalized = new Uint16Array(1024);
+
+/**
+ * `normalizeValue(text.slice(from, to))` for ASCII text, written into `normalized`; returns its length.
+ * Same steps: trim, leading quotes and brackets, trailing punctuation, lower case, then a phone number's
+ * separators dropped, or runs of spaces made one.
+ */
+function normalizeInto(text: string, from: number, to: number): number {
+  while (from < to && hasClass(text.charCodeAt(from), SPACE)) from++;
+  while (to > from && hasClass(text.charCodeAt(to - 1), SPACE)) to--;
+  while (from < to && hasClass(text.charCodeAt(from), LEADING_CHARACTER)) from++;
+  while (to > from && hasClass(text.charCodeAt(to - 1), TRAILING_CHARACTER)) to--;
+  const length = to - from;
+  if (normalized.length < length) normalized = new Uint16Array(Math.max(length, normalized.length * 2));
+  const out = normalized;
+  // PHONE_LIKE: an optional `+`, a digit, six or more of `[\d ().-]`, a digit.
+  const plus = length > 0 && text.charCodeAt(from) === 43 ? 1 : 0;
+  let phone = length - plus >= 8 && isDigit(text.charCodeAt(from + plus)) && isDigit(text.charCodeAt(to - 1));
+  let space = false;
+  for (let index = 0; index < length; index++) {
+    let code = text.charCodeAt(from + index);
+    if (code >= 65 && code <= 90) code += 32;
+    out[index] = code;
+    if (phone && index > plus && index < length - 1 && !hasClass(code, PHONE_CHARACTER)) phone = false;
+    if (!space && hasClass(code, SPACE)) space = true;
+  }
+  if (phone) {
+    let kept = 0;
+    for (let index = 0; index < length; index++) {
+      const code = out[index]!;
+      if (code === 43 || isDigit(code)) out[kept++] = code;
+    }
+    return kept;
+  }
+  if (!space) return length;
+  let kept = 0;
+  let inSpace = false;
+  for (let index = 0; index < length; index++) {
+    const code = out[index]!;
+    if (hasClass(code, SPACE)) {
+      if (!inSpace) out[kept++] = 32;
+      inSpace = true;
+    } else {
+      out[kept++] = code;
+      inSpace = false;
+    }
+  }
+  return kept;
+}
+
+/** `hashValue` of `normalized[from, to)`. */
+function hashNormalized(from: number, to: number): number {
+  const out = normalized;
+  let hash = 0x811c9dc5;
+  for (let index = from; index < to; index++) {
+    hash ^= out[index]!;
+    hash = Math.imul(hash, 0x01000193);
+  }
+  const folded = (hash ^ (hash >>> 31)) & 0x7fffffff;
+  return folded === 0 ? 1 : folded;
+}
+
+/** `normalized[0, length)` starts with `prefix`. */
+function normalizedStartsWith(length: number, prefix: string): boolean {
+  if (length < prefix.length) return false;
+  for (let index = 0; index < prefix.length; index++) if (normalized[index] !== prefix.charCodeAt(index)) return false;
+  return true;
+}
+
+/** The values one pass found, in order of offset. */
+class FoundValues {
+  readonly starts: number[] = [];
+  readonly hashes: number[] = [];
+  /** The normalised values, only when asked for (evidence, arguments); hashes are enough for results. */
+  readonly values: string[] | null;
+  /** 1 for a URL's host, added together with the URL before it. */
+  readonly hosts: number[] = [];
+
+  constructor(withValues: boolean) {
+    this.values = withValues ? [] : null;
+  }
+
+  get count(): number {
+    return this.starts.length;
+  }
+
+  /** `add` of the regex implementation, for the ASCII value `text[from, to)` reported at `start`. */
+  addRange(text: string, from: number, to: number, start: number): void {
+    const length = normalizeInto(text, from, to);
+    if (length < 4) return;
+    this.starts.push(start);
+    this.hashes.push(hashNormalized(0, length));
+    this.hosts.push(0);
+    const value = this.values === null ? "" : normalizeValue(text.slice(from, to));
+    this.values?.push(value);
+    // URL_HOST: `https?://` and then one or more characters other than `/?#:`.
+    const scheme = normalizedStartsWith(length, "http://") ? 7 : normalizedStartsWith(length, "https://") ? 8 : 0;
+    if (scheme === 0) return;
+    let end = scheme;
+    while (end < length) {
+      const code = normalized[end]!;
+      if (code === 47 || code === 63 || code === 35 || code === 58) break;
+      end++;
+    }
+    if (end - scheme < 4) return;
+    this.starts.push(start);
+    this.hashes.push(hashNormalized(scheme, end));
+    this.hosts.push(1);
+    this.values?.push(value.slice(scheme, end));
+  }
+
+  /** `add` of the regex implementation, on a string (text beyond ASCII). */
+  addString(raw: string, start: number): void {
+    const value = normalizeValue(raw);
+    if (value.length < 4) return;
+    this.starts.push(start);
+    this.hashes.push(hashValue(value));
+    this.hosts.push(0);
+    this.values?.push(value);
+    const host = URL_HOST.exec(value);
+    if (host !== null && host[1] !== undefined && host[1].length >= 4) {
+      this.starts.push(start);
+      this.hashes.push(hashValue(host[1]));
+      this.hosts.push(1);
+      this.values?.push(host[1]);
+    }
+  }
+
+  /**
+   * How many of these values a pass that runs while fewer than `budget` values are found, `already` of them
+   * by earlier passes, would have added (a URL and its host go in together).
+   */
+  usable(already: number, budget: number): number {
+    let used = 0;
+    while (used < this.count && already + used < budget) {
+      used++;
+      while (used < this.count && this.hosts[used] === 1) used++;
+    }
+    return used;
+  }
+}
+
+/** Characters the token pass looks at twice: `./@=+` and digits. */
+const NOTABLE = 256;
+const NOTABLE_CLASSES = new Uint16Array(128);
+for (let code = 0; code < 128; code++) NOTABLE_CLASSES[code] = CLASSES[code]!;
+for (const character of `./@=+${DIGITS}`) NOTABLE_CLASSES[character.charCodeAt(0)]! |= NOTABLE;
+
+/**
+ * The token pass (runs between delimiters, their trailing `.:!?` dropped), stopping once `budget` values are
+ * found, and with it the spaced-number pass: the regex `\+?\d[\d ().-]{6,}\d` can only start at a digit or a
+ * `+`, which are never delimiters, so its leftmost matches are found by trying it at each digit and `+` of the
+ * tokens from where its last match ended. Spaced numbers are collected whole: which of them count depends on
+ * how many values the token pass finds in all.
+ */
+function scanTokens(text: string, length: number, budget: number, tokens: FoundValues, spaced: FoundValues): void {
+  let spacedNext = 0;
+  let index = 0;
+  while (index < length && tokens.count < budget) {
+    let code = text.charCodeAt(index);
+    if (code < 128 ? (CLASSES[code]! & DELIMITER) !== 0 : isWideSpace(code)) {
+      index++;
+      continue;
+    }
+    const start = index;
+    let ascii = true;
+    let at = -1;
+    let slashes = 0;
+    let dots = 0;
+    let digit = false;
+    let equals = -1;
+    for (; index < length; index++) {
+      code = text.charCodeAt(index);
+      if (code >= 128) {
+        if (isWideSpace(code)) break;
+        ascii = false;
+        continue;
+      }
+      const bits = NOTABLE_CLASSES[code]!;
+      if ((bits & (DELIMITER | NOTABLE)) === 0) continue;
+      if ((bits & DELIMITER) !== 0) break;
+      if (code === 46) dots++;
+      else if (code === 47) slashes++;
+      else if (code === 64) {
+        if (at === -1) at = index;
+      } else if (code === 61) equals = index;
+      else {
+        if (code !== 43) digit = true;
+        if (index >= spacedNext && spaced.count < budget) spacedNext = spacedNumberAt(text, index, length, spaced);
+      }
+    }
+    let end = index;
+    while (end > start && hasClass(text.charCodeAt(end - 1), STRIPPED)) {
+      if (text.charCodeAt(end - 1) === 46) dots--;
+      end--;
+    }
+    if (!ascii) {
+      scanStringToken(tokens, text.slice(start, end), start);
+      continue;
+    }
+    if (identifierLikeRange(text, start, end, at, slashes, dots, digit)) {
+      tokens.addRange(text, start, end, start);
+    } else if (equals > start && equals < end - 4 && !startsWithAt(text, start, end, "http")) {
+      // `to=attacker@example.com`, `account=GB29NWBK...`: the value of a key=value pair is the identifier.
+      if (identifierLikeScan(text, equals + 1, end)) tokens.addRange(text, equals + 1, end, equals + 1);
+    }
+  }
+}
+
+/** The token pass of the regex implementation for one token beyond ASCII. */
+function scanStringToken(tokens: FoundValues, token: string, start: number): void {
+  if (identifierLike(token)) {
+    tokens.addString(token, start);
+    return;
+  }
+  const equals = token.lastIndexOf("=");
+  if (equals > 0 && equals < token.length - 4 && !token.startsWith("http")) {
+    const value = token.slice(equals + 1);
+    if (identifierLike(value)) tokens.addString(value, start + equals + 1);
+  }
+}
+
+/**
+ * Tries `\+?\d[\d ().-]{6,}\d` at `index` (a digit or a `+`) as the regex would, greedy: the match ends at the
+ * last digit of the run of `[\d ().-]` after the first digit, seven characters on at least. Keeps it when it
+ * holds a separator (plain numbers are tokens already). Returns where the next attempt may start.
+ */
+function spacedNumberAt(text: string, index: number, length: number, spaced: FoundValues): number {
+  let first = index;
+  if (text.charCodeAt(index) === 43) {
+    first = index + 1;
+    if (first >= length || !isDigit(text.charCodeAt(first))) return index + 1;
+  }
+  let last = -1;
+  for (let end = first + 1; end < length; end++) {
+    const next = text.charCodeAt(end);
+    if (!hasClass(next, PHONE_CHARACTER)) break;
+    if (isDigit(next)) last = end;
+  }
+  if (last < first + 7) return index + 1;
+  let separator = false;
+  for (let position = first + 1; position < last && !separator; position++) {
+    separator = !isDigit(text.charCodeAt(position));
+  }
+  if (separator) spaced.addRange(text, index, last + 1, index);
+  return last + 1;
+}
+
+/**
+ * Quoted strings, `"[^"\n]{3,120}"` or `'[^'\n]{3,120}'`, while fewer than `budget` values are found (`already`
+ * of them by the earlier passes). Quotes are found with `indexOf`, which skips the text between natively.
+ */
+function scanQuoted(text: string, length: number, budget: number, already: number, quoted: FoundValues): void {
+  let index = 0;
+  let nextDouble = text.indexOf('"');
+  let nextSingle = text.indexOf("'");
+  while (already + quoted.count < budget) {
+    if (nextDouble !== -1 && nextDouble < index) nextDouble = text.indexOf('"', index);
+    if (nextSingle !== -1 && nextSingle < index) nextSingle = text.indexOf("'", index);
+    index = nextDouble === -1 ? nextSingle : nextSingle === -1 ? nextDouble : Math.min(nextDouble, nextSingle);
+    if (index === -1 || index >= length) return;
+    const quote = text.charCodeAt(index);
+    const stop = Math.min(length, index + 122);
+    let close = index + 1;
+    let ascii = true;
+    for (; close < stop; close++) {
+      const code = text.charCodeAt(close);
+      if (code === quote || code === 10) break;
+      if (code >= 128) ascii = false;
+    }
+    if (close >= stop || text.charCodeAt(close) !== quote || close - index - 1 < 3) {
+      index++;
+      continue;
+    }
+    if (ascii) quoted.addRange(text, index, close + 1, index);
+    else quoted.addString(text.slice(index, close + 1), index);
+    index = close + 1;
+  }
+}
+
+/**
+ * Scans `text[0, limit)` for identifiers as the regex implementation did (its three passes, each stopping once
+ * `maximum * 2` values are found, then a stable sort by offset), and calls `report` with the list and position
+ * of each of the first `maximum`. Returns how many.
+ */
+function scanIdentifiers(
+  text: string,
+  limit: number,
+  maximum: number,
+  withValues: boolean,
+  report: (list: FoundValues, position: number) => void,
+): number {
+  const length = Math.min(text.length, limit);
+  const budget = maximum * 2;
+  const tokens = new FoundValues(withValues);
+  const spaced = new FoundValues(withValues);
+  const quoted = new FoundValues(withValues);
+  scanTokens(text, length, budget, tokens, spaced);
+  const spacedUsed = tokens.count >= budget ? 0 : spaced.usable(tokens.count, budget);
+  if (tokens.count + spacedUsed < budget) scanQuoted(text, length, budget, tokens.count + spacedUsed, quoted);
+  // Merged by offset, ties in pass order: what the stable sort of the three passes' values gave.
+  const count = Math.min(tokens.count + spacedUsed + quoted.count, maximum);
+  let token = 0;
+  let number = 0;
+  let quote = 0;
+  for (let reported = 0; reported < count; reported++) {
+    let list = tokens;
+    let position = token;
+    let start = token < tokens.count ? tokens.starts[token]! : Number.POSITIVE_INFINITY;
+    if (number < spacedUsed && spaced.starts[number]! < start) {
+      list = spaced;
+      position = number;
+      start = spaced.starts[number]!;
+    }
+    if (quote < quoted.count && quoted.starts[quote]! < start) {
+      list = quoted;
+      position = quote;
+    }
+    if (list === tokens) token++;
+    else if (list === spaced) number++;
+    else quote++;
+    report(list, position);
+  }
+  return count;
+}
+
 /**
  * Calls `found` for every identifier-like token of `text[0, limit)`, normalised, with its offset, in order of
  * offset; URLs also yield their host. Returns how many were reported (at most `maximum`).
@@ -66,49 +537,24 @@ export function forEachIdentifier(
   maximum: number,
   found: (value: string, start: number) => void,
 ): number {
-  const scanned = text.length > limit ? text.slice(0, limit) : text;
-  const values: string[] = [];
-  const starts: number[] = [];
-  const add = (raw: string, start: number): void => {
-    const value = normalizeValue(raw);
-    if (value.length < 4) return;
-    values.push(value);
-    starts.push(start);
-    const host = URL_HOST.exec(value);
-    if (host !== null && host[1] !== undefined && host[1].length >= 4) {
-      values.push(host[1]);
-      starts.push(start);
-    }
-  };
-  const budget = maximum * 2;
-  TOKEN.lastIndex = 0;
-  for (let match = TOKEN.exec(scanned); match !== null && values.length < budget; match = TOKEN.exec(scanned)) {
-    const token = match[0].replace(TRAILING, "");
-    if (identifierLike(token)) {
-      add(token, match.index);
-    } else {
-      // `to=attacker@example.com`, `account=GB29NWBK...`: the value of a key=value pair is the identifier.
-      const equals = token.lastIndexOf("=");
-      if (equals > 0 && equals < token.length - 4 && !token.startsWith("http")) {
-        const value = token.slice(equals + 1);
-        if (identifierLike(value)) add(value, match.index + equals + 1);
-      }
-    }
-  }
-  TOKEN.lastIndex = 0;
-  for (const pattern of [SPACED_NUMBER, QUOTED]) {
-    pattern.lastIndex = 0;
-    for (let match = pattern.exec(scanned); match !== null && values.length < budget; match = pattern.exec(scanned)) {
-      // A number without separators is already a token; only spaced ones (phone numbers) are new here.
-      if (pattern === SPACED_NUMBER && !/[ ().-]/.test(match[0])) continue;
-      add(match[0], match.index);
-    }
-    pattern.lastIndex = 0;
-  }
-  const order = values.map((_, index) => index).sort((a, b) => starts[a]! - starts[b]!);
-  const count = Math.min(order.length, maximum);
-  for (let index = 0; index < count; index++) found(values[order[index]!]!, starts[order[index]!]!);
-  return count;
+  return scanIdentifiers(text, limit, maximum, true, (list, position) =>
+    found(list.values![position]!, list.starts[position]!),
+  );
+}
+
+/**
+ * {@link forEachIdentifier} reporting `hashValue` of each value instead of the value: no string is made for
+ * an ASCII token, which is most of the cost of reading a long result.
+ */
+export function forEachIdentifierHash(
+  text: string,
+  limit: number,
+  maximum: number,
+  found: (hash: number, start: number) => void,
+): number {
+  return scanIdentifiers(text, limit, maximum, false, (list, position) =>
+    found(list.hashes[position]!, list.starts[position]!),
+  );
 }
 
 /** The identifier-like tokens of a text (up to `maximum`), for arguments and tests. */
