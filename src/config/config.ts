@@ -169,6 +169,17 @@ export const configSchema = z
       })
       .strict()
       .default({ enabled: true, block_changed: false }),
+    /** Detectors (docs/baselines.md). */
+    detectors: z
+      .object({
+        /**
+         * A saved baseline (`toolwatch baseline train -o FILE`, from captures or from the store with `--db`) that live
+         * processes and replay load at start, so baselines apply from the first call.
+         */
+        baseline: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
     servers: z
       .record(z.string().regex(/^[A-Za-z0-9._-]+$/), z.union([stdioUpstreamSchema, httpUpstreamSchema]))
       .default({}),

@@ -8,6 +8,7 @@ import type { AlertEvent } from "../core/notifier.js";
 import { defaultDetectors } from "../detectors/index.js";
 import { MetricsObserver } from "../metrics/metrics-observer.js";
 import type { OtlpTraceObserver } from "../metrics/otlp-trace-exporter.js";
+import { loadBaselineInto, readBaselineFile } from "./baseline-file.js";
 
 /**
  * Everything that watches the exchange stream after capture: metrics, detectors, the alert engine
@@ -45,10 +46,19 @@ export function readRules(file: string): RuleSet {
   return parsed.rules;
 }
 
+/** Loads a saved baseline into the detectors; a missing or broken file is a `config_invalid` error naming it. */
+export function loadSavedBaseline(file: string, detectors: readonly Detector[]): void {
+  const saved = readBaselineFile(file);
+  if (!saved.ok) throw new ToolwatchError("config_invalid", saved.message);
+  const loaded = loadBaselineInto(saved.value, detectors);
+  if (!loaded.ok) throw new ToolwatchError("config_invalid", `${file}: ${loaded.message}`);
+}
+
 export function createAnalysis(options: AnalysisOptions): Analysis {
   const { config } = options;
   const metrics = new MetricsObserver({ flow: config.metrics.flow ? {} : false });
   const detectors = defaultDetectors();
+  if (config.detectors.baseline !== undefined) loadSavedBaseline(config.detectors.baseline, detectors);
   let rules: RuleSet | null = null;
   if (config.alerts.enabled && options.rules !== null) {
     const source = options.rules ?? config.alerts.rules ?? defaultRulesPath();

@@ -102,7 +102,10 @@ export async function trainBaseline(
   const states: Record<string, unknown> = {};
   for (const detector of detectors) {
     if (detector.saveBaseline === undefined) continue;
-    states[detector.name] = detector.saveBaseline();
+    const state = detector.saveBaseline();
+    // A detector that learned too little to judge anything (a forest needs enough calls) saves nothing.
+    if (state === null || state === undefined) continue;
+    states[detector.name] = state;
   }
   return {
     format: BASELINE_FORMAT,

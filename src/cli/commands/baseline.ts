@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { parseSince } from "../../config/duration.js";
 import type { Detector } from "../../core/detector.js";
 import { ToolwatchError } from "../../core/errors.js";
 import type { CapturedExchange } from "../../core/exchange.js";
@@ -8,9 +9,13 @@ import { SequenceAutoencoderDetector } from "../../detectors/sequence-autoencode
 import { type CaptureRecord, readCaptureBatches } from "../../record/read-capture.js";
 import { mergeByTime } from "../../replay/merge-by-time.js";
 import { type BaselineFile, readBaselineFile, trainBaseline, writeBaselineFile } from "../../runtime/baseline-file.js";
+import { SqliteStore } from "../../store/sqlite-store.js";
 
 interface TrainOptions {
   output: string;
+  db?: string;
+  since?: string;
+  until?: string;
   strict?: boolean;
   withAutoencoder?: boolean;
 }
@@ -34,28 +39,53 @@ export function registerBaselineCommand(program: Command): void {
     .description("Learn what normal tool use looks like from capture files, and inspect what was learned.");
   baseline
     .command("train")
-    .description("Learn baselines (tool sequences, arguments, timing, resources) from known-normal capture files.")
-    .argument("<captures...>", "known-normal capture files (.jsonl or .jsonl.gz), merged by time")
+    .description(
+      "Learn baselines (tool sequences, arguments, timing, resources) from known-normal capture files, or from the store.",
+    )
+    .argument("[captures...]", "known-normal capture files (.jsonl or .jsonl.gz), merged by time")
     .requiredOption("-o, --output <file>", "where to write the baseline (JSON)")
+    .option("--db <file>", "learn from the exchanges stored in this database instead of capture files")
+    .option("--since <time>", "with --db: only exchanges since this time (30d, 2h, or an RFC 3339 time)")
+    .option("--until <time>", "with --db: only exchanges before this time (the end of the learning period)")
     .option("--strict", "stop at the first bad line instead of reporting and skipping it")
     .option("--with-autoencoder", "also train the LSTM sequence autoencoder (TensorFlow.js, optional install)")
     .action(async (files: string[], options: TrainOptions) => {
+      if ((files.length === 0) === (options.db === undefined)) {
+        throw new ToolwatchError("usage", "give capture files or --db, not both");
+      }
       let badLines = 0;
-      const sources = files.map((file) =>
-        readCaptureBatches(file, {
-          strict: options.strict ?? false,
-          onBadLine: (message) => {
-            badLines++;
-            if (badLines <= 10) process.stderr.write(`toolwatch: skipped ${message}\n`);
-          },
-        }),
-      );
       const started = performance.now();
       const detectors = learningDetectors({ autoencoder: options.withAutoencoder ?? false });
-      const trained = await trainBaseline(
-        { files, batches: exchangesOf(mergeByTime<CaptureRecord>(sources)) },
-        detectors,
-      );
+      let trained: BaselineFile;
+      if (options.db !== undefined) {
+        const now = Date.now();
+        const store = new SqliteStore(options.db, { readonly: true });
+        try {
+          trained = await trainBaseline(
+            {
+              files: [options.db],
+              batches: storedBatches(store, {
+                ...(options.since === undefined ? {} : { since_ms: parseSince(options.since, now) }),
+                ...(options.until === undefined ? {} : { until_ms: parseSince(options.until, now) }),
+              }),
+            },
+            detectors,
+          );
+        } finally {
+          await store.shutdown();
+        }
+      } else {
+        const sources = files.map((file) =>
+          readCaptureBatches(file, {
+            strict: options.strict ?? false,
+            onBadLine: (message) => {
+              badLines++;
+              if (badLines <= 10) process.stderr.write(`toolwatch: skipped ${message}\n`);
+            },
+          }),
+        );
+        trained = await trainBaseline({ files, batches: exchangesOf(mergeByTime<CaptureRecord>(sources)) }, detectors);
+      }
       writeBaselineFile(options.output, trained);
       const seconds = (performance.now() - started) / 1000;
       process.stderr.write(
@@ -97,4 +127,25 @@ export function formatBaseline(baseline: BaselineFile): string {
     }
   }
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * The store's exchanges in pages, oldest first: what live traffic recorded becomes the training traffic, so a
+ * deployment can learn its own baseline after a learning period (`--until` the end of that period).
+ */
+async function* storedBatches(
+  store: SqliteStore,
+  range: { since_ms?: number; until_ms?: number },
+): AsyncGenerator<CapturedExchange[]> {
+  let after: number | undefined;
+  for (;;) {
+    const page = await store.exchanges({
+      ...range,
+      limit: 5_000,
+      ...(after === undefined ? {} : { after_seq: after }),
+    });
+    if (page.length === 0) return;
+    after = page[page.length - 1]!.seq;
+    yield page.map((stored) => stored.exchange);
+  }
 }

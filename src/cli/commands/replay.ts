@@ -1,11 +1,9 @@
 import type { Command } from "commander";
 import { loadConfig } from "../../config/config.js";
-import { ToolwatchError } from "../../core/errors.js";
 import type { AlertEvent } from "../../core/notifier.js";
 import { JsonLinesWriter } from "../../replay/json-lines-writer.js";
 import { formatReplaySummary, type ReplaySummary, replay } from "../../replay/replay.js";
-import { createAnalysis } from "../../runtime/analysis.js";
-import { loadBaselineInto, readBaselineFile } from "../../runtime/baseline-file.js";
+import { createAnalysis, loadSavedBaseline } from "../../runtime/analysis.js";
 
 interface ReplayCommandOptions {
   baseline?: string[];
@@ -57,10 +55,7 @@ export function registerReplayCommand(program: Command): void {
           captureBaselines.push(file);
           continue;
         }
-        const saved = readBaselineFile(file);
-        if (!saved.ok) throw new ToolwatchError("config_invalid", saved.message);
-        const loaded = loadBaselineInto(saved.value, analysis.detectors);
-        if (!loaded.ok) throw new ToolwatchError("config_invalid", `${file}: ${loaded.message}`);
+        loadSavedBaseline(file, analysis.detectors);
       }
       let summary: ReplaySummary;
       try {
