@@ -199,7 +199,7 @@ export class InlineDefence implements InlineGuard {
     if (!("result" in response) || !isObject(response.result)) return null;
     switch (request.method) {
       case "tools/list":
-        return this.inspectToolList(session, response, time_ms);
+        return this.inspectToolList(session, request, response, time_ms);
       case "tools/call":
       case "resources/read":
       case "prompts/get": {
@@ -261,6 +261,7 @@ export class InlineDefence implements InlineGuard {
 
   private inspectToolList(
     session: GuardSession,
+    request: JsonRpcRequest,
     response: JsonRpcSuccess,
     time_ms: number,
   ): GuardVerdict<GuardResponse> | null {
@@ -272,7 +273,10 @@ export class InlineDefence implements InlineGuard {
 
     const pinning = this.options.pinning;
     if (pinning !== undefined) {
-      const check = pinning.checkList(session.server, definitions, new Date(time_ms).toISOString());
+      const check = pinning.checkList(session.server, definitions, new Date(time_ms).toISOString(), {
+        continuation: typeof request.params?.cursor === "string",
+        more: typeof response.result.nextCursor === "string",
+      });
       decisions.push(...check.decisions);
       for (const name of check.blocked) hidden.add(name);
     }

@@ -31,6 +31,8 @@ export const TOOL_ADDED = "tool_added";
 export class ToolPinning {
   private readonly cache = new Map<string, Map<string, ToolPin>>();
   private readonly lastRefresh = new Map<string, number>();
+  /** Servers whose first, paginated listing is still coming in. */
+  private readonly firstListing = new Set<string>();
   private readonly refreshMs: number;
 
   constructor(
@@ -40,10 +42,20 @@ export class ToolPinning {
     this.refreshMs = options.refresh_ms ?? 1_000;
   }
 
-  /** Compares a server's advertised tools with their pins, pinning what is new. */
-  checkList(server: string, tools: ToolDefinition[], time: string): PinCheck {
+  /**
+   * Compares a server's advertised tools with their pins, pinning what is new. `page` says where the answer sits
+   * in a paginated listing: a continuation of the server's first listing pins its tools like the first page.
+   */
+  checkList(
+    server: string,
+    tools: ToolDefinition[],
+    time: string,
+    page: { continuation: boolean; more: boolean } = { continuation: false, more: false },
+  ): PinCheck {
     const pins = this.load(server);
-    const firstList = pins.size === 0;
+    const firstList = pins.size === 0 || (page.continuation && this.firstListing.has(server));
+    if (firstList && page.more) this.firstListing.add(server);
+    else if (!page.continuation || !page.more) this.firstListing.delete(server);
     const decisions: InlineDecision[] = [];
     const blocked = new Set<string>();
     for (const tool of tools) {
