@@ -177,6 +177,11 @@ export const configSchema = z
          * processes and replay load at start, so baselines apply from the first call.
          */
         baseline: z.string().min(1).optional(),
+        /**
+         * Learn from live traffic first: exchanges within this long of the first one the store holds are learned
+         * as known-normal (and, after a restart, learned again from the store), then scoring begins.
+         */
+        learning_period: duration.optional(),
       })
       .strict()
       .default({}),

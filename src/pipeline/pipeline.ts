@@ -52,6 +52,8 @@ export class Pipeline {
   private learnClock = 0;
   private nextLearnSweep = 0;
   private counts = { exchanges: 0, learned: 0, findings: 0, detector_errors: 0 };
+  /** Live traffic before this event time is learned as known-normal rather than scored (a learning period). */
+  private learningUntil = Number.NEGATIVE_INFINITY;
   private lastErrorReport = 0;
   private closed = false;
 
@@ -77,6 +79,20 @@ export class Pipeline {
 
   counters(): PipelineCounters {
     return { ...this.counts, sessions_open: this.sessions.size };
+  }
+
+  /**
+   * Starts a learning period: exchanges `process` receives with an event time before `until_ms` are stored and
+   * measured as usual but learned by the detectors instead of scored. The first exchange at or after it settles
+   * what was learned (`finishLearning`) and scoring begins.
+   */
+  learnUntil(until_ms: number): void {
+    this.learningUntil = until_ms;
+  }
+
+  /** Whether live traffic is still being learned rather than scored. */
+  get learning(): boolean {
+    return this.learningUntil > Number.NEGATIVE_INFINITY;
   }
 
   /** Feeds known-normal traffic to detectors that learn; nothing is stored or scored. */
@@ -120,6 +136,26 @@ export class Pipeline {
    */
   process(exchange: CapturedExchange, text?: string | Uint8Array): void {
     if (this.closed) return;
+    if (this.learningUntil > Number.NEGATIVE_INFINITY) {
+      const time = Date.parse(exchange.time);
+      if (!Number.isNaN(time) && time < this.learningUntil) {
+        // Still stored and measured (metrics and alerts do not go blind while detectors learn), but not scored.
+        const position = this.position(exchange);
+        this.counts.exchanges++;
+        this.store?.appendExchange(exchange, text);
+        for (const observer of this.observers) {
+          try {
+            observer.observe(exchange, position);
+          } catch (error) {
+            this.detectorFailed(observer, error);
+          }
+        }
+        this.learn(exchange);
+        return;
+      }
+      this.learningUntil = Number.NEGATIVE_INFINITY;
+      this.finishLearning();
+    }
     const position = this.position(exchange);
     this.counts.exchanges++;
     this.store?.appendExchange(exchange, text);

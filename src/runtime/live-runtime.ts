@@ -14,6 +14,11 @@ export interface LiveRuntime {
   analysis: Analysis;
   /** Inline defence applied to every session, or `null` to only watch. */
   guard: InlineGuard | null;
+  /**
+   * Settles once the runtime may take traffic: with `detectors.learning_period`, after what the store already holds
+   * of the learning period has been learned again. Never rejects; a store that cannot be read is logged.
+   */
+  ready: Promise<void>;
   /** Flushes the pipeline, then the analysis (alerts, traces), then the store, and closes them. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -34,6 +39,51 @@ export interface LiveRuntimeOptions {
   guard?: InlineGuard | null;
   /** Called at shutdown after the pipeline has drained: closes what the guard holds (policy watcher, pin store). */
   closeGuard?: () => void;
+  /** Where the runtime reports its own troubles (a store it cannot read back); stderr by default. */
+  log?: (line: string) => void;
+}
+
+/** Stored exchanges learned again at start, at most; older deployments learn from their most recent history. */
+const MAX_RELEARNED = 500_000;
+
+function stderrLine(line: string): void {
+  process.stderr.write(`toolwatch: ${line}\n`);
+}
+
+/**
+ * The learning period starts at the first exchange the store holds (now, for an empty store). What the store
+ * holds of it is learned again, so a restart keeps the baseline; live traffic inside it is learned as it comes.
+ */
+async function relearn(
+  pipeline: Pipeline,
+  store: Store,
+  period_ms: number,
+  log: (line: string) => void,
+): Promise<void> {
+  try {
+    const [first] = await store.exchanges({ limit: 1 });
+    const start = first === undefined ? Date.now() : Date.parse(first.exchange.time);
+    const until = start + period_ms;
+    let learned = 0;
+    let after: number | undefined;
+    while (learned < MAX_RELEARNED) {
+      const page = await store.exchanges({
+        until_ms: until,
+        limit: 5_000,
+        ...(after === undefined ? {} : { after_seq: after }),
+      });
+      if (page.length === 0) break;
+      for (const stored of page) pipeline.learn(stored.exchange);
+      learned += page.length;
+      after = page[page.length - 1]!.seq;
+    }
+    if (Date.now() < until) pipeline.learnUntil(until);
+    else pipeline.finishLearning();
+  } catch (error) {
+    log(
+      `learning period: could not read the store back, scoring without a baseline: ${(error as Error)?.message ?? String(error)}`,
+    );
+  }
 }
 
 export function createLiveRuntime(options: LiveRuntimeOptions): LiveRuntime {
@@ -53,6 +103,10 @@ export function createLiveRuntime(options: LiveRuntimeOptions): LiveRuntime {
     findingSinks: analysis.findingSinks,
     session_idle_ms: config.gateway.session_idle_timeout,
   });
+  const ready =
+    config.detectors.learning_period === undefined || options.store === null
+      ? Promise.resolve()
+      : relearn(pipeline, options.store, config.detectors.learning_period, options.log ?? stderrLine);
   // Quiet periods move no event clock, yet alerts must still resolve and repeat: tick on the wall clock.
   const alerts = analysis.alerts;
   const ticker =
@@ -64,6 +118,7 @@ export function createLiveRuntime(options: LiveRuntimeOptions): LiveRuntime {
     pipeline,
     analysis,
     guard: options.guard ?? null,
+    ready,
     shutdown() {
       closing ??= (async () => {
         if (ticker !== null) clearInterval(ticker);

@@ -118,6 +118,8 @@ export async function runProxy(options: ProxyRunOptions): Promise<number> {
     guard: defence.guard,
     closeGuard: () => defence.close(),
   });
+  // With a learning period, what the store holds of it is learned again before the first call is scored.
+  await runtime.ready;
   const upstream = new StdioUpstream({
     command: options.command,
     args: options.args,

@@ -53,6 +53,8 @@ async function serve(options: ServeOptions): Promise<void> {
     guard: defence.guard,
     closeGuard: () => defence.close(),
   });
+  // With a learning period, what the store holds of it is learned again before the first call is scored.
+  await runtime.ready;
   const gateway = await startGateway({ config, runtime, host: options.host, port: options.port });
   let stopping = false;
   await new Promise<void>((resolve) => {
