@@ -143,13 +143,7 @@ export class Pipeline {
         const position = this.position(exchange);
         this.counts.exchanges++;
         this.store?.appendExchange(exchange, text);
-        for (const observer of this.observers) {
-          try {
-            observer.observe(exchange, position);
-          } catch (error) {
-            this.detectorFailed(observer, error);
-          }
-        }
+        this.observeAll(exchange, position);
         this.learn(exchange);
         return;
       }
@@ -159,18 +153,22 @@ export class Pipeline {
     const position = this.position(exchange);
     this.counts.exchanges++;
     this.store?.appendExchange(exchange, text);
-    for (const observer of this.observers) {
-      try {
-        observer.observe(exchange, position);
-      } catch (error) {
-        this.detectorFailed(observer, error);
-      }
-    }
+    this.observeAll(exchange, position);
     for (const detector of this.detectors) {
       try {
         detector.observe(exchange, position, this.emit);
       } catch (error) {
         this.detectorFailed(detector, error);
+      }
+    }
+  }
+
+  private observeAll(exchange: CapturedExchange, position: ExchangePosition): void {
+    for (const observer of this.observers) {
+      try {
+        observer.observe(exchange, position);
+      } catch (error) {
+        this.detectorFailed(observer, error);
       }
     }
   }
