@@ -7,6 +7,7 @@
  * only for explicit phrases ("executes a shell command"), since descriptions often mention what a
  * tool does not do.
  */
+import { nameWords } from "../defence/name-words.js";
 
 /** The capabilities the scan looks for; each is a rule id. */
 export type Capability =
@@ -39,18 +40,7 @@ export function takesUrl(schema: { format?: unknown; description?: unknown }): b
   return typeof schema.description === "string" && /\b(?:URLs?|https?:\/\/|web address)\b/.test(schema.description);
 }
 
-/**
- * Splits a tool or property name into lower-case words: `run_command`, `runCommand`, `run-command`,
- * `fs.runCommand` and `RUNCommand` all give `run`, `command`.
- */
-export function nameWords(name: string): string[] {
-  return name
-    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
-    .replace(/([A-Z]+)([A-Z][a-z])/g, "$1 $2")
-    .split(/[^A-Za-z0-9]+|(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])/)
-    .filter((word) => word.length > 0)
-    .map((word) => word.toLowerCase());
-}
+export { nameWords };
 
 interface CapabilityWords {
   /** A name word that alone suggests the capability. */

@@ -3,6 +3,7 @@
  * name (`send`, `transfer`, `delete`) and the names of its arguments (`recipient`, `url`, `iban`). No list of
  * any deployment's tools: the same words mean the same thing in a mail client, a bank or a code host.
  */
+import { nameWords } from "../../defence/name-words.js";
 
 /** What a call may do, each a reason to look harder at the values it carries. */
 export interface ToolCapabilities {
@@ -178,14 +179,7 @@ const DESTINATION_ARGUMENTS = new Set([
 const WEB_ARGUMENTS = new Set(["url", "endpoint", "webhook", "callback", "host", "hostname", "domain"]);
 const PAYMENT_ARGUMENTS = new Set(["amount", "iban", "payee", "beneficiary", "currency", "bic", "swift"]);
 
-/** Splits `sendMoney`, `send_money`, `send-money`, `mail.send` into lower-case words. */
-export function nameWords(name: string): string[] {
-  return name
-    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter((word) => word.length > 0);
-}
+export { nameWords };
 
 /** Reads the capabilities of a call from its tool name and its argument names. */
 export function toolCapabilities(tool: string, args: Record<string, unknown> | null | undefined): ToolCapabilities {

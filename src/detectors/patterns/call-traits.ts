@@ -5,6 +5,7 @@
  * (send, post, upload, share, ...) or its arguments name a destination (to, recipient, url, webhook, ...).
  * The pattern detectors share these readings so that they agree on what "outbound" and "destination" mean.
  */
+import { nameWords } from "../../defence/name-words.js";
 
 /** Most argument strings read from one call, and most characters read from each: bounds the cost of odd inputs. */
 const MAX_STRINGS = 64;
@@ -67,14 +68,8 @@ const DESTINATION_NAMES: ReadonlySet<string> = new Set([
   "callback",
 ]);
 
-/** Splits an identifier into lower-case words: `sendMessage`, `send_message`, `send-message.v2` → send, message, v2. */
-export function nameTokens(name: string): string[] {
-  return name
-    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter((token) => token.length > 0);
-}
+/** Lower-case words of an identifier (see `nameWords`). */
+export const nameTokens = nameWords;
 
 /** One string found in a call's arguments, with the name of the argument that holds it (the innermost key). */
 export interface ArgumentString {
