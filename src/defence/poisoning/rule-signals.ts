@@ -91,14 +91,65 @@ export function ruleScore(kind: PoisoningSignalKind): number {
   return SCORES[kind];
 }
 
+/**
+ * Which rules of a list have one of their `needs` words in a text, found in one pass: a bit per rule. Words
+ * with letters are looked for by one case-insensitive alternation (with the rules' own `i` semantics, so a
+ * match of a rule's pattern always sets its bit); words without letters (`<`, `[`) by a substring search,
+ * since they are common in data and would stop the alternation at every occurrence.
+ */
+class NeedsScanner {
+  private readonly words: RegExp | null;
+  private readonly rulesByWord = new Map<string, number>();
+  private readonly symbols: { word: string; rules: number }[] = [];
+  private readonly all: number;
+
+  constructor(rules: readonly Rule[]) {
+    const lettered = new Set<string>();
+    for (const [index, rule] of rules.entries()) {
+      for (const word of rule.needs) {
+        if (/[a-z]/.test(word)) {
+          lettered.add(word);
+          this.rulesByWord.set(word, (this.rulesByWord.get(word) ?? 0) | (1 << index));
+        } else {
+          const known = this.symbols.find((symbol) => symbol.word === word);
+          if (known === undefined) this.symbols.push({ word, rules: 1 << index });
+          else known.rules |= 1 << index;
+        }
+      }
+    }
+    this.all = rules.length === 0 ? 0 : 2 ** rules.length - 1;
+    const alternatives = [...lettered].map((word) => word.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"));
+    this.words = alternatives.length === 0 ? null : new RegExp(alternatives.join("|"), "gi");
+  }
+
+  /** The bit mask of rules (by index) whose words occur in `text`. */
+  scan(text: string): number {
+    let present = 0;
+    for (const symbol of this.symbols) if (text.includes(symbol.word)) present |= symbol.rules;
+    const words = this.words;
+    if (words === null) return present;
+    words.lastIndex = 0;
+    for (let match = words.exec(text); match !== null && present !== this.all; match = words.exec(text)) {
+      // Unknown spelling cannot happen (an ASCII word matches only ASCII without the `u` flag); running every
+      // rule is the safe answer if it ever did.
+      present |= this.rulesByWord.get(match[0].toLowerCase()) ?? this.all;
+      // One character on, not past the match: words may overlap ("overridisregard").
+      words.lastIndex = match.index + 1;
+    }
+    return present;
+  }
+}
+
+const RULE_NEEDS = new NeedsScanner(RULES);
+
 /** Finds cue phrases, instruction tags and concealment requests. */
 export function findRuleSignals(text: string): PoisoningSignal[] {
   const signals: PoisoningSignal[] = [];
-  // One lower-case copy makes the per-rule word checks plain substring searches, far cheaper than
-  // running every case-insensitive pattern over text that cannot match it.
-  const lower = text.toLowerCase();
-  for (const rule of RULES) {
-    if (!rule.needs.some((word) => lower.includes(word))) continue;
+  // Each distinct word is looked for once per text, not once per rule that needs it, and a rule whose
+  // words are absent is not run: far cheaper than running every pattern over text that cannot match it.
+  const present = RULE_NEEDS.scan(text);
+  for (const [index, rule] of RULES.entries()) {
+    if ((present & (1 << index)) === 0) continue;
     rule.pattern.lastIndex = 0;
     for (let match = rule.pattern.exec(text); match !== null; match = rule.pattern.exec(text)) {
       if (match[1] !== undefined && !isInstructionWord(match[1])) continue;
@@ -234,12 +285,14 @@ const DESCRIPTION_RULES: readonly Rule[] = [
   },
 ];
 
+const DESCRIPTION_NEEDS = new NeedsScanner(DESCRIPTION_RULES);
+
 /** Rules for tool descriptions only: requests to act on other tools, to send data out, or to read secrets. */
 export function findDescriptionSignals(text: string): PoisoningSignal[] {
   const signals: PoisoningSignal[] = [];
-  const lower = text.toLowerCase();
-  for (const rule of DESCRIPTION_RULES) {
-    if (!rule.needs.some((word) => lower.includes(word))) continue;
+  const present = DESCRIPTION_NEEDS.scan(text);
+  for (const [index, rule] of DESCRIPTION_RULES.entries()) {
+    if ((present & (1 << index)) === 0) continue;
     rule.pattern.lastIndex = 0;
     for (let match = rule.pattern.exec(text); match !== null; match = rule.pattern.exec(text)) {
       signals.push({

@@ -360,12 +360,49 @@ function mix(a: number, b: number): number {
   return (hash ^ (hash >>> 15)) & HASH_MASK;
 }
 
-const LEXICON = new Map<number, number>();
-function addWords(words: string, bit: number): void {
-  for (const word of words.split(" ")) {
-    const hash = hashString(word, 0);
-    LEXICON.set(hash, (LEXICON.get(hash) ?? 0) | bit);
+/**
+ * The lexicon as an open-addressed table of word hashes (stored plus one, so 0 marks a free slot) and their
+ * class bits: two typed-array reads per word where a `Map` hashed the key again, on the hottest path.
+ */
+class Lexicon {
+  private readonly keys = new Int32Array(4096);
+  private readonly bits = new Int32Array(4096);
+  private readonly mask = 4095;
+  private size = 0;
+
+  /** The class bits of the word with hash `hash` (30 bits), 0 for a word outside the lexicon. */
+  get(hash: number): number {
+    let slot = Math.imul(hash, 0x9e3779b1) >>> 20;
+    for (;;) {
+      slot &= this.mask;
+      const key = this.keys[slot]!;
+      if (key === hash + 1) return this.bits[slot]!;
+      if (key === 0) return 0;
+      slot++;
+    }
   }
+
+  add(hash: number, bit: number): void {
+    let slot = Math.imul(hash, 0x9e3779b1) >>> 20;
+    for (;;) {
+      slot &= this.mask;
+      const key = this.keys[slot]!;
+      if (key === hash + 1 || key === 0) break;
+      slot++;
+    }
+    if (this.keys[slot] === 0) {
+      this.keys[slot] = hash + 1;
+      this.size++;
+    }
+    this.bits[slot] = this.bits[slot]! | bit;
+    // A quarter full at most keeps probes short; the word lists are far below it.
+    if (this.size * 4 > this.keys.length) throw new Error("lexicon table too small");
+  }
+}
+
+const LEXICON = new Lexicon();
+function addWords(words: string, bit: number): void {
+  for (const word of words.split(" ")) LEXICON.add(hashString(word, 0), bit);
 }
 addWords(
   "send transfer forward delete remove visit click run execute download install pay share email post upload " +
@@ -492,7 +529,7 @@ export function mayBeInstruction(text: string, start: number, end: number): bool
         index++;
       }
     }
-    if (((LEXICON.get(hash & HASH_MASK) ?? 0) & MARKER_CLASSES) !== 0) return true;
+    if ((LEXICON.get(hash & HASH_MASK) & MARKER_CLASSES) !== 0) return true;
   }
   return false;
 }
@@ -686,7 +723,7 @@ export function extractFeatures(
       words++;
       if (allUpper && index - wordStart > 1) capitals++;
       if (isUpper(code)) titleWords++;
-      const bits = LEXICON.get(token) ?? 0;
+      const bits = LEXICON.get(token);
       if (words === 1) {
         firstWord = token;
         firstBits = bits;
