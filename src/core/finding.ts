@@ -1,3 +1,5 @@
+import type { CapturedExchange } from "./exchange.js";
+
 /** What every detector reports. JSON uses these names exactly; see docs/event-format.md. */
 
 export const SEVERITIES = ["critical", "high", "medium", "low", "info"] as const;
@@ -50,4 +52,29 @@ const SEVERITY_RANK: Record<Severity, number> = { critical: 4, high: 3, medium: 
 /** Orders severities: positive when `a` is more severe than `b`. */
 export function compareSeverity(a: Severity, b: Severity): number {
   return SEVERITY_RANK[a] - SEVERITY_RANK[b];
+}
+
+/** The fields of a finding that say where it was raised. */
+export type FindingOrigin = Pick<
+  Finding,
+  "time" | "session" | "user" | "agent" | "server" | "tool" | "call_index" | "detector"
+>;
+
+/** Where a finding about `exchange` was raised: its time and session identity, copied from the exchange. */
+export function findingOrigin(
+  exchange: CapturedExchange,
+  call_index: number | null,
+  detector: string,
+  tool: string | null = exchange.tool ?? null,
+): FindingOrigin {
+  return {
+    time: exchange.time,
+    session: exchange.session,
+    user: exchange.user,
+    agent: exchange.agent,
+    server: exchange.server,
+    tool,
+    call_index,
+    detector,
+  };
 }

@@ -1,6 +1,6 @@
 import type { Detector, ExchangePosition, FindingSink } from "../core/detector.js";
 import type { CapturedExchange, InlineDecision } from "../core/exchange.js";
-import type { Finding, FindingCategory, Severity } from "../core/finding.js";
+import { type Finding, type FindingCategory, findingOrigin, type Severity } from "../core/finding.js";
 import { DEFINITION_CHANGED, definitionHash, TOOL_ADDED } from "../defence/tool-pinning.js";
 
 const DETECTOR_NAME = "inline_defence";
@@ -149,14 +149,7 @@ export class InlineDecisionDetector implements Detector {
     ...decisions: InlineDecision[]
   ): Finding {
     return {
-      time: exchange.time,
-      session: exchange.session,
-      user: exchange.user,
-      agent: exchange.agent,
-      server: exchange.server,
-      tool: exchange.tool ?? null,
-      call_index: position.call_index,
-      detector: DETECTOR_NAME,
+      ...findingOrigin(exchange, position.call_index, DETECTOR_NAME),
       category,
       severity,
       score,

@@ -1,6 +1,6 @@
 import type { Detector, ExchangePosition, FindingSink } from "../core/detector.js";
 import type { CapturedExchange, ExchangeError } from "../core/exchange.js";
-import type { Finding, Severity } from "../core/finding.js";
+import { type Finding, findingOrigin, type Severity } from "../core/finding.js";
 
 export interface OperationalDetectorOptions {
   /** Consecutive failed calls of one tool in one session that make a `failing_tool` finding. */
@@ -145,14 +145,7 @@ export class OperationalDetector implements Detector {
     callIndex: number | null,
   ): Omit<Finding, "severity" | "score" | "message" | "evidence"> {
     return {
-      time: exchange.time,
-      session: exchange.session,
-      user: exchange.user,
-      agent: exchange.agent,
-      server: exchange.server,
-      tool: exchange.tool ?? null,
-      call_index: callIndex,
-      detector: DETECTOR_NAME,
+      ...findingOrigin(exchange, callIndex, DETECTOR_NAME),
       category: "operational",
     };
   }

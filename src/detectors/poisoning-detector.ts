@@ -1,6 +1,6 @@
 import type { Detector, ExchangePosition, FindingSink } from "../core/detector.js";
 import type { CapturedExchange, InlineDecision } from "../core/exchange.js";
-import type { Finding } from "../core/finding.js";
+import { type Finding, findingOrigin } from "../core/finding.js";
 import { PoisoningClassifier, type PoisoningVerdict, quoteSpan } from "../defence/poisoning/poisoning-classifier.js";
 
 /** What the detector needs of a classifier: the shape of `PoisoningClassifier.inspect`. */
@@ -187,14 +187,7 @@ export class PoisoningDetector implements Detector {
     tool: string | null,
   ): Omit<Finding, "score" | "message" | "evidence"> {
     return {
-      time: exchange.time,
-      session: exchange.session,
-      user: exchange.user,
-      agent: exchange.agent,
-      server: exchange.server,
-      tool,
-      call_index: position.call_index,
-      detector: DETECTOR_NAME,
+      ...findingOrigin(exchange, position.call_index, DETECTOR_NAME, tool),
       category: "tool_poisoning",
       severity: "high",
     };

@@ -1,6 +1,6 @@
 import type { ExchangePosition } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
-import type { Finding, FindingCategory, Severity } from "../../core/finding.js";
+import { type Finding, type FindingCategory, findingOrigin, type Severity } from "../../core/finding.js";
 
 /** What a baseline model says about one exchange; the rest of the finding comes from the exchange. */
 export interface BaselineVerdict {
@@ -19,14 +19,7 @@ export function baselineFinding(
   verdict: BaselineVerdict,
 ): Finding {
   return {
-    time: exchange.time,
-    session: exchange.session,
-    user: exchange.user,
-    agent: exchange.agent,
-    server: exchange.server,
-    tool: exchange.tool ?? null,
-    call_index: position.call_index,
-    detector,
+    ...findingOrigin(exchange, position.call_index, detector),
     category: verdict.category,
     severity: verdict.severity,
     score: Math.max(0, Math.min(1, Math.round(verdict.score * 1000) / 1000)),

@@ -1,5 +1,5 @@
 import type { CapturedExchange } from "../../core/exchange.js";
-import type { Finding, FindingCategory, Severity } from "../../core/finding.js";
+import { type Finding, type FindingCategory, findingOrigin, type Severity } from "../../core/finding.js";
 import type { FlowSourceMatch } from "./data-flow-tracker.js";
 
 /** The fields every flow finding shares, from the exchange that raised it. */
@@ -14,14 +14,7 @@ export function flowFinding(
   evidence: Record<string, unknown>,
 ): Finding {
   return {
-    time: exchange.time,
-    session: exchange.session,
-    user: exchange.user,
-    agent: exchange.agent,
-    server: exchange.server,
-    tool: exchange.tool ?? null,
-    call_index: callIndex,
-    detector,
+    ...findingOrigin(exchange, callIndex, detector),
     category,
     severity,
     score: Math.round(Math.min(1, Math.max(0, score)) * 1000) / 1000,

@@ -1,6 +1,6 @@
 import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
-import type { Finding, Severity } from "../../core/finding.js";
+import { type Finding, findingOrigin, type Severity } from "../../core/finding.js";
 import { DlpEngine, defaultDlpSettings } from "../../defence/dlp/index.js";
 import { type ArgumentString, argumentStrings, nameTokens } from "./call-traits.js";
 
@@ -232,14 +232,7 @@ export class CredentialHarvestingDetector implements Detector {
         ? "no secret was seen in the results"
         : `${withSecrets.length} returned secrets (${[...new Set(withSecrets.flatMap((source) => source.secrets))].join(", ")})`;
     return {
-      time: exchange.time,
-      session: exchange.session,
-      user: exchange.user,
-      agent: exchange.agent,
-      server: exchange.server,
-      tool: exchange.tool ?? null,
-      call_index: position.call_index,
-      detector: DETECTOR_NAME,
+      ...findingOrigin(exchange, position.call_index, DETECTOR_NAME),
       category: "credential_harvesting",
       severity,
       score: Math.round(score * 1000) / 1000,

@@ -1,6 +1,6 @@
 import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
-import type { Finding, Severity } from "../../core/finding.js";
+import { type Finding, findingOrigin, type Severity } from "../../core/finding.js";
 import {
   addToolLengths,
   CALL_FEATURE_COUNT,
@@ -257,14 +257,7 @@ export class IsolationForestDetector implements Detector {
         ? "an unusual combination of features"
         : standouts.map((entry) => `${entry.feature} ${entry.value} (z ${entry.z})`).join(", ");
     return {
-      time: exchange.time,
-      session: exchange.session,
-      user: exchange.user,
-      agent: exchange.agent,
-      server: exchange.server,
-      tool: exchange.tool ?? null,
-      call_index: position.call_index,
-      detector: DETECTOR_NAME,
+      ...findingOrigin(exchange, position.call_index, DETECTOR_NAME),
       category: "argument_anomaly",
       severity,
       score: round(score),

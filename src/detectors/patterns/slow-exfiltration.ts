@@ -1,6 +1,6 @@
 import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
-import type { Finding, Severity } from "../../core/finding.js";
+import { type Finding, findingOrigin, type Severity } from "../../core/finding.js";
 import { argumentStrings, outboundDestination, textEntropy } from "./call-traits.js";
 
 /** Options of {@link SlowExfiltrationDetector}. */
@@ -151,14 +151,7 @@ export class SlowExfiltrationDetector implements Detector {
     const share = state.encodedChars / Math.max(1, state.argumentChars);
     const score = Math.min(1, 0.4 + 0.03 * state.calls + state.encodedChars / 20_000 + 0.2 * share);
     return {
-      time: exchange.time,
-      session: exchange.session,
-      user: exchange.user,
-      agent: exchange.agent,
-      server: exchange.server,
-      tool: exchange.tool ?? null,
-      call_index: position.call_index,
-      detector: DETECTOR_NAME,
+      ...findingOrigin(exchange, position.call_index, DETECTOR_NAME),
       category: "slow_exfiltration",
       severity,
       score: Math.round(score * 1000) / 1000,
