@@ -8,7 +8,7 @@ import { startGateway } from "../capture/http-gateway.js";
 import { configSchema, type ToolwatchConfig } from "../config/config.js";
 import type { AlertEvent } from "../core/notifier.js";
 import { createAnalysis } from "../runtime/analysis.js";
-import { createDefence } from "../runtime/defence.js";
+import { createDefence, createPoisoningClassifier } from "../runtime/defence.js";
 import { createLiveRuntime } from "../runtime/live-runtime.js";
 import { collectStats, formatStats } from "../runtime/stored-stats.js";
 import { openStore } from "../store/index.js";
@@ -130,15 +130,21 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const store = openStore(options.databasePath, { retentionMs: config.retention });
   // Alerts are collected for the report instead of paging anyone, and stored so `toolwatch alerts list` shows them.
   const alerts: AlertEvent[] = [];
+  const classifier = createPoisoningClassifier(config);
   const analysis = createAnalysis({
     config,
+    classifier,
     notify: false,
     onAlert: (event) => {
       alerts.push(event);
       store.appendAlert(event);
     },
   });
-  const defence = createDefence(config, { database: options.databasePath, log: options.log ?? (() => {}) });
+  const defence = createDefence(config, {
+    classifier,
+    database: options.databasePath,
+    log: options.log ?? (() => {}),
+  });
   const runtime = createLiveRuntime({
     config,
     store,

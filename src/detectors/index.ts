@@ -1,4 +1,5 @@
 import type { Detector } from "../core/detector.js";
+import type { PoisoningClassifier } from "../defence/poisoning/poisoning-classifier.js";
 import { baselineDetectors } from "./baseline/index.js";
 import { flowDetectors, RecentPoisoningVerdicts } from "./flow/index.js";
 import { InlineDecisionDetector } from "./inline-decision-detector.js";
@@ -13,10 +14,14 @@ export { OperationalDetector, type OperationalDetectorOptions } from "./operatio
 export * from "./patterns/index.js";
 export { PoisoningDetector, type PoisoningDetectorOptions, type PoisoningInspector } from "./poisoning-detector.js";
 
-/** The detectors live capture and replay run when nobody chooses: fresh instances, so runs share no state. */
-export function defaultDetectors(): Detector[] {
+/**
+ * The detectors live capture and replay run when nobody chooses: fresh instances, so runs share no state.
+ * `classifier` is the poisoning classifier to use (the configured one, shared with inline defence so a result the
+ * guard already judged is a memo hit); the shipped model at its own threshold when absent.
+ */
+export function defaultDetectors(options: { classifier?: PoisoningClassifier } = {}): Detector[] {
   // The poisoning detector and the flow detectors ask the classifier about the same results: one verdict each.
-  const verdicts = new RecentPoisoningVerdicts();
+  const verdicts = new RecentPoisoningVerdicts(options.classifier);
   return [
     new OperationalDetector(),
     new InlineDecisionDetector(),

@@ -5,10 +5,12 @@ import type { ToolwatchConfig } from "../config/config.js";
 import type { Detector, ExchangeObserver, FindingSink } from "../core/detector.js";
 import { ToolwatchError } from "../core/errors.js";
 import type { AlertEvent } from "../core/notifier.js";
+import type { PoisoningClassifier } from "../defence/poisoning/poisoning-classifier.js";
 import { defaultDetectors } from "../detectors/index.js";
 import { MetricsObserver } from "../metrics/metrics-observer.js";
 import type { OtlpTraceObserver } from "../metrics/otlp-trace-exporter.js";
 import { loadBaselineInto, readBaselineFile } from "./baseline-file.js";
+import { createPoisoningClassifier } from "./defence.js";
 
 /**
  * Everything that watches the exchange stream after capture: metrics, detectors, the alert engine
@@ -34,6 +36,8 @@ export interface AnalysisOptions {
   onAlert?: (event: AlertEvent) => void;
   /** The span exporter, when the configuration names an OTLP endpoint (see {@link loadTraceExporter}). */
   traces?: OtlpTraceObserver | null;
+  /** The poisoning classifier, shared with inline defence; one from `config.poisoning` when absent. */
+  classifier?: PoisoningClassifier;
 }
 
 /** Reads and checks a rules file, throwing one error that lists every problem with file:line:column. */
@@ -57,7 +61,7 @@ export function loadSavedBaseline(file: string, detectors: readonly Detector[]):
 export function createAnalysis(options: AnalysisOptions): Analysis {
   const { config } = options;
   const metrics = new MetricsObserver({ flow: config.metrics.flow ? {} : false });
-  const detectors = defaultDetectors();
+  const detectors = defaultDetectors({ classifier: options.classifier ?? createPoisoningClassifier(config) });
   if (config.detectors.baseline !== undefined) loadSavedBaseline(config.detectors.baseline, detectors);
   let rules: RuleSet | null = null;
   if (config.alerts.enabled && options.rules !== null) {

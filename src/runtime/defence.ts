@@ -24,6 +24,8 @@ export interface DefenceOptions {
   database: string | null;
   /** Reports policy reloads and rejected policy files. */
   log: (line: string) => void;
+  /** The poisoning classifier to use, shared with the analysis' detectors; one from `config.poisoning` when absent. */
+  classifier?: PoisoningClassifier;
   /** Folder of the configuration file: `dlp.rules_file` is relative to it (the working directory otherwise). */
   configDirectory?: string;
 }
@@ -51,9 +53,7 @@ export function createDefence(config: ToolwatchConfig, options: DefenceOptions):
   if (config.dlp.enabled) parts.dlp = createDlpEngine(config, options.configDirectory);
   if (config.poisoning.enabled) {
     parts.poisoning = {
-      classifier: new PoisoningClassifier(
-        config.poisoning.threshold === undefined ? {} : { threshold: config.poisoning.threshold },
-      ),
+      classifier: options.classifier ?? createPoisoningClassifier(config),
       result_action: config.poisoning.result_action,
       description_action: config.poisoning.description_action,
     };
@@ -101,4 +101,15 @@ function inlineFlowTracker(): FlowCheck {
     isHighRisk: (tool, args) => isHighRisk(toolCapabilities(tool, args)),
     endSession: (session) => tracker.endSession(session),
   };
+}
+
+/**
+ * The poisoning classifier `config.poisoning` describes. A live process builds one and gives it to both inline
+ * defence and the analysis, so each result is classified once (the second ask is a memo hit) and both use the
+ * configured threshold.
+ */
+export function createPoisoningClassifier(config: ToolwatchConfig): PoisoningClassifier {
+  return new PoisoningClassifier(
+    config.poisoning.threshold === undefined ? {} : { threshold: config.poisoning.threshold },
+  );
 }

@@ -2,6 +2,7 @@ import type { ToolwatchConfig } from "../config/config.js";
 import type { Detector } from "../core/detector.js";
 import type { InlineGuard } from "../core/guard.js";
 import type { Store } from "../core/store.js";
+import type { PoisoningClassifier } from "../defence/poisoning/poisoning-classifier.js";
 import type { OtlpTraceObserver } from "../metrics/otlp-trace-exporter.js";
 import { Pipeline } from "../pipeline/pipeline.js";
 import { type Analysis, createAnalysis } from "./analysis.js";
@@ -39,6 +40,8 @@ export interface LiveRuntimeOptions {
   guard?: InlineGuard | null;
   /** Called at shutdown after the pipeline has drained: closes what the guard holds (policy watcher, pin store). */
   closeGuard?: () => void;
+  /** The poisoning classifier inline defence uses, so the analysis shares its verdicts (see `createDefence`). */
+  classifier?: PoisoningClassifier;
   /** Where the runtime reports its own troubles (a store it cannot read back); stderr by default. */
   log?: (line: string) => void;
 }
@@ -95,6 +98,7 @@ export function createLiveRuntime(options: LiveRuntimeOptions): LiveRuntime {
       notify: true,
       traces: options.traces ?? null,
       onAlert: (event) => options.store?.appendAlert(event),
+      ...(options.classifier === undefined ? {} : { classifier: options.classifier }),
     });
   const pipeline = new Pipeline({
     store: options.store,

@@ -10,7 +10,7 @@ import { ToolwatchError } from "../../core/errors.js";
 import type { Store } from "../../core/store.js";
 import { startMetricsServer } from "../../metrics/prometheus.js";
 import { loadTraceExporter } from "../../runtime/analysis.js";
-import { createDefence } from "../../runtime/defence.js";
+import { createDefence, createPoisoningClassifier } from "../../runtime/defence.js";
 import { createLiveRuntime } from "../../runtime/live-runtime.js";
 import { openStore } from "../../store/index.js";
 
@@ -106,7 +106,10 @@ function openProxyStore(path: string, config: ToolwatchConfig): Store {
  */
 export async function runProxy(options: ProxyRunOptions): Promise<number> {
   const { config } = options;
+  // One classifier for the guard and the detectors: a result the guard judged is a memo hit for the detectors.
+  const classifier = createPoisoningClassifier(config);
   const defence = createDefence(config, {
+    classifier,
     database: options.database ?? null,
     ...(options.configDirectory === undefined ? {} : { configDirectory: options.configDirectory }),
     log: (line) => process.stderr.write(`toolwatch: ${line}\n`),
@@ -117,6 +120,7 @@ export async function runProxy(options: ProxyRunOptions): Promise<number> {
     traces: await loadTraceExporter(config),
     guard: defence.guard,
     closeGuard: () => defence.close(),
+    classifier,
   });
   // With a learning period, what the store holds of it is learned again before the first call is scored.
   await runtime.ready;

@@ -6,7 +6,7 @@ import { resolveDatabasePath } from "../../config/paths.js";
 import { ToolwatchError } from "../../core/errors.js";
 import type { Store } from "../../core/store.js";
 import { loadTraceExporter } from "../../runtime/analysis.js";
-import { createDefence } from "../../runtime/defence.js";
+import { createDefence, createPoisoningClassifier } from "../../runtime/defence.js";
 import { createLiveRuntime } from "../../runtime/live-runtime.js";
 import { openStore } from "../../store/index.js";
 
@@ -41,7 +41,10 @@ async function serve(options: ServeOptions): Promise<void> {
   const database = resolveDatabasePath(options.db, config.database);
   const store = options.store ? openGatewayStore(database, config) : null;
   const log = (line: string) => process.stderr.write(`toolwatch: ${line}\n`);
+  // One classifier for the guard and the detectors: a result the guard judged is a memo hit for the detectors.
+  const classifier = createPoisoningClassifier(config);
   const defence = createDefence(config, {
+    classifier,
     database: options.store ? database : null,
     log,
     ...(options.config === undefined ? {} : { configDirectory: dirname(resolve(options.config)) }),
@@ -52,6 +55,7 @@ async function serve(options: ServeOptions): Promise<void> {
     traces: await loadTraceExporter(config),
     guard: defence.guard,
     closeGuard: () => defence.close(),
+    classifier,
   });
   // With a learning period, what the store holds of it is learned again before the first call is scored.
   await runtime.ready;
