@@ -144,15 +144,28 @@ const RULE_NEEDS = new NeedsScanner(RULES);
 
 /** Finds cue phrases, instruction tags and concealment requests. */
 export function findRuleSignals(text: string): PoisoningSignal[] {
+  return runRules(text, RULES, RULE_NEEDS, 32, (match) => match[1] === undefined || isInstructionWord(match[1]));
+}
+
+/**
+ * Runs the rules whose words the text holds and collects their matches, up to `limit` (and one more). Each
+ * distinct word is looked for once per text, not once per rule that needs it, and a rule whose words are absent
+ * is not run: far cheaper than running every pattern over text that cannot match it.
+ */
+function runRules(
+  text: string,
+  rules: readonly { kind: PoisoningSignal["kind"]; pattern: RegExp; detail: string }[],
+  needs: NeedsScanner,
+  limit: number,
+  accept: (match: RegExpExecArray) => boolean = () => true,
+): PoisoningSignal[] {
   const signals: PoisoningSignal[] = [];
-  // Each distinct word is looked for once per text, not once per rule that needs it, and a rule whose
-  // words are absent is not run: far cheaper than running every pattern over text that cannot match it.
-  const present = RULE_NEEDS.scan(text);
-  for (const [index, rule] of RULES.entries()) {
+  const present = needs.scan(text);
+  for (const [index, rule] of rules.entries()) {
     if ((present & (1 << index)) === 0) continue;
     rule.pattern.lastIndex = 0;
     for (let match = rule.pattern.exec(text); match !== null; match = rule.pattern.exec(text)) {
-      if (match[1] !== undefined && !isInstructionWord(match[1])) continue;
+      if (!accept(match)) continue;
       signals.push({
         kind: rule.kind,
         detail: rule.detail,
@@ -160,7 +173,7 @@ export function findRuleSignals(text: string): PoisoningSignal[] {
         end: match.index + match[0].length,
         score: SCORES[rule.kind],
       });
-      if (signals.length > 32) return signals;
+      if (signals.length > limit) return signals;
     }
   }
   return signals;
@@ -289,21 +302,5 @@ const DESCRIPTION_NEEDS = new NeedsScanner(DESCRIPTION_RULES);
 
 /** Rules for tool descriptions only: requests to act on other tools, to send data out, or to read secrets. */
 export function findDescriptionSignals(text: string): PoisoningSignal[] {
-  const signals: PoisoningSignal[] = [];
-  const present = DESCRIPTION_NEEDS.scan(text);
-  for (const [index, rule] of DESCRIPTION_RULES.entries()) {
-    if ((present & (1 << index)) === 0) continue;
-    rule.pattern.lastIndex = 0;
-    for (let match = rule.pattern.exec(text); match !== null; match = rule.pattern.exec(text)) {
-      signals.push({
-        kind: rule.kind,
-        detail: rule.detail,
-        start: match.index,
-        end: match.index + match[0].length,
-        score: SCORES[rule.kind],
-      });
-      if (signals.length > 8) return signals;
-    }
-  }
-  return signals;
+  return runRules(text, DESCRIPTION_RULES, DESCRIPTION_NEEDS, 8);
 }
