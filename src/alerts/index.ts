@@ -14,13 +14,6 @@ export {
 } from "./alert-engine.js";
 export { ALERT_METRIC_NAMES, ALERT_METRICS, type AlertMetricName } from "./alert-metrics.js";
 export {
-  type BacktestOptions,
-  type BacktestReport,
-  backtestRules,
-  formatBacktestReport,
-  type RuleBacktest,
-} from "./backtest.js";
-export {
   type ConditionError,
   type ConditionSpec,
   type Dimension,

@@ -4,14 +4,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { Command } from "commander";
 import { parse } from "yaml";
-import { backtestRules } from "../../src/alerts/backtest.js";
 import { exportPrometheusRules } from "../../src/alerts/prometheus-export.js";
 import { defaultRulesPath, loadRules } from "../../src/alerts/rules-file.js";
 import { registerRulesCommand } from "../../src/cli/commands/rules.js";
 import type { CapturedExchange } from "../../src/core/exchange.js";
+import { backtestRules } from "../../src/replay/backtest.js";
+import { replay } from "../../src/replay/replay.js";
 import { AUTH_DENY, DLP_BLOCK, EPOCH, exchangeAt, rulesFrom } from "./alert-test-helpers.js";
 
 const folder = mkdtempSync(join(tmpdir(), "toolwatch-alerts-"));
@@ -129,6 +131,52 @@ test("the Prometheus export is valid YAML with expr strings and lists what it ca
     ["auth", "diversity", "per_user"],
   );
   assert.match(exported.yaml, /# {3}diversity: tool_diversity is a per-session value/);
+});
+
+const patterns = join(fileURLToPath(new URL("../../..", import.meta.url)), "test", "fixtures", "captures", "patterns");
+
+test("`rules backtest` runs the detectors for rules on findings, or reads the findings of an earlier replay", async () => {
+  const attack = join(patterns, "credential-harvesting.jsonl");
+  const benign = join(patterns, "credential-harvesting-benign.jsonl");
+  const rules = join(folder, "findings-rules.yaml");
+  writeFileSync(
+    rules,
+    `alerts:
+  - name: harvesting
+    condition: "findings{category=credential_harvesting} >= 1 per session"
+    severity: critical
+    action: "Kill the session and rotate what it read."
+    runbook: "#ir-credential-harvesting"
+`,
+  );
+  const fired = async (args: string[]): Promise<{ fired: number; source: string; findings: number }> => {
+    const output = await runCli(["rules", "backtest", rules, "--json", ...args]);
+    const report = JSON.parse(output.stdout) as {
+      findings: { source: string; count: number };
+      rules: Array<{ fired: number }>;
+    };
+    return { fired: report.rules[0]!.fired, source: report.findings.source, findings: report.findings.count };
+  };
+
+  // A rule counts findings and none are given: the detectors run, as a replay would.
+  const detected = await fired(["--events", attack]);
+  assert.equal(detected.source, "detectors");
+  assert.ok(detected.findings > 0);
+  assert.ok(detected.fired >= 1, "the harvesting session fires");
+  assert.equal((await fired(["--events", benign])).fired, 0, "ordinary config reads stay quiet");
+  const skipped = await fired(["--events", attack, "--no-detect"]);
+  assert.deepEqual([skipped.source, skipped.findings, skipped.fired], ["none", 0, 0]);
+
+  // The findings of an earlier replay give the same answer without running the detectors again.
+  const findingsFile = join(folder, "harvesting-findings.jsonl");
+  await replay({ files: [attack], findings: findingsFile, progress: null });
+  const fromFile = await fired(["--events", attack, "--findings", findingsFile]);
+  assert.equal(fromFile.source, "file");
+  assert.equal(fromFile.fired, detected.fired);
+  await assert.rejects(
+    runCli(["rules", "backtest", rules, "--events", attack, "--findings", findingsFile, "--detect"]),
+    /not both/,
+  );
 });
 
 async function runCli(args: string[]): Promise<{ stdout: string; exitCode: number }> {

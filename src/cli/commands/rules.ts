@@ -1,11 +1,15 @@
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
-import { backtestRules, formatBacktestReport } from "../../alerts/backtest.js";
 import { exportPrometheusRules } from "../../alerts/prometheus-export.js";
 import { defaultRulesPath, formatDiagnostic, loadRules, type RuleSet } from "../../alerts/rules-file.js";
+import { loadConfig } from "../../config/config.js";
 import { ToolwatchError } from "../../core/errors.js";
 import type { CapturedExchange } from "../../core/exchange.js";
+import type { Finding } from "../../core/finding.js";
 import { readCapture } from "../../record/read-capture.js";
+import { readFindings } from "../../record/read-findings.js";
+import { backtestRules, formatBacktestReport } from "../../replay/backtest.js";
+import { createAnalysis } from "../../runtime/analysis.js";
 
 /** Where a command writes; the process's streams unless a test passes its own. */
 export interface CommandOutput {
@@ -20,6 +24,10 @@ interface CheckOptions {
 interface BacktestCommandOptions {
   events: string[];
   baseline: string[];
+  findings: string[];
+  /** `--detect` / `--no-detect`; absent: detect when a rule counts findings and no findings file is given. */
+  detect?: boolean;
+  config?: string;
   json?: boolean;
 }
 
@@ -63,16 +71,45 @@ export function registerRulesCommand(program: Command, io: CommandOutput = {}): 
     .argument("<file>", "rules file")
     .requiredOption("--events <capture...>", "capture files (.jsonl or .jsonl.gz), in time order")
     .option("--baseline <capture>", "known-normal capture to learn session baselines from (repeatable)", collect, [])
+    .option(
+      "--findings <file>",
+      "findings of an earlier `toolwatch replay --findings` to feed in on event time (repeatable)",
+      collect,
+      [],
+    )
+    .option("--detect", "run the detectors over the traffic so rules on findings see what live traffic would raise")
+    .option(
+      "--no-detect",
+      "never run the detectors (default: run them when a rule counts findings and no --findings is given)",
+    )
+    .option("--config <file>", "configuration file (YAML), for the detectors' poisoning threshold and saved baseline")
     .option("--json", "print the report as JSON")
     .action(async (file: string, options: BacktestCommandOptions) => {
       const ruleSet = loadOrThrow(file, stderr);
+      if (options.findings.length > 0 && options.detect === true) {
+        throw new ToolwatchError("usage", "give --findings or --detect, not both: findings would be counted twice");
+      }
       let badLines = 0;
       const onBadLine = (message: string): void => {
         badLines++;
         if (badLines <= 5) stderr.write(`toolwatch: ${message}\n`);
       };
+      const findings: Finding[] = [];
+      for (const findingsFile of options.findings) {
+        for await (const finding of readFindings(findingsFile, { onBadLine })) findings.push(finding);
+      }
+      const countsFindings = ruleSet.rules.some((rule) => rule.condition.kind === "findings");
+      const detect = options.detect ?? (countsFindings && options.findings.length === 0);
+      const detectors = detect ? createAnalysis({ config: loadConfig(options.config), rules: null }).detectors : [];
+      if (detect && options.detect === undefined) {
+        stderr.write(
+          "toolwatch: rules count findings: running the detectors over the traffic (--no-detect skips them)\n",
+        );
+      }
       const report = await backtestRules(ruleSet, exchangesOf(options.events, onBadLine), {
         ...(options.baseline.length > 0 ? { baseline: exchangesOf(options.baseline, onBadLine) } : {}),
+        ...(options.findings.length > 0 ? { findings } : {}),
+        detectors,
       });
       if (badLines > 5) stderr.write(`toolwatch: ${badLines} bad lines skipped in all\n`);
       stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatBacktestReport(report));

@@ -1,19 +1,30 @@
 /**
  * Backtesting: run rules over recorded traffic and count how often each would have fired, so that
- * thresholds are tuned before anyone is paged. The engine is the live one, on event time, with
- * silences ignored and no notifier.
+ * thresholds are tuned before anyone is paged. The traffic goes through the same pipeline as a replay
+ * (positions, sessions ended on event-time idleness, detectors if given) into the live alert engine,
+ * with silences ignored and no notifier.
+ *
+ * Rules on `findings{...}` need findings: either the detectors run here (`detectors`), or the findings
+ * of an earlier replay are fed in on event time (`findings`), or those rules see nothing.
  */
+
+import { createAlertEngine } from "../alerts/alert-engine.js";
+import type { AlertRule, AlertSettings, RuleSet } from "../alerts/rules-file.js";
+import type { Detector } from "../core/detector.js";
 import type { CapturedExchange } from "../core/exchange.js";
 import type { Finding } from "../core/finding.js";
 import type { AlertEvent } from "../core/notifier.js";
-import { createAlertEngine } from "./alert-engine.js";
-import type { AlertRule, AlertSettings, RuleSet } from "./rules-file.js";
+import { Pipeline } from "../pipeline/pipeline.js";
 
 export interface BacktestOptions {
-  /** Known-normal traffic to learn session baselines from before the backtest (`--baseline`). */
+  /** Known-normal traffic that session baselines (and detectors, if any) learn from before the backtest. */
   baseline?: AsyncIterable<CapturedExchange> | Iterable<CapturedExchange>;
-  /** Findings to feed alongside the exchanges (from a findings file); merged on event time by the caller. */
+  /** Findings of an earlier replay, fed to the engine on event time before the first later exchange. */
   findings?: Iterable<Finding>;
+  /** Detectors to run over the traffic, whose findings reach the engine as they would live. */
+  detectors?: Detector[];
+  /** Event-time idleness that ends a session; the pipeline's default when absent. */
+  session_idle_ms?: number;
   settings?: Partial<AlertSettings>;
   /** Groups listed per rule, most frequent first. Default 10. */
   groups_listed?: number;
@@ -44,6 +55,8 @@ export interface RuleBacktest {
 export interface BacktestReport {
   exchanges: number;
   learned: number;
+  /** Findings the rules saw: raised by the detectors run here, or read from an earlier replay. */
+  findings: { source: "none" | "detectors" | "file"; count: number };
   first_event: string | null;
   last_event: string | null;
   rules: RuleBacktest[];
@@ -114,31 +127,59 @@ export async function backtestRules(
     ...(options.settings === undefined ? {} : { settings: options.settings }),
   });
 
+  const engineFindings = { count: 0 };
+  const pipeline = new Pipeline({
+    store: null,
+    observers: [
+      {
+        name: "alerts",
+        observe: (exchange, position) => engine.observer.observe(exchange, position),
+        endSession: (session, time_ms) => engine.observer.endSession?.(session, time_ms),
+        learn: (exchange, position) => engine.learn(exchange, position),
+      },
+    ],
+    detectors: options.detectors ?? [],
+    findingSinks: [
+      (finding) => {
+        engineFindings.count++;
+        engine.findingSink(finding);
+      },
+    ],
+    ...(options.session_idle_ms === undefined ? {} : { session_idle_ms: options.session_idle_ms }),
+  });
+
   let learned = 0;
   if (options.baseline !== undefined) {
     for await (const exchange of options.baseline) {
-      engine.learn(exchange);
+      pipeline.learn(exchange);
       learned++;
     }
   }
+  pipeline.finishLearning();
   const findings =
     options.findings === undefined ? [] : [...options.findings].sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
   let nextFinding = 0;
+  const feedFinding = (finding: Finding): void => {
+    engineFindings.count++;
+    engine.findingSink(finding);
+  };
   let count = 0;
   let first: string | null = null;
   let last: string | null = null;
   for await (const exchange of exchanges) {
     const time = Date.parse(exchange.time);
     while (nextFinding < findings.length && Date.parse(findings[nextFinding]!.time) <= time) {
-      engine.findingSink(findings[nextFinding++]!);
+      feedFinding(findings[nextFinding++]!);
     }
-    engine.observer.observe(exchange, { index: count, call_index: null, time_ms: time });
+    pipeline.process(exchange);
     count++;
     first ??= exchange.time;
     last = exchange.time;
   }
-  while (nextFinding < findings.length) engine.findingSink(findings[nextFinding++]!);
-  // Sessions end with the traffic; windowed alerts still firing are counted up to the last event.
+  while (nextFinding < findings.length) feedFinding(findings[nextFinding++]!);
+  // Sessions end with the traffic (session-level detectors conclude); windowed alerts still firing are counted up
+  // to the last event.
+  await pipeline.shutdown();
   const end = engine.now;
   engine.finish();
   await engine.shutdown();
@@ -159,7 +200,15 @@ export async function backtestRules(
       .map(([group_key, fired]) => ({ group_key, fired }));
     results.push(result);
   }
-  return { exchanges: count, learned, first_event: first, last_event: last, rules: results };
+  const source = options.findings !== undefined ? "file" : (options.detectors?.length ?? 0) > 0 ? "detectors" : "none";
+  return {
+    exchanges: count,
+    learned,
+    findings: { source, count: engineFindings.count },
+    first_event: first,
+    last_event: last,
+    rules: results,
+  };
 }
 
 /** The report as a table for the terminal. */
@@ -168,6 +217,9 @@ export function formatBacktestReport(report: BacktestReport): string {
   lines.push(
     `${report.exchanges} exchanges from ${report.first_event ?? "-"} to ${report.last_event ?? "-"}` +
       (report.learned > 0 ? `; baseline learned from ${report.learned}` : ""),
+    report.findings.source === "none"
+      ? "findings: none (rules on findings stay quiet; give --findings or --detect)"
+      : `findings: ${report.findings.count} ${report.findings.source === "file" ? "read from the findings files" : "raised by the detectors"}`,
     "",
   );
   const header = ["rule", "severity", "fired", "groups", "first fired", "last fired", "firing"];
