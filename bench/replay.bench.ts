@@ -10,7 +10,8 @@
  * events/s on one core with the store, is held against events per CPU second.
  *
  * This measures the capture path (read, pipeline, store) with the operational detector only, as issue 2 defines
- * it; replay with every detector is `bench/detectors.bench.ts`.
+ * it, and (c) the same with the metrics and the shipped alert rules on, as `toolwatch replay --db` runs them
+ * (issue 3 holds that case to the same 50,000). Replay with every detector is `bench/detectors.bench.ts`.
  *
  * Run: `npx tsc -p . && node dist/bench/replay.bench.js [rounds]` (`taskset -c 0` pins one core: wall and CPU
  * figures then agree). Where the time goes, stage by stage: `node dist/bench/replay-stages.js`.
@@ -22,8 +23,10 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { defaultConfig } from "../src/config/config.js";
 import { OperationalDetector } from "../src/detectors/operational-detector.js";
 import { type ReplaySummary, replay } from "../src/replay/replay.js";
+import { createAnalysis } from "../src/runtime/analysis.js";
 import { DATASETS_MISSING, datasetsFolder } from "../test/record/datasets.js";
 import type { BenchResult } from "./bench-result.js";
 
@@ -59,24 +62,35 @@ export async function benchReplay(options: ReplayBenchOptions = {}): Promise<Ben
   }
   const file = join(datasets, "agentdojo", "test.jsonl.gz");
   const directory = mkdtempSync(join(tmpdir(), "toolwatch-replay-bench-"));
-  const runs: Record<"plain" | "store", Run[]> = { plain: [], store: [] };
+  const runs: Record<"plain" | "store" | "analysis", Run[]> = { plain: [], store: [], analysis: [] };
   let plainSummary: ReplaySummary | null = null;
   let storeSummary: ReplaySummary | null = null;
+  let analysisSummary: ReplaySummary | null = null;
   try {
     for (let round = 0; round <= rounds; round++) {
-      for (const kind of ["plain", "store"] as const) {
-        const db = kind === "store" ? join(directory, `round-${round}.db`) : undefined;
+      for (const kind of ["plain", "store", "analysis"] as const) {
+        const db = kind === "plain" ? undefined : join(directory, `round-${round}-${kind}.db`);
+        // Metrics and the shipped rules, as `toolwatch replay` builds them, with the capture path's one detector.
+        const analysis = kind === "analysis" ? createAnalysis({ config: defaultConfig(), notify: false }) : null;
         // Each run starts from a collected heap, so that none pays for the garbage of the run before it.
         collectGarbage();
         const cpuBefore = process.cpuUsage();
         const started = process.hrtime.bigint();
-        const summary = await replay({ files: [file], db, progress: null, detectors: [new OperationalDetector()] });
+        const summary = await replay({
+          files: [file],
+          db,
+          progress: null,
+          detectors: [new OperationalDetector()],
+          ...(analysis === null ? {} : { observers: analysis.observers, findingSinks: analysis.findingSinks }),
+        });
+        await analysis?.shutdown();
         const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
         const cpu = process.cpuUsage(cpuBefore);
         if (db !== undefined) removeDatabase(db);
         // Round 0 warms the code up and is not counted.
         if (round > 0) runs[kind].push({ wallSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 });
         if (kind === "store") storeSummary = summary;
+        else if (kind === "analysis") analysisSummary = summary;
         else plainSummary = summary;
       }
     }
@@ -85,6 +99,7 @@ export async function benchReplay(options: ReplayBenchOptions = {}): Promise<Ben
   }
   const plain = describe(runs.plain, plainSummary!);
   const stored = describe(runs.store, storeSummary!);
+  const analysed = describe(runs.analysis, analysisSummary!);
   const result: BenchResult = {
     name: "replay agentdojo/test",
     metrics: {
@@ -102,9 +117,14 @@ export async function benchReplay(options: ReplayBenchOptions = {}): Promise<Ben
       store_to_no_store_ratio: round(stored.eventsPerSecond.median / plain.eventsPerSecond.median, 3),
       store_to_no_store_cpu_ratio: round(stored.eventsPerCpuSecond.median / plain.eventsPerCpuSecond.median, 3),
       store_dropped: storeSummary!.store?.dropped ?? 0,
+      metrics_rules_events_per_second: analysed.eventsPerSecond.median,
+      metrics_rules_events_per_cpu_second: analysed.eventsPerCpuSecond.median,
+      metrics_rules_events_per_cpu_second_best: analysed.eventsPerCpuSecond.best,
+      metrics_rules_cpu_us_per_event: round(1e6 / analysed.eventsPerCpuSecond.median, 2),
     },
     targets: {
       store_events_per_cpu_second: { min: TARGET_EVENTS_PER_CPU_SECOND },
+      metrics_rules_events_per_cpu_second: { min: TARGET_EVENTS_PER_CPU_SECOND },
       store_dropped: { max: 0 },
     },
   };
@@ -117,8 +137,10 @@ export async function benchReplay(options: ReplayBenchOptions = {}): Promise<Ben
         `${"".padEnd(14)} ${"events/s wall".padStart(19)} ${"MB/s".padStart(6)} ${"events/CPU-s".padStart(21)} ${"CPU us/ev".padStart(9)}\n` +
         line("no store", plain) +
         line("SQLite store", stored) +
+        line("metrics+rules", analysed) +
         `store / no store: ${metrics.store_to_no_store_ratio} wall, ${metrics.store_to_no_store_cpu_ratio} CPU; ` +
-        `target ${TARGET_EVENTS_PER_CPU_SECOND} events per CPU second with the store: ${metrics.store_events_per_cpu_second! >= TARGET_EVENTS_PER_CPU_SECOND ? "met" : "missed"}\n`,
+        `target ${TARGET_EVENTS_PER_CPU_SECOND} events per CPU second with the store: ${metrics.store_events_per_cpu_second! >= TARGET_EVENTS_PER_CPU_SECOND ? "met" : "missed"}; ` +
+        `with metrics and the shipped rules too: ${metrics.metrics_rules_events_per_cpu_second! >= TARGET_EVENTS_PER_CPU_SECOND ? "met" : "missed"}\n`,
     );
   }
   return [result];

@@ -78,9 +78,13 @@ export const configSchema = z
         request_timeout: 300_000,
       }),
     store: z
-      .object({ queue_size: z.number().int().positive().default(50_000) })
+      .object({
+        queue_size: z.number().int().positive().default(50_000),
+        /** The audit chain's hash function for a new database: `auto` picks the cheaper on this CPU (ADR 4). */
+        hash_algorithm: z.enum(["auto", "sha256", "blake3"]).default("auto"),
+      })
       .strict()
-      .default({ queue_size: 50_000 }),
+      .default({ queue_size: 50_000, hash_algorithm: "auto" }),
     gateway: z
       .object({
         host: z.string().default("127.0.0.1"),

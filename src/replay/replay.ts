@@ -12,6 +12,7 @@ import {
   type ReadCaptureOptions,
   readCaptureBatches,
 } from "../record/read-capture.js";
+import type { HashAlgorithm } from "../store/audit-chain.js";
 import { SqliteStore } from "../store/sqlite-store.js";
 import { JsonLinesWriter } from "./json-lines-writer.js";
 import { mergeByTime } from "./merge-by-time.js";
@@ -38,6 +39,8 @@ export interface ReplayOptions {
   session_idle_ms?: number;
   /** Records per store transaction. */
   store_batch_size?: number;
+  /** The audit chain's hash function if `db` is a new database; the cheaper on this CPU when absent. */
+  store_hash_algorithm?: HashAlgorithm;
   /** Further receivers of every finding. */
   onFinding?: (finding: Finding) => void;
   /** Told about each bad line; defaults to stderr, the first {@link BAD_LINES_SHOWN} only. */
@@ -102,10 +105,10 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   const store =
     options.db === undefined
       ? null
-      : new SqliteStore(
-          options.db,
-          options.store_batch_size === undefined ? {} : { batchSize: options.store_batch_size },
-        );
+      : new SqliteStore(options.db, {
+          ...(options.store_batch_size === undefined ? {} : { batchSize: options.store_batch_size }),
+          ...(options.store_hash_algorithm === undefined ? {} : { hashAlgorithm: options.store_hash_algorithm }),
+        });
   let writer: JsonLinesWriter | null = null;
   const progressOutput = options.progress === undefined ? defaultProgressOutput() : options.progress;
   let progress: ProgressBar | null = null;

@@ -1,4 +1,5 @@
 /** The embedded store: SQLite with a tamper-evident audit chain, written off the proxied call's thread. */
+import { DEFAULT_HASH_ALGORITHM, type HashAlgorithm } from "./audit-chain.js";
 import { WorkerStore, type WorkerStoreOptions } from "./worker-store.js";
 
 export {
@@ -11,6 +12,7 @@ export {
   GENESIS_HASH,
   HASH_ALGORITHMS,
   type HashAlgorithm,
+  preferredHashAlgorithm,
 } from "./audit-chain.js";
 export { runAuditVerify } from "./audit-command.js";
 export { SqliteDefenceState } from "./defence-state-store.js";
@@ -32,6 +34,11 @@ export {
   type RecordText,
 } from "./stored-record.js";
 export { WorkerStore, type WorkerStoreOptions } from "./worker-store.js";
+
+/** The audit chain's hash function the `store.hash_algorithm` setting asks for; `auto` is the cheaper on this CPU. */
+export function configuredHashAlgorithm(setting: "auto" | HashAlgorithm): HashAlgorithm {
+  return setting === "auto" ? DEFAULT_HASH_ALGORITHM : setting;
+}
 
 /** Options for {@link openStore}: those of {@link WorkerStore}. */
 export type OpenStoreOptions = WorkerStoreOptions;

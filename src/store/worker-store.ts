@@ -12,6 +12,7 @@ import type {
   StoreCounters,
   StoredExchange,
 } from "../core/store.js";
+import type { HashAlgorithm } from "./audit-chain.js";
 import { DropBurstLog, describeError, type StoreLog, stderrLog } from "./drop-log.js";
 import { DEFAULT_BUSY_TIMEOUT_MS, type DropCounterName, SqliteStore } from "./sqlite-store.js";
 import { type PendingRecord, pendingAlert, pendingExchange, pendingFinding, type RecordText } from "./stored-record.js";
@@ -34,6 +35,8 @@ export interface WorkerStoreOptions {
   maxPageCount?: number;
   /** Where trouble is reported, once per burst. */
   log?: StoreLog;
+  /** The audit chain's hash function if this opens a new database; an existing one keeps its own. */
+  hashAlgorithm?: HashAlgorithm;
 }
 
 /** A record as appended: serialised later, when its batch leaves, so appending costs a push. */
@@ -107,6 +110,7 @@ export class WorkerStore implements Store {
       busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS,
       maxPageCount,
       log = stderrLog,
+      hashAlgorithm,
     } = options;
     this.path = path;
     this.queueSize = Math.max(1, queueSize);
@@ -117,7 +121,11 @@ export class WorkerStore implements Store {
     this.queueFull = new DropBurstLog(log, "store queue full");
     // Opening here first creates and migrates the file before the worker starts, and turns a database that
     // cannot be opened into an error at startup rather than a stream of drops.
-    this.reader = new SqliteStore(path, { busyTimeoutMs, log });
+    this.reader = new SqliteStore(path, {
+      busyTimeoutMs,
+      log,
+      ...(hashAlgorithm === undefined ? {} : { hashAlgorithm }),
+    });
     const workerData: StoreWorkerData = {
       path,
       busyTimeoutMs,

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { blake3 } from "@napi-rs/blake-hash";
-import { ChainVerifier, chainHash, GENESIS, GENESIS_HASH, type HashAlgorithm } from "../../src/store/audit-chain.js";
+import {
+  ChainVerifier,
+  chainHash,
+  GENESIS,
+  GENESIS_HASH,
+  type HashAlgorithm,
+  preferredHashAlgorithm,
+} from "../../src/store/audit-chain.js";
 
 function chain(texts: string[], algorithm: HashAlgorithm = "blake3"): { seq: number; record: string; hash: string }[] {
   let previous = GENESIS_HASH;
@@ -25,6 +32,21 @@ function verify(
 }
 
 describe("audit chain", () => {
+  test("new chains use SHA-256 where the CPU has SHA-256 instructions, BLAKE3 elsewhere", () => {
+    const x86 = (flags: string) => `processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu vme ${flags} avx2\n\n`;
+    assert.equal(preferredHashAlgorithm(x86("sse4_2 sha_ni"), "linux", "x64"), "sha256");
+    assert.equal(preferredHashAlgorithm(x86("sse4_2 avx512f"), "linux", "x64"), "blake3");
+    assert.equal(
+      preferredHashAlgorithm("processor\t: 0\nFeatures\t: fp asimd aes pmull sha1 sha2 crc32\n", "linux", "arm64"),
+      "sha256",
+    );
+    assert.equal(preferredHashAlgorithm("processor\t: 0\nFeatures\t: fp asimd crc32\n", "linux", "arm64"), "blake3");
+    // A model name that happens to contain the word is not an instruction set.
+    assert.equal(preferredHashAlgorithm("model name\t: sha_ni emulator\nflags\t\t: fpu\n", "linux", "x64"), "blake3");
+    assert.equal(preferredHashAlgorithm(null, "darwin", "arm64"), "sha256");
+    assert.equal(preferredHashAlgorithm(null, "win32", "x64"), "blake3");
+  });
+
   test("the hash is BLAKE3 of the previous hex hash followed by the record text", () => {
     // Worked out with b3sum (Debian's package, a build apart from the library's) so that the rule in
     // docs/store.md stays checkable from a shell:

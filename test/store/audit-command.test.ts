@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { describe, test } from "node:test";
 import Database from "better-sqlite3";
+import { DEFAULT_HASH_ALGORITHM } from "../../src/store/audit-chain.js";
 import { runAuditVerify } from "../../src/store/audit-command.js";
 import { SqliteStore } from "../../src/store/sqlite-store.js";
 import { makeExchange, temporaryDirectory } from "./store-fixtures.js";
@@ -26,7 +27,10 @@ describe("toolwatch audit verify", () => {
   test("prints the verified range and exits 0", async (context) => {
     const path = join(temporaryDirectory(context), "ok.db");
     seed(path, 12);
-    assert.deepEqual(await run(path), { code: 0, text: "audit chain verified (blake3): 12 records (seq 1..12)\n" });
+    assert.deepEqual(await run(path), {
+      code: 0,
+      text: `audit chain verified (${DEFAULT_HASH_ALGORITHM}): 12 records (seq 1..12)\n`,
+    });
   });
 
   test("names the first broken record and exits 1", async (context) => {
@@ -37,7 +41,7 @@ describe("toolwatch audit verify", () => {
     raw.close();
     assert.deepEqual(await run(path), {
       code: 1,
-      text: "audit chain (blake3) BROKEN at seq 6: record hash mismatch (record was modified)\n",
+      text: `audit chain (${DEFAULT_HASH_ALGORITHM}) BROKEN at seq 6: record hash mismatch (record was modified)\n`,
     });
   });
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { chainHash, GENESIS_HASH } from "../../src/store/audit-chain.js";
+import { chainHash, DEFAULT_HASH_ALGORITHM, GENESIS_HASH } from "../../src/store/audit-chain.js";
 import { InMemoryStore } from "../../src/store/memory-store.js";
 import { makeExchange, makeFinding, timeOf } from "./store-fixtures.js";
 
@@ -31,7 +31,7 @@ describe("InMemoryStore", () => {
     store.appendExchange(exchange, Buffer.from(`${text}\nmore`).subarray(0, Buffer.byteLength(text)));
     const [stored] = await store.exchanges();
     assert.deepEqual(stored?.exchange, exchange);
-    assert.equal(stored?.hash, chainHash(GENESIS_HASH, text, "blake3"));
+    assert.equal(stored?.hash, chainHash(GENESIS_HASH, text, DEFAULT_HASH_ALGORITHM));
     assert.deepEqual(await store.verifyAudit(), { ok: true, records: 1, first_seq: 1, last_seq: 1 });
   });
 

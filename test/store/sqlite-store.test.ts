@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import Database from "better-sqlite3";
-import { chainHash, GENESIS_HASH } from "../../src/store/audit-chain.js";
+import { chainHash, DEFAULT_HASH_ALGORITHM, GENESIS_HASH, HASH_ALGORITHMS } from "../../src/store/audit-chain.js";
 import { SCHEMA_VERSION, SqliteStore } from "../../src/store/sqlite-store.js";
 import { collectLog, makeExchange, makeFinding, temporaryDirectory, timeOf } from "./store-fixtures.js";
 
@@ -68,7 +68,7 @@ describe("SqliteStore", () => {
     store.appendExchange(exchange, text);
     const [stored] = await store.exchanges();
     assert.deepEqual(stored?.exchange, exchange);
-    assert.equal(stored?.hash, chainHash(GENESIS_HASH, text, "blake3"));
+    assert.equal(stored?.hash, chainHash(GENESIS_HASH, text, DEFAULT_HASH_ALGORITHM));
     store.close();
   });
 
@@ -133,16 +133,26 @@ describe("SqliteStore audit chain hash", () => {
     raw.close();
   }
 
-  test("a new file chains with BLAKE3 and records it in the chain table", async (context) => {
+  for (const algorithm of HASH_ALGORITHMS) {
+    test(`a new file asked for ${algorithm} chains with it and records it in the chain table`, async (context) => {
+      const path = join(temporaryDirectory(context), `new-${algorithm}.db`);
+      const store = new SqliteStore(path, { hashAlgorithm: algorithm });
+      assert.equal(store.hashAlgorithm, algorithm);
+      const text = JSON.stringify(makeExchange(1));
+      store.appendExchange(makeExchange(1), text);
+      const [stored] = await store.exchanges();
+      assert.equal(stored?.hash, chainHash(GENESIS_HASH, text, algorithm));
+      store.close();
+      assert.equal(hashAlgorithmColumn(path), algorithm);
+    });
+  }
+
+  test("a new file asked for nothing chains with the cheaper function on this CPU", async (context) => {
     const path = join(temporaryDirectory(context), "new.db");
     const store = new SqliteStore(path);
-    assert.equal(store.hashAlgorithm, "blake3");
-    const text = JSON.stringify(makeExchange(1));
-    store.appendExchange(makeExchange(1), text);
-    const [stored] = await store.exchanges();
-    assert.equal(stored?.hash, chainHash(GENESIS_HASH, text, "blake3"));
+    assert.equal(store.hashAlgorithm, DEFAULT_HASH_ALGORITHM);
     store.close();
-    assert.equal(hashAlgorithmColumn(path), "blake3");
+    assert.equal(hashAlgorithmColumn(path), DEFAULT_HASH_ALGORITHM);
   });
 
   test("an existing file keeps its algorithm whatever a later opener asks for", async (context) => {
@@ -203,7 +213,7 @@ describe("SqliteStore audit chain hash", () => {
     store.appendExchange(makeExchange(4));
     const [stored] = await store.exchanges();
     assert.deepEqual(stored?.exchange, exchange);
-    assert.equal(stored?.hash, chainHash(GENESIS_HASH, text, "blake3"));
+    assert.equal(stored?.hash, chainHash(GENESIS_HASH, text, DEFAULT_HASH_ALGORITHM));
     assert.deepEqual(await store.verifyAudit(), { ok: true, records: 2, first_seq: 1, last_seq: 2 });
     store.close();
     const raw = new Database(path, { readonly: true });
@@ -308,7 +318,7 @@ describe("SqliteStore tamper evidence", () => {
       .prepare(
         "INSERT INTO findings (seq, time_ms, session, server, detector, category, severity, record, hash) VALUES (5, 0, 's', 's', 'd', 'c', 'low', ?, ?)",
       )
-      .run(forged, chainHash(GENESIS_HASH, forged, "blake3"));
+      .run(forged, chainHash(GENESIS_HASH, forged, DEFAULT_HASH_ALGORITHM));
     raw.close();
     const verdict = await store.verifyAudit();
     assert.ok(!verdict.ok);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { chainHash, GENESIS_HASH } from "../../src/store/audit-chain.js";
+import { chainHash, DEFAULT_HASH_ALGORITHM, GENESIS_HASH } from "../../src/store/audit-chain.js";
 import { openStore } from "../../src/store/index.js";
 import { SqliteStore } from "../../src/store/sqlite-store.js";
 import { collectLog, makeExchange, makeFinding, temporaryDirectory, timeOf } from "./store-fixtures.js";
@@ -34,7 +34,7 @@ describe("WorkerStore", () => {
     await store.forceFlush();
     const [stored] = await store.exchanges();
     assert.deepEqual(stored?.exchange, exchange);
-    assert.equal(stored?.hash, chainHash(GENESIS_HASH, text, "blake3"));
+    assert.equal(stored?.hash, chainHash(GENESIS_HASH, text, DEFAULT_HASH_ALGORITHM));
   });
 
   test("a full queue drops and counts exactly, persists the count, and logs once per burst", async (context) => {

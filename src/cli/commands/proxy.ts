@@ -12,7 +12,7 @@ import { startMetricsServer } from "../../metrics/prometheus.js";
 import { loadTraceExporter } from "../../runtime/analysis.js";
 import { createDefence, createPoisoningClassifier } from "../../runtime/defence.js";
 import { createLiveRuntime } from "../../runtime/live-runtime.js";
-import { openStore } from "../../store/index.js";
+import { configuredHashAlgorithm, openStore } from "../../store/index.js";
 
 /** Options of `toolwatch proxy` as commander hands them over. */
 interface ProxyCommandOptions {
@@ -97,7 +97,11 @@ export function registerProxyCommand(program: Command): void {
  * server starts (a `store_unavailable` error): a monitor that silently records nothing is worse than none.
  */
 function openProxyStore(path: string, config: ToolwatchConfig): Store {
-  return openStore(path, { queueSize: config.store.queue_size, retentionMs: config.retention });
+  return openStore(path, {
+    queueSize: config.store.queue_size,
+    retentionMs: config.retention,
+    hashAlgorithm: configuredHashAlgorithm(config.store.hash_algorithm),
+  });
 }
 
 /**

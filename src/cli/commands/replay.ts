@@ -4,6 +4,7 @@ import type { AlertEvent } from "../../core/notifier.js";
 import { JsonLinesWriter } from "../../replay/json-lines-writer.js";
 import { formatReplaySummary, type ReplaySummary, replay } from "../../replay/replay.js";
 import { createAnalysis, loadSavedBaseline } from "../../runtime/analysis.js";
+import { configuredHashAlgorithm } from "../../store/index.js";
 
 interface ReplayCommandOptions {
   baseline?: string[];
@@ -64,6 +65,7 @@ export function registerReplayCommand(program: Command): void {
           baseline: captureBaselines,
           findings: options.findings,
           db: options.db,
+          store_hash_algorithm: configuredHashAlgorithm(config.store.hash_algorithm),
           strict: options.strict ?? false,
           detectors: analysis.detectors,
           observers: analysis.observers,

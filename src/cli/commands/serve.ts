@@ -8,7 +8,7 @@ import type { Store } from "../../core/store.js";
 import { loadTraceExporter } from "../../runtime/analysis.js";
 import { createDefence, createPoisoningClassifier } from "../../runtime/defence.js";
 import { createLiveRuntime } from "../../runtime/live-runtime.js";
-import { openStore } from "../../store/index.js";
+import { configuredHashAlgorithm, openStore } from "../../store/index.js";
 
 interface ServeOptions {
   config?: string;
@@ -86,7 +86,11 @@ async function serve(options: ServeOptions): Promise<void> {
 
 /** The single place `serve` opens its store: SQLite, written from a worker so the gateway's thread never waits on disk. */
 function openGatewayStore(path: string, config: ToolwatchConfig): Store {
-  const store = openStore(path, { queueSize: config.store.queue_size, retentionMs: config.retention });
+  const store = openStore(path, {
+    queueSize: config.store.queue_size,
+    retentionMs: config.retention,
+    hashAlgorithm: configuredHashAlgorithm(config.store.hash_algorithm),
+  });
   process.stderr.write(`toolwatch: recording to ${path}\n`);
   return store;
 }
