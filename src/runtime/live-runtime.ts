@@ -1,3 +1,4 @@
+import { createSilenceFileWatcher } from "../alerts/silences.js";
 import type { ToolwatchConfig } from "../config/config.js";
 import type { Detector } from "../core/detector.js";
 import type { InlineGuard } from "../core/guard.js";
@@ -44,6 +45,12 @@ export interface LiveRuntimeOptions {
   classifier?: PoisoningClassifier;
   /** Where the runtime reports its own troubles (a store it cannot read back); stderr by default. */
   log?: (line: string) => void;
+  /**
+   * The silences file `toolwatch alerts silence` writes (next to the database, see `silencesPathFor`): read at
+   * start and again on every alert tick when it has changed, so a silence holds notifications back within one
+   * `alerts.evaluation_interval`. None when absent.
+   */
+  silencesFile?: string;
 }
 
 /** Stored exchanges learned again at start, at most; older deployments learn from their most recent history. */
@@ -111,10 +118,27 @@ export function createLiveRuntime(options: LiveRuntimeOptions): LiveRuntime {
     config.detectors.learning_period === undefined || options.store === null
       ? Promise.resolve()
       : relearn(pipeline, options.store, config.detectors.learning_period, options.log ?? stderrLine);
-  // Quiet periods move no event clock, yet alerts must still resolve and repeat: tick on the wall clock.
+  const log = options.log ?? stderrLine;
   const alerts = analysis.alerts;
+  const silences =
+    alerts === null || options.silencesFile === undefined
+      ? null
+      : createSilenceFileWatcher(options.silencesFile, (error) =>
+          log(`silences: ${error.message}; the silences read before stay in force`),
+        );
+  const readSilences = (): void => {
+    const changed = silences?.poll();
+    if (changed) alerts?.replaceSilences(changed);
+  };
+  readSilences();
+  // Quiet periods move no event clock, yet alerts must still resolve and repeat: tick on the wall clock.
   const ticker =
-    alerts === null ? null : setInterval(() => alerts.tick(Date.now()), config.alerts.evaluation_interval).unref();
+    alerts === null
+      ? null
+      : setInterval(() => {
+          readSilences();
+          alerts.tick(Date.now());
+        }, config.alerts.evaluation_interval).unref();
   let closing: Promise<void> | undefined;
   return {
     config,

@@ -69,6 +69,59 @@ describe("alert state changes from live traffic", () => {
   });
 });
 
+describe("silences reach the live runtime", () => {
+  test("a silence written by `toolwatch alerts silence` after start holds the next firing back", async (context) => {
+    const folder = mkdtempSync(join(tmpdir(), "toolwatch-silence-live-"));
+    context.after(() => rmSync(folder, { recursive: true, force: true }));
+    const silences = join(folder, "toolwatch.silences.json");
+    const config = defaultConfig();
+    config.alerts.evaluation_interval = 20;
+    const store = new InMemoryStore();
+    // The runtime starts before the file exists, as a proxy does before anyone silences anything.
+    const runtime = createLiveRuntime({ config, store, silencesFile: silences });
+    context.after(() => runtime.shutdown());
+
+    const stdout = new PassThrough();
+    const chunks: Buffer[] = [];
+    stdout.on("data", (chunk: Buffer) => chunks.push(chunk));
+    const program = new Command().exitOverride();
+    registerAlertsCommand(program, { stdout, stderr: new PassThrough() });
+    await program.parseAsync(
+      [
+        "alerts",
+        "silence",
+        "--rule",
+        "auth_failure_burst",
+        "--group",
+        `source=${SOURCE}`,
+        "--for",
+        "1h",
+        "--silences",
+        silences,
+      ],
+      { from: "user" },
+    );
+    const id = Buffer.concat(chunks).toString("utf8").trim();
+    assert.match(id, /^[0-9a-f]{12}$/);
+    // One tick reads the changed file.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    const start = Date.now() - 15_000;
+    for (const second of [0, 2, 4, 6, 8, 10]) runtime.pipeline.process(refused(start + second * 1000));
+    const firing = firingBurst(await store.alerts());
+    assert.equal(firing.length, 1, "the alert still changes state and is recorded");
+    assert.equal(firing[0]!.silenced_by, id, "but it is silenced, so no notifier hears of it");
+  });
+
+  test("without a silence the same burst is not silenced", async (context) => {
+    const store = new InMemoryStore();
+    liveBurst(context, store);
+    const firing = firingBurst(await store.alerts());
+    assert.equal(firing.length, 1);
+    assert.equal(firing[0]!.silenced_by, undefined);
+  });
+});
+
 describe("toolwatch alerts list", () => {
   async function list(arguments_: string[]): Promise<string> {
     const stdout = new PassThrough();

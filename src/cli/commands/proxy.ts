@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { userInfo } from "node:os";
 import { basename, dirname, extname, resolve } from "node:path";
 import type { Command } from "commander";
+import { silencesPathFor } from "../../alerts/silences.js";
 import { StdioProxy } from "../../capture/stdio-proxy.js";
 import { StdioUpstream } from "../../capture/stdio-upstream.js";
 import { isStdioUpstream, loadConfig, type ToolwatchConfig } from "../../config/config.js";
@@ -41,6 +42,8 @@ export interface ProxyRunOptions {
   database?: string | null;
   /** Serve Prometheus metrics on this port of 127.0.0.1 while the proxy runs. */
   metrics_port?: number;
+  /** The silences file `toolwatch alerts silence` writes; none when absent. */
+  silencesFile?: string;
 }
 
 /**
@@ -80,6 +83,7 @@ export function registerProxyCommand(program: Command): void {
       const store = options.store ? openProxyStore(database, config) : null;
       const status = await runProxy({
         database: options.store ? database : null,
+        silencesFile: silencesPathFor(database),
         ...(options.config === undefined ? {} : { configDirectory: dirname(resolve(options.config)) }),
         ...upstream,
         server: options.server ?? defaultServerName(upstream.command, upstream.args),
@@ -125,6 +129,7 @@ export async function runProxy(options: ProxyRunOptions): Promise<number> {
     guard: defence.guard,
     closeGuard: () => defence.close(),
     classifier,
+    ...(options.silencesFile === undefined ? {} : { silencesFile: options.silencesFile }),
   });
   // With a learning period, what the store holds of it is learned again before the first call is scored.
   await runtime.ready;

@@ -1,5 +1,6 @@
 import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
+import { silencesPathFor } from "../../alerts/silences.js";
 import { startGateway } from "../../capture/http-gateway.js";
 import { loadConfig, type ToolwatchConfig } from "../../config/config.js";
 import { resolveDatabasePath } from "../../config/paths.js";
@@ -56,6 +57,7 @@ async function serve(options: ServeOptions): Promise<void> {
     guard: defence.guard,
     closeGuard: () => defence.close(),
     classifier,
+    silencesFile: silencesPathFor(database),
   });
   // With a learning period, what the store holds of it is learned again before the first call is scored.
   await runtime.ready;
