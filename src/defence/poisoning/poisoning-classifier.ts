@@ -11,9 +11,11 @@ import {
   featureName,
   HAND_FEATURE_COUNT,
   isProseLineInTable,
+  isRegExpSpace,
   MIN_WORDS,
   mayBeInstruction,
-  segmentText,
+  SegmentList,
+  segmentInto,
 } from "./text-features.js";
 import { VerdictMemo, type VerdictMemoOptions } from "./verdict-memo.js";
 
@@ -70,6 +72,7 @@ export class PoisoningClassifier {
   private readonly descriptionThreshold: number;
   private readonly fixedThreshold: boolean;
   private readonly buffer = new FeatureBuffer(512);
+  private readonly segments = new SegmentList();
   private readonly memo: VerdictMemo<"result" | "description", PoisoningVerdict> | null;
 
   constructor(options: PoisoningOptions = {}) {
@@ -100,20 +103,24 @@ export class PoisoningClassifier {
    * pure data are not scored; the rules still read all of the text.
    */
   bestSegment(text: string, kind: DocumentKind = documentKind(text)): ScoredSegment {
-    let best: ScoredSegment = { start: 0, end: 0, score: 0 };
-    for (const segment of segmentText(text)) {
+    const segments = segmentInto(text, this.segments);
+    let bestStart = 0;
+    let bestEnd = 0;
+    let bestScore = 0;
+    for (let index = 0; index < segments.length; index++) {
+      const start = segments.starts[index]!;
+      const end = segments.ends[index]!;
       // A line of its own in a table is out of register whatever its words: the prefilter's marker set is
       // for pure data, and such a line is not that.
-      if (
-        !mayBeInstruction(text, segment.start, segment.end) &&
-        !(kind === "table" && isProseLineInTable(text, segment.start))
-      ) {
-        continue;
+      if (!mayBeInstruction(text, start, end) && !(kind === "table" && isProseLineInTable(text, start))) continue;
+      const score = this.scoreSpan(text, start, end, kind);
+      if (score > bestScore) {
+        bestStart = start;
+        bestEnd = end;
+        bestScore = score;
       }
-      const score = this.scoreSpan(text, segment.start, segment.end, kind);
-      if (score > best.score) best = { start: segment.start, end: segment.end, score };
     }
-    return best;
+    return { start: bestStart, end: bestEnd, score: bestScore };
   }
 
   /** The model's probability that `text.slice(start, end)` is an instruction aimed at the model. */
@@ -232,14 +239,49 @@ function round(value: number): number {
 
 /** Quotes a span on one line, clipped, with hidden characters named rather than echoed. */
 export function quoteSpan(text: string, start: number, end: number, limit = MAX_QUOTE): string {
-  let quote = text
-    .slice(start, Math.min(end, start + limit * 2))
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters must not reach a message
-    .replace(/[\u0000-\u001f\u007f\u200b-\u200f\u2060\u202a-\u202e\u2066-\u2069\ufeff]|\udb40[\udc00-\udc7f]/g, " ")
-    .replace(/\s+/g, " ")
-    .trim();
+  let quote = text.slice(start, Math.min(end, start + limit * 2));
+  // The detector quotes every finding, memo hit or not: most spans are one line of plain words, which the
+  // replacements below would leave as they are.
+  if (!isPlainQuote(quote)) {
+    quote = quote
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters must not reach a message
+      .replace(/[\u0000-\u001f\u007f\u200b-\u200f\u2060\u202a-\u202e\u2066-\u2069\ufeff]|\udb40[\udc00-\udc7f]/g, " ")
+      .replace(/\s+/g, " ")
+      .trim();
+  }
   if (quote.length > limit) quote = `${quote.slice(0, limit - 1)}…`;
   return quote;
+}
+
+/**
+ * Whether `quote` has no control or hidden character, no white space other than single spaces between
+ * other characters: what the replacements of `quoteSpan` leave unchanged.
+ */
+function isPlainQuote(quote: string): boolean {
+  const last = quote.length - 1;
+  for (let index = 0; index <= last; index++) {
+    const code = quote.charCodeAt(index);
+    if (code === 32) {
+      if (index === 0 || index === last || quote.charCodeAt(index - 1) === 32) return false;
+    } else if (code < 32 || code === 127) {
+      return false;
+    } else if (code >= 160 && (isRegExpSpace(code) || isHiddenCode(code))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Zero-width and bidirectional characters, and the high half of a tag character. */
+function isHiddenCode(code: number): boolean {
+  return (
+    (code >= 0x200b && code <= 0x200f) ||
+    code === 0x2060 ||
+    (code >= 0x202a && code <= 0x202e) ||
+    (code >= 0x2066 && code <= 0x2069) ||
+    code === 0xfeff ||
+    code === 0xdb40
+  );
 }
 
 function explain(text: string, poisoned: boolean, signals: PoisoningSignal[], best: ScoredSegment): string {

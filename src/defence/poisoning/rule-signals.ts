@@ -8,10 +8,23 @@ interface Rule {
   needs: readonly string[];
 }
 
+/**
+ * A rule for every result: its pattern is tried only where a match can begin. Every match begins at a word
+ * boundary with one of `starts` as a whole word (the pattern follows it with white space or an apostrophe),
+ * or with `<` or `[`, so one scan for the start words finds every position worth trying, and most texts never
+ * run the pattern at all.
+ */
+interface ResultRule {
+  kind: PoisoningSignalKind;
+  pattern: RegExp;
+  detail: string;
+  starts: readonly string[];
+}
+
 // Only the generic cues the issue names and their close variants: these catch template attacks, the
 // learned model catches the rest. Each pattern is bounded (no nested quantifiers) so a hostile result
 // cannot make it backtrack for long.
-const RULES: readonly Rule[] = [
+const RULES: readonly ResultRule[] = [
   {
     kind: "cue_phrase",
     // The last word is matched loosely and checked by `isInstructionWord`, so that a misspelling meant to
@@ -19,40 +32,40 @@ const RULES: readonly Rule[] = [
     pattern:
       /\b(?:ignore|disregard|forget|override|skip)\s+(?:all\s+|any\s+|the\s+|your\s+|my\s+)?(?:previous|prior|above|earlier|preceding|former|original|other)\s+(?:\w+\s+)?([a-z]{4,16})\b/gi,
     detail: "asks to ignore previous instructions",
-    needs: ["ignor", "disregard", "forget", "overrid", "skip"],
+    starts: ["ignore", "disregard", "forget", "override", "skip"],
   },
   {
     kind: "cue_phrase",
     pattern:
       /\bbefore\s+you\s+(?:can\s+)?(?:solve|complete|finish|answer|continue|proceed|do)\s+(?:with\s+)?the\s+task\b/gi,
     detail: "puts a task before the user's task",
-    needs: ["before"],
+    starts: ["before"],
   },
   {
     kind: "cue_phrase",
     pattern: /\b(?:new|updated|real|actual|important)\s+(?:system\s+)?instructions?\s*(?::|follow|below|are)/gi,
     detail: "announces new instructions",
-    needs: ["instruction"],
+    starts: ["new", "updated", "real", "actual", "important"],
   },
   {
     kind: "cue_phrase",
     pattern: /\bthis\s+is\s+an?\s+(?:important|urgent)\s+message\s+from\b/gi,
     detail: "claims to be an important message to the model",
-    needs: ["message"],
+    starts: ["this"],
   },
   {
     kind: "instruction_tag",
     pattern:
       /<\/?\s*(?:important|information|instructions?|system|admin|secret|hidden|assistant|prompt|override)\s*>|\[\/?(?:INST|SYSTEM|IMPORTANT)\]|<\|im_start\|>|<\|(?:system|assistant)\|>/gi,
     detail: "instruction tag aimed at the model",
-    needs: ["<", "["],
+    starts: ["<", "["],
   },
   {
     kind: "concealment",
     pattern:
       /\b(?:do\s+not|don'?t|never|without)\s+(?:tell(?:ing)?|inform(?:ing)?|mention(?:ing)?|notify(?:ing)?|alert(?:ing)?|reveal(?:ing)?|show(?:ing)?|let(?:ting)?|report(?:ing)?|ask(?:ing)?|disclos(?:e|ing))\s+(?:this\s+|it\s+|anything\s+|about\s+(?:this|it)\s+)?(?:to\s+)?(?:the\s+)?(?:user|human|customer|owner|operator)s?\b/gi,
     detail: "asks to hide an action from the user",
-    needs: ["user", "human", "customer", "owner", "operator"],
+    starts: ["do", "don", "dont", "never", "without"],
   },
   // Three patterns rather than one alternation, each run only when its own word is present: the
   // alternation tried every position of every text that merely mentions a user.
@@ -61,19 +74,19 @@ const RULES: readonly Rule[] = [
     pattern:
       /\b(?:keep|hide)\s+(?:this|it|these\s+\w+|the\s+\w+)\s+(?:secret|hidden|confidential|private)?\s*from\s+(?:the\s+)?(?:user|human)s?\b/gi,
     detail: "asks to hide an action from the user",
-    needs: ["keep", "hide"],
+    starts: ["keep", "hide"],
   },
   {
     kind: "concealment",
     pattern: /\buser\s+(?:must|should)\s+not\s+(?:know|see|notice|find\s+out)\b/gi,
     detail: "asks to hide an action from the user",
-    needs: ["user"],
+    starts: ["user"],
   },
   {
     kind: "concealment",
     pattern: /\bsilently\s+(?:send|forward|transfer|delete|run|execute|upload|share|copy)\b/gi,
     detail: "asks to hide an action from the user",
-    needs: ["silently"],
+    starts: ["silently"],
   },
 ];
 
@@ -140,11 +153,85 @@ class NeedsScanner {
   }
 }
 
-const RULE_NEEDS = new NeedsScanner(RULES);
+// The rule each start word begins (the starts of the lettered rules are disjoint), and one pattern that finds
+// every start word as a whole word, with the rules' own `i` semantics (an ASCII word matches only ASCII
+// without the `u` flag). One native scan of the text instead of one per rule, and the rules' patterns run
+// only where a match can begin.
+const RULE_BY_START = new Map<string, number>();
+for (const [index, rule] of RULES.entries()) {
+  for (const word of rule.starts) {
+    if (!/^[a-z]+$/.test(word)) continue;
+    // A word shared by two rules would start only the later one here.
+    if (RULE_BY_START.has(word)) throw new Error(`rule start word "${word}" is used by two rules`);
+    RULE_BY_START.set(word, index);
+  }
+}
+const STARTS = new RegExp(`\\b(?:${[...RULE_BY_START.keys()].join("|")})\\b`, "gi");
+// Anchored copies: each is tried at one start position, where the global pattern, scanning from the end of
+// its previous match, would find the same leftmost match.
+const STICKY = RULES.map((rule) => new RegExp(rule.pattern.source, `${rule.pattern.flags.replace("g", "")}y`));
+// The rules whose matches open with `<` or `[` rather than a word: run over the text when it holds one.
+const SYMBOL_RULES = RULES.map((rule) => rule.starts.every((word) => word === "<" || word === "["));
+
+// Start positions of the text being read and their rules, reused across calls.
+let startPositions = new Int32Array(64);
+let startRules = new Uint8Array(64);
+
+function findStarts(text: string): number {
+  let count = 0;
+  STARTS.lastIndex = 0;
+  for (let match = STARTS.exec(text); match !== null; match = STARTS.exec(text)) {
+    const rule = RULE_BY_START.get(match[0].toLowerCase());
+    if (rule === undefined) continue;
+    if (count === startPositions.length) {
+      const positions = new Int32Array(count * 2);
+      positions.set(startPositions);
+      startPositions = positions;
+      const rules = new Uint8Array(count * 2);
+      rules.set(startRules);
+      startRules = rules;
+    }
+    startPositions[count] = match.index;
+    startRules[count] = rule;
+    count++;
+  }
+  return count;
+}
 
 /** Finds cue phrases, instruction tags and concealment requests. */
 export function findRuleSignals(text: string): PoisoningSignal[] {
-  return runRules(text, RULES, RULE_NEEDS, 32, (match) => match[1] === undefined || isInstructionWord(match[1]));
+  const signals: PoisoningSignal[] = [];
+  const count = findStarts(text);
+  let symbols: boolean | undefined;
+  for (let rule = 0; rule < RULES.length; rule++) {
+    const { kind, detail, pattern } = RULES[rule]!;
+    if (SYMBOL_RULES[rule] === true) {
+      symbols ??= text.includes("<") || text.includes("[");
+      if (!symbols) continue;
+      pattern.lastIndex = 0;
+      for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
+        if (match[1] !== undefined && !isInstructionWord(match[1])) continue;
+        signals.push({ kind, detail, start: match.index, end: match.index + match[0].length, score: SCORES[kind] });
+        if (signals.length > 32) return signals;
+      }
+      continue;
+    }
+    const sticky = STICKY[rule]!;
+    // Matches do not overlap, as with the global pattern: the next is looked for from the end of the last.
+    let from = 0;
+    for (let start = 0; start < count; start++) {
+      const position = startPositions[start]!;
+      if (startRules[start] !== rule || position < from) continue;
+      sticky.lastIndex = position;
+      const match = sticky.exec(text);
+      if (match === null) continue;
+      from = position + match[0].length;
+      if (match[1] !== undefined && !isInstructionWord(match[1])) continue;
+      signals.push({ kind, detail, start: position, end: from, score: SCORES[kind] });
+      if (signals.length > 32) return signals;
+    }
+  }
+  return signals;
 }
 
 /**

@@ -105,15 +105,8 @@ export function documentKind(text: string): DocumentKind {
       const code0 = text.charCodeAt(first);
       const last = text.charCodeAt(end - 1);
       if (code0 === 124) table += length;
-      else if (STRUCTURED_LINE.test(text.slice(first, Math.min(end, first + 40)))) structured += length;
-      else if (
-        last === 59 ||
-        last === 123 ||
-        last === 125 ||
-        CODE_LINE.test(text.slice(first, Math.min(end, first + 24)))
-      ) {
-        code += length;
-      }
+      else if (isStructuredLine(text, first, Math.min(end, first + 40))) structured += length;
+      else if (last === 59 || last === 123 || last === 125 || isCodeLine(text, first, end)) code += length;
     }
     position = end + 1;
   }
@@ -124,9 +117,77 @@ export function documentKind(text: string): DocumentKind {
   return "prose";
 }
 
-const STRUCTURED_LINE = /^(?:-\s+)?[A-Za-z_][\w]{0,30}:(?:\s|$)/;
-const CODE_LINE =
-  /^(?:import |from |def |class |return |const |let |var |function |#include|public |if \(|for \(|\/\/|```|>>> )/;
+/**
+ * Whether `text[start, end)` matches `^(?:-\s+)?[A-Za-z_][\w]{0,30}:(?:\s|$)` (a `key: value` line), read
+ * in place rather than by a regex on a copy of the line's head: this runs on every line of every text.
+ */
+function isStructuredLine(text: string, start: number, end: number): boolean {
+  let index = start;
+  if (index < end && text.charCodeAt(index) === 45) {
+    index++;
+    if (index >= end || !isRegExpSpace(text.charCodeAt(index))) return false;
+    while (index < end && isRegExpSpace(text.charCodeAt(index))) index++;
+  }
+  if (index >= end) return false;
+  const first = text.charCodeAt(index);
+  if (!(isUpper(first) || isLower(first) || first === 95)) return false;
+  index++;
+  const limit = Math.min(end, index + 30);
+  while (index < limit && isWordCode(text.charCodeAt(index))) index++;
+  if (index >= end || text.charCodeAt(index) !== 58) return false;
+  index++;
+  return index === end || isRegExpSpace(text.charCodeAt(index));
+}
+
+/** What a regex's `\s` matches (without the `u` flag): ASCII white space, the Unicode spaces, BOM. */
+export function isRegExpSpace(code: number): boolean {
+  if (code <= 32) return code === 32 || (code >= 9 && code <= 13);
+  if (code < 160) return false;
+  return (
+    code === 160 ||
+    code === 5760 ||
+    (code >= 8192 && code <= 8202) ||
+    code === 8232 ||
+    code === 8233 ||
+    code === 8239 ||
+    code === 8287 ||
+    code === 12288 ||
+    code === 65279
+  );
+}
+
+const CODE_STARTS = [
+  "import ",
+  "from ",
+  "def ",
+  "class ",
+  "return ",
+  "const ",
+  "let ",
+  "var ",
+  "function ",
+  "#include",
+  "public ",
+  "if (",
+  "for (",
+  "//",
+  "```",
+  ">>> ",
+];
+// The code line openings by their first character, so most lines are rejected by one lookup.
+const CODE_STARTS_BY_FIRST = new Map<number, string[]>();
+for (const opening of CODE_STARTS) {
+  const first = opening.charCodeAt(0);
+  CODE_STARTS_BY_FIRST.set(first, [...(CODE_STARTS_BY_FIRST.get(first) ?? []), opening]);
+}
+
+/** Whether the line `text[start, end)` opens as code does (a keyword, a comment, a fence, a prompt). */
+function isCodeLine(text: string, start: number, end: number): boolean {
+  const openings = CODE_STARTS_BY_FIRST.get(text.charCodeAt(start));
+  if (openings === undefined) return false;
+  for (const opening of openings) if (start + opening.length <= end && text.startsWith(opening, start)) return true;
+  return false;
+}
 
 /** Reusable sparse vector: indices and values up to `length`. */
 export class FeatureBuffer {
@@ -141,6 +202,17 @@ export class FeatureBuffer {
 
   clear(): void {
     this.length = 0;
+  }
+
+  /** Grows the arrays (keeping their content) to hold at least `capacity` entries. */
+  reserve(capacity: number): void {
+    if (this.indices.length >= capacity) return;
+    const indices = new Int32Array(capacity);
+    indices.set(this.indices);
+    const values = new Float64Array(capacity);
+    values.set(this.values);
+    this.indices = indices;
+    this.values = values;
   }
 
   push(index: number, value: number): void {
@@ -175,13 +247,46 @@ const MIN_SEGMENT = 10;
  * (words other than `true`, `false`, `null`) is scored as prose, so nothing can hide outside the strings.
  */
 export function segmentText(text: string): Segment[] {
+  const list = segmentInto(text, sharedSegments);
   const segments: Segment[] = [];
+  for (let index = 0; index < list.length; index++)
+    segments.push({ start: list.starts[index]!, end: list.ends[index]! });
+  return segments;
+}
+
+/** Segments as two arrays of offsets, reused from text to text: the classifier's path allocates no object per segment. */
+export class SegmentList {
+  starts = new Int32Array(256);
+  ends = new Int32Array(256);
+  length = 0;
+
+  push(start: number, end: number): void {
+    if (this.length === this.starts.length) {
+      const starts = new Int32Array(this.length * 2);
+      starts.set(this.starts);
+      this.starts = starts;
+      const ends = new Int32Array(this.length * 2);
+      ends.set(this.ends);
+      this.ends = ends;
+    }
+    this.starts[this.length] = start;
+    this.ends[this.length] = end;
+    this.length++;
+  }
+}
+
+// The offsets `segmentText` copies into objects before it returns, so one list serves every call.
+const sharedSegments = new SegmentList();
+
+/** `segmentText` into `segments` (cleared first); returns it. */
+export function segmentInto(text: string, segments: SegmentList): SegmentList {
+  segments.length = 0;
   if (isJsonLike(text)) jsonSegments(text, segments);
   else proseSegments(text, 0, text.length, segments);
   return segments;
 }
 
-function addSegment(text: string, start: number, end: number, segments: Segment[]): void {
+function addSegment(text: string, start: number, end: number, segments: SegmentList): void {
   while (start < end && isSpace(text.charCodeAt(start))) start++;
   while (end > start && isSpace(text.charCodeAt(end - 1))) end--;
   if (end - start < MIN_SEGMENT || !hasWords(text, start, end)) return;
@@ -190,24 +295,63 @@ function addSegment(text: string, start: number, end: number, segments: Segment[
     // split between two windows without either seeing its start.
     let cut = text.lastIndexOf(" ", start + MAX_SEGMENT);
     if (cut <= start + MAX_SEGMENT / 2) cut = start + MAX_SEGMENT;
-    segments.push({ start, end: cut });
+    segments.push(start, cut);
     start = Math.max(start + 1, cut - 120);
     const space = text.indexOf(" ", start);
     if (space !== -1 && space < cut) start = space + 1;
   }
-  segments.push({ start, end });
+  segments.push(start, end);
 }
 
 /** Sentences, cells and structural lines of `text[from, to)`. */
-function proseSegments(text: string, from: number, to: number, segments: Segment[]): void {
+function proseSegments(text: string, from: number, to: number, segments: SegmentList): void {
   let last = from;
+  let searchFrom = from;
   BOUNDARY.lastIndex = from;
-  for (let match = BOUNDARY.exec(text); match !== null && match.index < to; match = BOUNDARY.exec(text)) {
-    const end = Math.min(to, match.index + match[0].length);
-    addSegment(text, last, match[0] === "|" ? match.index : end, segments);
+  // `test` rather than `exec`: no match array and substring per boundary (a table has one per cell); the
+  // start of the match follows from its end.
+  while (BOUNDARY.test(text)) {
+    const matchEnd = BOUNDARY.lastIndex;
+    const matchStart = boundaryStart(text, searchFrom, matchEnd);
+    if (matchStart >= to) break;
+    const end = Math.min(to, matchEnd);
+    addSegment(text, last, text.charCodeAt(matchStart) === 124 ? matchStart : end, segments);
     last = end;
+    searchFrom = matchEnd;
   }
   addSegment(text, last, to, segments);
+}
+
+/**
+ * Where the `BOUNDARY` match that a search from `from` ended at `end` starts. A `|` is its own match. Otherwise
+ * the match ends in white space: it is sentence punctuation (with closing quotes or brackets) and the white
+ * space after it when such punctuation sits right before that white space, since the search would have stopped
+ * there first; else it starts at the first line break of the white space (`\n\s*\n` or a structural `\n`).
+ */
+function boundaryStart(text: string, from: number, end: number): number {
+  if (text.charCodeAt(end - 1) === 124) return end - 1;
+  let space = end;
+  while (space > from && isRegExpSpace(text.charCodeAt(space - 1))) space--;
+  let closers = space;
+  while (closers > from && isCloser(text.charCodeAt(closers - 1))) closers--;
+  let punctuation = closers;
+  while (punctuation > from && isSentencePunctuation(text.charCodeAt(punctuation - 1))) punctuation--;
+  if (punctuation < closers) return punctuation;
+  const lineBreak = text.indexOf("\n", space);
+  if (lineBreak !== -1 && lineBreak < end) return lineBreak;
+  // Not reached for a match of `BOUNDARY`; ask the pattern itself rather than guess.
+  BOUNDARY.lastIndex = from;
+  const match = BOUNDARY.exec(text);
+  BOUNDARY.lastIndex = end;
+  return match === null ? end : match.index;
+}
+
+function isCloser(code: number): boolean {
+  return code === 34 || code === 39 || code === 41 || code === 93;
+}
+
+function isSentencePunctuation(code: number): boolean {
+  return code === 46 || code === 33 || code === 63;
 }
 
 /**
@@ -237,7 +381,7 @@ export function isJsonLike(text: string): boolean {
 }
 
 /** The string literals of a JSON text as segments, and any non-JSON text between them as prose. */
-function jsonSegments(text: string, segments: Segment[]): void {
+function jsonSegments(text: string, segments: SegmentList): void {
   let position = 0;
   const length = text.length;
   while (position < length) {
@@ -286,7 +430,7 @@ function hasProseBetween(text: string, start: number, end: number): boolean {
 }
 
 /** Sentences of a JSON string value: a plain loop, since a regex would scan on past the value's end. */
-function sentenceSegments(text: string, from: number, to: number, segments: Segment[]): void {
+function sentenceSegments(text: string, from: number, to: number, segments: SegmentList): void {
   let last = from;
   for (let index = from; index < to - 1; index++) {
     const code = text.charCodeAt(index);
@@ -544,7 +688,12 @@ const HASH_ACCOUNT = hashString("<account>", 0);
 
 const NGRAM_SCALE_FROM = 8;
 const MAX_TOKENS = 120;
+/** Most entries one segment makes: two n-grams a token, two position features, the first word, hand cues twice. */
+const MAX_FEATURES = 2 * MAX_TOKENS + 2 + 1 + 2 * BASE_FEATURE_COUNT;
 const hand = new Float64Array(BASE_FEATURE_COUNT);
+// The hashed slot of each hand cue in each kind of document (before masking), by `kind index * 40 + cue`.
+const HAND_SLOT_HASHES = new Int32Array(5 * BASE_FEATURE_COUNT);
+for (let slot = 0; slot < HAND_SLOT_HASHES.length; slot++) HAND_SLOT_HASHES[slot] = mix(slot, 0x9e3779b9);
 
 function isUpper(code: number): boolean {
   return code >= 65 && code <= 90;
@@ -625,6 +774,11 @@ export function extractFeatures(
   kind: DocumentKind = "prose",
 ): number {
   out.clear();
+  // Room for every entry one segment can make, so the token loop writes the arrays without checks.
+  out.reserve(MAX_FEATURES);
+  const indices = out.indices;
+  const values = out.values;
+  let length = 0;
   hand.fill(0);
   const mask = (1 << hashBits) - 1;
   const keyLength = fieldKeyLength(text, start, end);
@@ -652,8 +806,10 @@ export function extractFeatures(
     }
     let token: number;
     if (
-      (code === 104 && (text.startsWith("http://", index) || text.startsWith("https://", index))) ||
-      (code === 119 && text.startsWith("www.", index))
+      (code === 104 &&
+        text.charCodeAt(index + 3) === 112 &&
+        (text.startsWith("http://", index) || text.startsWith("https://", index))) ||
+      (code === 119 && text.charCodeAt(index + 1) === 119 && text.startsWith("www.", index))
     ) {
       token = HASH_URL;
       hand[9] = 1;
@@ -702,7 +858,7 @@ export function extractFeatures(
           hand[10] = 1;
           destination = 1;
           words++;
-          pushToken(out, HASH_EMAIL, previous, count, mask);
+          length = pushToken(indices, values, length, HASH_EMAIL, previous, count, mask);
           previous = HASH_EMAIL;
           count++;
           continue;
@@ -713,7 +869,7 @@ export function extractFeatures(
           hand[11] = 1;
           destination = 1;
           words++;
-          pushToken(out, HASH_ACCOUNT, previous, count, mask);
+          length = pushToken(indices, values, length, HASH_ACCOUNT, previous, count, mask);
           previous = HASH_ACCOUNT;
           count++;
           continue;
@@ -769,14 +925,14 @@ export function extractFeatures(
       else if (code === 33) hand[17] = 1;
       index++;
     }
-    pushToken(out, token, previous, count, mask);
+    length = pushToken(indices, values, length, token, previous, count, mask);
     previous = token;
     count++;
   }
   // Long segments have many n-grams: scale them so that length alone does not decide the score.
   if (count > NGRAM_SCALE_FROM) {
     const scale = Math.sqrt(NGRAM_SCALE_FROM / count);
-    for (let slot = 0; slot < out.length; slot++) out.values[slot] = scale;
+    for (let slot = 0; slot < length; slot++) values[slot] = scale;
   }
   hand[1] = (firstBits & IMPERATIVE) !== 0 ? 1 : 0;
   hand[8] = Math.min(actions, 3) / 3;
@@ -805,15 +961,21 @@ export function extractFeatures(
   // The same cues in the register of the document: the model learns, say, that an imperative is
   // ordinary in an e-mail but out of place in a table.
   const kindSeed = KIND_SEED[kind];
-  out.push(HAND_FEATURE_COUNT + (mix(mix(firstWord, kindSeed), 7) & mask), 1);
-  const kindOffset = KIND_INDEX[kind] * BASE_FEATURE_COUNT;
+  indices[length] = HAND_FEATURE_COUNT + (mix(mix(firstWord, kindSeed), 7) & mask);
+  values[length++] = 1;
+  const kindSlots = KIND_INDEX[kind] * BASE_FEATURE_COUNT;
   for (let index = 0; index < BASE_FEATURE_COUNT; index++) {
-    const value = hand[index] ?? 0;
+    const value = hand[index]!;
     if (value === 0) continue;
-    out.push(index, value);
+    indices[length] = index;
+    values[length++] = value;
     // Hashed, so they share the n-grams' dropout in training: dense slots here overfit the held-out tables.
-    if (index > 0) out.push(HAND_FEATURE_COUNT + (mix(kindOffset + index, 0x9e3779b9) & mask), value);
+    if (index > 0) {
+      indices[length] = HAND_FEATURE_COUNT + (HAND_SLOT_HASHES[kindSlots + index]! & mask);
+      values[length++] = value;
+    }
   }
+  out.length = length;
   return words;
 }
 
@@ -886,11 +1048,28 @@ function isEmail(text: string, start: number, end: number): boolean {
   return false;
 }
 
-/** The unigram, the bigram with the previous token, and the position of the first two tokens. */
-function pushToken(out: FeatureBuffer, token: number, previous: number, count: number, mask: number): void {
-  out.push(HAND_FEATURE_COUNT + (token & mask), 1);
-  out.push(HAND_FEATURE_COUNT + (mix(previous, token) & mask), 1);
-  if (count < 2) out.push(HAND_FEATURE_COUNT + (mix(token, 0x5bd1e995 + count) & mask), 1);
+/**
+ * The unigram, the bigram with the previous token, and the position of the first two tokens, written at
+ * `length` (the caller reserved room); returns the new length.
+ */
+function pushToken(
+  indices: Int32Array,
+  values: Float64Array,
+  length: number,
+  token: number,
+  previous: number,
+  count: number,
+  mask: number,
+): number {
+  indices[length] = HAND_FEATURE_COUNT + (token & mask);
+  values[length++] = 1;
+  indices[length] = HAND_FEATURE_COUNT + (mix(previous, token) & mask);
+  values[length++] = 1;
+  if (count < 2) {
+    indices[length] = HAND_FEATURE_COUNT + (mix(token, 0x5bd1e995 + count) & mask);
+    values[length++] = 1;
+  }
+  return length;
 }
 
 function chunkEndOf(text: string, start: number, end: number): number {
