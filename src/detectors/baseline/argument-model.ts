@@ -125,6 +125,8 @@ export class ArgumentDetector implements Detector {
   readonly name = ARGUMENT_DETECTOR;
   /** (agent type, tool) → argument path → statistics. */
   private readonly keys = new Map<string, Map<string, ArgumentStatistics>>();
+  /** The same maps by agent type, then tool: found without joining the two names on every call. */
+  private readonly keysByAgent = new Map<string, Map<string, Map<string, ArgumentStatistics>>>();
   private keyCount = 0;
   private readonly agentDestinations = new Map<string, HashedSet>();
   private readonly userDestinations = new Map<string, HashedSet>();
@@ -178,9 +180,7 @@ export class ArgumentDetector implements Detector {
       }
       // Drift is about the argument over many calls, not this value: it is tracked whatever the value says.
       const drift =
-        statistics === null
-          ? null
-          : this.trackDrift(statistics, leafContentClass(leaf), `${exchange.tool}.${leaf.path}`);
+        statistics === null ? null : this.trackDrift(statistics, leafContentClass(leaf), exchange.tool, leaf.path);
       if (drift !== null && emitted < MAX_FINDINGS_PER_CALL) {
         emitted++;
         emit(baselineFinding(this.name, exchange, position, drift));
@@ -206,10 +206,9 @@ export class ArgumentDetector implements Detector {
     const tool = exchange.tool ?? "";
     const text = typeof leaf.value === "string" ? leaf.value : null;
     const kind = leafContentClass(leaf);
-    const where = `${tool}.${leaf.path}`;
     const role = statistics?.role ?? argumentRole(leaf.path);
     if (isDestination(role, kind, outbound)) {
-      const verdict = this.judgeDestination(exchange, agent, outbound, leaf, statistics, where);
+      const verdict = this.judgeDestination(exchange, agent, outbound, leaf, statistics);
       if (verdict !== null) return verdict;
     }
     if (statistics === null) return null;
@@ -222,7 +221,7 @@ export class ArgumentDetector implements Detector {
         category: "argument_anomaly",
         severity: encoded ? "medium" : "low",
         score: encoded ? 0.5 : 0.3,
-        message: `${where} carries ${kind.replace("_", " ")} content, which it had in ${(100 * classShare).toFixed(1)}% of ${statistics.count} baseline values for agent type ${agent} (usually ${statistics.dominantClass().replace("_", " ")})`,
+        message: `${tool}.${leaf.path} carries ${kind.replace("_", " ")} content, which it had in ${(100 * classShare).toFixed(1)}% of ${statistics.count} baseline values for agent type ${agent} (usually ${statistics.dominantClass().replace("_", " ")})`,
         evidence: {
           kind: "content_class",
           argument: leaf.path,
@@ -241,7 +240,7 @@ export class ArgumentDetector implements Detector {
           category: "argument_anomaly",
           severity: "low",
           score: Math.min(0.5, 0.2 + 0.02 * sigmas),
-          message: `${where} is ${text.length} characters long, ${sigmas.toFixed(1)}σ above its baseline mean of ${lengths.mean.toFixed(0)} for agent type ${agent} (longest learned ${lengths.max})`,
+          message: `${tool}.${leaf.path} is ${text.length} characters long, ${sigmas.toFixed(1)}σ above its baseline mean of ${lengths.mean.toFixed(0)} for agent type ${agent} (longest learned ${lengths.max})`,
           evidence: {
             kind: "length",
             argument: leaf.path,
@@ -272,7 +271,7 @@ export class ArgumentDetector implements Detector {
           category: "argument_anomaly",
           severity: strong ? "medium" : "low",
           score: strong ? 0.55 : Math.min(0.45, 0.25 + 0.02 * beyond),
-          message: `${where} = ${number} is outside its baseline range ${numbers.min}..${numbers.max} for agent type ${agent} by ${beyond.toFixed(1)} times the range's width`,
+          message: `${tool}.${leaf.path} = ${number} is outside its baseline range ${numbers.min}..${numbers.max} for agent type ${agent} by ${beyond.toFixed(1)} times the range's width`,
           evidence: {
             kind: "numeric_range",
             argument: leaf.path,
@@ -292,7 +291,6 @@ export class ArgumentDetector implements Detector {
     outbound: boolean,
     leaf: ArgumentLeaf,
     statistics: ArgumentStatistics | null,
-    where: string,
   ): BaselineVerdict | null {
     const agentSet = this.agentDestinations.get(agent);
     if (agentSet === undefined || (this.agentObservations.get(agent) ?? 0) < MIN_DESTINATIONS) return null;
@@ -320,7 +318,7 @@ export class ArgumentDetector implements Detector {
       category: "argument_anomaly",
       severity: medium ? "medium" : "low",
       score: medium ? 0.55 : 0.2 + 0.2 * (1 - rate),
-      message: `${where} names ${value}, a destination this ${exchange.user === null ? "agent type" : "user and agent type"} never used (${agentSet.size} known to agent type ${agent}; ${history}): confirm the recipient`,
+      message: `${exchange.tool ?? ""}.${leaf.path} names ${value}, a destination this ${exchange.user === null ? "agent type" : "user and agent type"} never used (${agentSet.size} known to agent type ${agent}; ${history}): confirm the recipient`,
       evidence: {
         kind: "new_destination",
         argument: leaf.path,
@@ -337,7 +335,13 @@ export class ArgumentDetector implements Detector {
     };
   }
 
-  private trackDrift(statistics: ArgumentStatistics, kind: ContentClass, where: string): BaselineVerdict | null {
+  /** Counts the value's class towards the recent mix; a verdict when a full window departs from the baseline's. */
+  private trackDrift(
+    statistics: ArgumentStatistics,
+    kind: ContentClass,
+    tool: string,
+    path: string,
+  ): BaselineVerdict | null {
     statistics.recent[CONTENT_CLASSES.indexOf(kind)]!++;
     statistics.recentTotal++;
     if (statistics.recentTotal < DRIFT_WINDOW) return null;
@@ -356,7 +360,7 @@ export class ArgumentDetector implements Detector {
       category: "argument_anomaly",
       severity: "low",
       score: Math.min(0.5, distance / 2),
-      message: `the content of ${where} has drifted for agent type ${statistics.agent}: the last ${recentTotal} values differ from the baseline mix by a total variation distance of ${distance.toFixed(2)}`,
+      message: `the content of ${tool}.${path} has drifted for agent type ${statistics.agent}: the last ${recentTotal} values differ from the baseline mix by a total variation distance of ${distance.toFixed(2)}`,
       evidence: {
         kind: "content_drift",
         argument: statistics.path,
@@ -373,6 +377,8 @@ export class ArgumentDetector implements Detector {
 
   /** The arguments of one tool of one agent type: looked up once per call, then by argument path. */
   private toolKeys(agent: string, tool: string, create: boolean): Map<string, ArgumentStatistics> | null {
+    const found = this.keysByAgent.get(agent)?.get(tool);
+    if (found !== undefined) return found;
     const key = `${agent}\u0000${tool}`;
     let keys = this.keys.get(key);
     if (keys === undefined) {
@@ -380,6 +386,12 @@ export class ArgumentDetector implements Detector {
       keys = new Map();
       this.keys.set(key, keys);
     }
+    let byTool = this.keysByAgent.get(agent);
+    if (byTool === undefined) {
+      byTool = new Map();
+      this.keysByAgent.set(agent, byTool);
+    }
+    byTool.set(tool, keys);
     return keys;
   }
 
@@ -444,6 +456,7 @@ export class ArgumentDetector implements Detector {
     const parsed = argumentBaselineSchema.safeParse(state);
     if (!parsed.success) return `argument baseline: ${z.prettifyError(parsed.error)}`;
     this.keys.clear();
+    this.keysByAgent.clear();
     this.keyCount = 0;
     this.agentDestinations.clear();
     this.userDestinations.clear();

@@ -26,37 +26,49 @@ const SCAN_CHARS = 512;
 const EMBEDDED = /\b[a-z][a-z0-9+.-]*:\/\/([^\s/?#:'"<>)]+)|[\w.+-]+@([\w-]+(?:\.[\w-]+)+)/gi;
 const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 
+const NO_RESOURCES: readonly Resource[] = Object.freeze([]);
+
 /** The resources named by a call's argument leaves, at most {@link MAX_RESOURCES_PER_CALL}, without repeats. */
-export function extractResources(leaves: readonly ArgumentLeaf[]): Resource[] {
-  const resources: Resource[] = [];
-  const seen = new Set<string>();
-  const add = (kind: ResourceKind, name: string, argument: string): void => {
-    const key = `${kind}:${name}`;
-    if (name.length === 0 || seen.has(key) || resources.length >= MAX_RESOURCES_PER_CALL) return;
-    seen.add(key);
-    resources.push({ kind, name, argument, hash: hashText(key) });
-  };
+export function extractResources(leaves: readonly ArgumentLeaf[]): readonly Resource[] {
+  // Most calls name no resource: nothing is allocated for them.
+  let resources: Resource[] | null = null;
   for (const leaf of leaves) {
-    if (resources.length >= MAX_RESOURCES_PER_CALL) break;
+    if (resources !== null && resources.length >= MAX_RESOURCES_PER_CALL) break;
     if (typeof leaf.value !== "string") continue;
     const value = leaf.value.trim();
     const slashed = value.includes("/") || value.includes("\\");
     if (slashed && leafContentClass(leaf) === "path") {
-      add("directory", directoryOf(value), leaf.path);
+      resources = withResource(resources, "directory", directoryOf(value), leaf.path);
       continue;
     }
     if (isChannel(leaf.path, value)) {
-      add("channel", value.replace(/^#/, "").toLowerCase(), leaf.path);
+      resources = withResource(resources, "channel", value.replace(/^#/, "").toLowerCase(), leaf.path);
       continue;
     }
     const text = value.length > SCAN_CHARS ? value.slice(0, SCAN_CHARS) : value;
     if (!text.includes("@") && !text.includes("://")) continue;
     for (const match of text.matchAll(EMBEDDED)) {
       const host = match[1] ?? match[2];
-      if (host !== undefined) add("domain", registrableDomain(host), leaf.path);
+      if (host !== undefined) resources = withResource(resources, "domain", registrableDomain(host), leaf.path);
     }
   }
-  return resources;
+  return resources ?? NO_RESOURCES;
+}
+
+/** `resources` with the named one added unless it is empty, a repeat or one too many; made when the first comes. */
+function withResource(
+  resources: Resource[] | null,
+  kind: ResourceKind,
+  name: string,
+  argument: string,
+): Resource[] | null {
+  if (name.length === 0) return resources;
+  const found = resources ?? [];
+  if (found.length >= MAX_RESOURCES_PER_CALL) return found;
+  // A call names few resources: a scan is cheaper than a set made for every call.
+  for (const known of found) if (known.kind === kind && known.name === name) return found;
+  found.push({ kind, name, argument, hash: hashText(`${kind}:${name}`) });
+  return found;
 }
 
 const channelMemo = new Map<string, boolean>();

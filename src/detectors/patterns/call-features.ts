@@ -74,6 +74,18 @@ function zScore(value: number, mean: number, m2: number, count: number): number 
 
 /** The feature vector of one `tools/call` exchange (see {@link CALL_FEATURE_NAMES}). */
 export function callFeatures(exchange: CapturedExchange, context: CallContext): number[] {
+  return writeCallFeatures(exchange, context, new Array<number>(CALL_FEATURE_COUNT));
+}
+
+/**
+ * Writes the feature vector of one `tools/call` exchange into `row` (at least {@link CALL_FEATURE_COUNT} long) and
+ * returns it: scoring a call then allocates no vector.
+ */
+export function writeCallFeatures<Row extends { [feature: number]: number }>(
+  exchange: CapturedExchange,
+  context: CallContext,
+  row: Row,
+): Row {
   const strings = argumentStrings(exchange.arguments);
   let chars = 0;
   let longest = 0;
@@ -100,20 +112,19 @@ export function callFeatures(exchange: CapturedExchange, context: CallContext): 
   const argumentLog = Math.log1p(chars);
   const resultLog = Math.log1p(exchange.result?.length ?? 0);
   const tool = context.tool;
-  return [
-    exchange.arguments ? Object.keys(exchange.arguments).length : 0,
-    argumentLog,
-    Math.log1p(longest),
-    chars === 0 ? 0 : digits / chars,
-    urls,
-    emails,
-    paths,
-    resultLog,
-    Math.log1p(Math.max(0, context.gap_ms) / 1000),
-    Math.log1p(context.call_index),
-    context.trained && tool === undefined ? 1 : 0,
-    tool === undefined ? 0 : zScore(argumentLog, tool.argumentMean, tool.argumentM2, tool.count),
-    tool === undefined ? 0 : zScore(resultLog, tool.resultMean, tool.resultM2, tool.count),
-    exchange.error === null ? 0 : 1,
-  ];
+  row[0] = exchange.arguments ? Object.keys(exchange.arguments).length : 0;
+  row[1] = argumentLog;
+  row[2] = Math.log1p(longest);
+  row[3] = chars === 0 ? 0 : digits / chars;
+  row[4] = urls;
+  row[5] = emails;
+  row[6] = paths;
+  row[7] = resultLog;
+  row[8] = Math.log1p(Math.max(0, context.gap_ms) / 1000);
+  row[9] = Math.log1p(context.call_index);
+  row[10] = context.trained && tool === undefined ? 1 : 0;
+  row[11] = tool === undefined ? 0 : zScore(argumentLog, tool.argumentMean, tool.argumentM2, tool.count);
+  row[12] = tool === undefined ? 0 : zScore(resultLog, tool.resultMean, tool.resultM2, tool.count);
+  row[13] = exchange.error === null ? 0 : 1;
+  return row;
 }

@@ -71,19 +71,49 @@ const DESTINATION_NAMES: ReadonlySet<string> = new Set([
 /** Lower-case words of an identifier (see `nameWords`). */
 export const nameTokens = nameWords;
 
+/**
+ * Names judged at most per memo: tool and argument names are few in practice, and a flood of invented ones only
+ * costs a re-split.
+ */
+const NAME_MEMO_SIZE = 4096;
+
+/**
+ * `judge(name)` remembered in `memo`: the same tool and argument names come on every call, and splitting a name
+ * into words costs far more than a lookup.
+ */
+export function judgedName<T>(memo: Map<string, T>, name: string, judge: (name: string) => T): T {
+  const known = memo.get(name);
+  if (known !== undefined) return known;
+  const value = judge(name);
+  if (memo.size >= NAME_MEMO_SIZE) memo.clear();
+  memo.set(name, value);
+  return value;
+}
+
+const outboundVerbMemo = new Map<string, boolean>();
+const destinationNameMemo = new Map<string, boolean>();
+
 /** One string found in a call's arguments, with the name of the argument that holds it (the innermost key). */
 export interface ArgumentString {
   name: string;
   value: string;
 }
 
+const NO_STRINGS: readonly ArgumentString[] = Object.freeze([]);
+/** The last arguments object read: the pattern detectors read the same exchange in turn. */
+let lastArguments: object | null = null;
+let lastStrings: readonly ArgumentString[] = NO_STRINGS;
+
 /**
  * The strings inside a call's arguments (nested objects and arrays included), bounded in count, depth and
- * length. Numbers and booleans are left out: they carry no paths, chunks or prose.
+ * length. Numbers and booleans are left out: they carry no paths, chunks or prose. The result of the last call
+ * is reused when the same arguments object comes again (the next detector on the same exchange): exchanges are
+ * not changed once recorded, so the strings cannot go stale.
  */
-export function argumentStrings(argumentsValue: Record<string, unknown> | null | undefined): ArgumentString[] {
+export function argumentStrings(argumentsValue: Record<string, unknown> | null | undefined): readonly ArgumentString[] {
+  if (argumentsValue === null || argumentsValue === undefined || typeof argumentsValue !== "object") return NO_STRINGS;
+  if (argumentsValue === lastArguments) return lastStrings;
   const found: ArgumentString[] = [];
-  if (argumentsValue === null || argumentsValue === undefined || typeof argumentsValue !== "object") return found;
   const visit = (value: unknown, name: string, depth: number): void => {
     if (found.length >= MAX_STRINGS) return;
     if (typeof value === "string") {
@@ -98,19 +128,21 @@ export function argumentStrings(argumentsValue: Record<string, unknown> | null |
     for (const key of Object.keys(value)) visit((value as Record<string, unknown>)[key], key, depth + 1);
   };
   for (const key of Object.keys(argumentsValue)) visit(argumentsValue[key], key, 0);
+  lastArguments = argumentsValue;
+  lastStrings = found;
   return found;
 }
 
 /** True when the tool name carries a verb that sends data out of the system. */
 export function hasOutboundVerb(tool: string): boolean {
-  for (const token of nameTokens(tool)) if (OUTBOUND_VERBS.has(token)) return true;
-  return false;
+  return judgedName(outboundVerbMemo, tool, (name) => nameTokens(name).some((token) => OUTBOUND_VERBS.has(token)));
 }
 
 /** True when an argument's name says it holds a destination. */
 export function isDestinationName(name: string): boolean {
-  for (const token of nameTokens(name)) if (DESTINATION_NAMES.has(token)) return true;
-  return false;
+  return judgedName(destinationNameMemo, name, (argument) =>
+    nameTokens(argument).some((token) => DESTINATION_NAMES.has(token)),
+  );
 }
 
 /**
@@ -139,13 +171,20 @@ export function urlHost(value: string): string | null {
 
 /** Counts of URLs, e-mail addresses and file-system paths in a string (cheap, approximate). */
 export function resourceCounts(value: string): { urls: number; emails: number; paths: number } {
-  let urls = 0;
-  let emails = 0;
-  let paths = 0;
-  for (const _ of value.matchAll(/\b(?:https?|ftp|wss?):\/\/\S/gi)) urls++;
-  for (const _ of value.matchAll(/[\w.+-]@[\w-]+\.[\w.-]*[a-z]/gi)) emails++;
-  for (const _ of value.matchAll(/(?:^|[\s"'=(])(?:~|\.{1,2})?\/[\w.-]+\/?|\b[A-Za-z]:\\[\w.-]/g)) paths++;
-  return { urls, emails, paths };
+  return { urls: matchCount(URLS, value), emails: matchCount(EMAILS, value), paths: matchCount(PATHS, value) };
+}
+
+// None of these matches an empty string, so counting with `test` walks the same matches as `matchAll` without
+// building a match array for each.
+const URLS = /\b(?:https?|ftp|wss?):\/\/\S/gi;
+const EMAILS = /[\w.+-]@[\w-]+\.[\w.-]*[a-z]/gi;
+const PATHS = /(?:^|[\s"'=(])(?:~|\.{1,2})?\/[\w.-]+\/?|\b[A-Za-z]:\\[\w.-]/g;
+
+function matchCount(pattern: RegExp, value: string): number {
+  let count = 0;
+  pattern.lastIndex = 0;
+  while (pattern.test(value)) count++;
+  return count;
 }
 
 const asciiCounts = new Uint32Array(128);

@@ -1,8 +1,8 @@
 import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
-import { type Finding, findingOrigin, type Severity } from "../../core/finding.js";
+import { type Finding, type FindingOrigin, findingOrigin, type Severity } from "../../core/finding.js";
 import { DlpEngine, defaultDlpSettings } from "../../defence/dlp/index.js";
-import { type ArgumentString, argumentStrings, nameTokens } from "./call-traits.js";
+import { type ArgumentString, argumentStrings, judgedName, nameTokens } from "./call-traits.js";
 
 /** What a secret scanner must offer: the shape of `DlpEngine.scanText`. */
 export interface SecretScanner {
@@ -49,6 +49,12 @@ const PATH_KINDS: ReadonlyArray<[RegExp, string]> = [
   [/terraform\.tfstate\b|\.tfvars\b/, "infrastructure state"],
   [/keychain|keyring|login\.keychain|\bwallet\.dat\b/, "key store"],
 ];
+
+/**
+ * Matches where any of {@link PATH_KINDS} matches (an alternation matches wherever one of its parts does): one scan
+ * rules out the paths of most values before each pattern is tried.
+ */
+const ANY_PATH_KIND = new RegExp(PATH_KINDS.map(([pattern]) => `(?:${pattern.source})`).join("|"));
 
 /** Shell commands that dump credentials or the environment. Matched against lower-cased command arguments. */
 const COMMAND_KINDS: ReadonlyArray<[RegExp, string]> = [
@@ -110,6 +116,48 @@ const STORE_WORDS: ReadonlyMap<string, string> = new Map([
 
 /** Argument names that hold a shell command. */
 const COMMAND_NAMES: ReadonlySet<string> = new Set(["command", "cmd", "script", "shell", "bash", "commands", "args"]);
+
+/** Words in a tool name that make it run commands. */
+const COMMAND_TOOL_WORDS: ReadonlySet<string> = new Set([
+  "exec",
+  "shell",
+  "bash",
+  "run",
+  "terminal",
+  "command",
+  "sh",
+  "execute",
+]);
+
+/** What a tool's name says about credentials. */
+interface ToolReading {
+  /** The tool runs commands: every argument is read as one. */
+  command: boolean;
+  /** The kind of secrets store a read verb with a secrets word names (`get_secret`), `null` for other tools. */
+  store: string | null;
+}
+
+const toolReadings = new Map<string, ToolReading>();
+const commandNames = new Map<string, boolean>();
+
+function readToolName(tool: string): ToolReading {
+  const words = nameTokens(tool);
+  const reads = words.some((word) => READ_VERBS.has(word));
+  let store: string | null = null;
+  if (reads) {
+    for (const word of words) {
+      const kind = STORE_WORDS.get(word);
+      if (kind === undefined) continue;
+      store = kind;
+      break;
+    }
+  }
+  return { command: words.some((word) => COMMAND_TOOL_WORDS.has(word)), store };
+}
+
+function isCommandName(name: string): boolean {
+  return nameTokens(name).some((word) => COMMAND_NAMES.has(word));
+}
 
 /** One credential source a call touched. */
 interface Source {
@@ -231,29 +279,32 @@ export class CredentialHarvestingDetector implements Detector {
       withSecrets.length === 0
         ? "no secret was seen in the results"
         : `${withSecrets.length} returned secrets (${[...new Set(withSecrets.flatMap((source) => source.secrets))].join(", ")})`;
-    return {
-      ...findingOrigin(exchange, position.call_index, DETECTOR_NAME),
-      category: "credential_harvesting",
-      severity,
-      score: Math.round(score * 1000) / 1000,
-      message: `The session read ${sources.length} distinct credential sources (${kinds.join(", ")}) within ${Math.round(this.windowMs / 60_000)} minutes, where one is usual; ${returned}. Check what the agent was asked to do and rotate what it read.`,
-      evidence: {
-        call_indexes: [...new Set(sources.map((source) => source.call_index))],
-        sources: sources.map((source) => ({
-          source: source.id,
-          kind: source.kind,
-          call_index: source.call_index,
-          secrets_returned: source.secrets,
-        })),
-        window_ms: this.windowMs,
-        thresholds: {
-          medium_sources: this.mediumSources,
-          high_sources: this.highSources,
-          high_sources_with_secrets: this.highWithSecrets,
+    // Object.assign, not a spread of the origin: V8 copies a spread object far more slowly.
+    return Object.assign<FindingOrigin, Omit<Finding, keyof FindingOrigin>>(
+      findingOrigin(exchange, position.call_index, DETECTOR_NAME),
+      {
+        category: "credential_harvesting",
+        severity,
+        score: Math.round(score * 1000) / 1000,
+        message: `The session read ${sources.length} distinct credential sources (${kinds.join(", ")}) within ${Math.round(this.windowMs / 60_000)} minutes, where one is usual; ${returned}. Check what the agent was asked to do and rotate what it read.`,
+        evidence: {
+          call_indexes: [...new Set(sources.map((source) => source.call_index))],
+          sources: sources.map((source) => ({
+            source: source.id,
+            kind: source.kind,
+            call_index: source.call_index,
+            secrets_returned: source.secrets,
+          })),
+          window_ms: this.windowMs,
+          thresholds: {
+            medium_sources: this.mediumSources,
+            high_sources: this.highSources,
+            high_sources_with_secrets: this.highWithSecrets,
+          },
+          baseline: "at most one credential source per session",
         },
-        baseline: "at most one credential source per session",
       },
-    };
+    );
   }
 }
 
@@ -263,21 +314,17 @@ export function credentialSources(
   strings: readonly ArgumentString[],
 ): Array<{ id: string; kind: string }> {
   const found: Array<{ id: string; kind: string }> = [];
-  const seen = new Set<string>();
   const add = (id: string, kind: string): void => {
-    if (seen.has(id)) return;
-    seen.add(id);
+    // A call touches few sources: a scan is cheaper than a set made for every call.
+    if (found.some((source) => source.id === id)) return;
     found.push({ id, kind });
   };
-  const toolWords = nameTokens(tool);
-  const isCommandTool = toolWords.some((word) =>
-    ["exec", "shell", "bash", "run", "terminal", "command", "sh", "execute"].includes(word),
-  );
+  const reading = judgedName(toolReadings, tool, readToolName);
   for (const entry of strings) {
     const value = entry.value;
     if (value.length === 0 || value.length > 4096) continue;
     const lower = value.toLowerCase();
-    const isCommand = isCommandTool || nameTokens(entry.name).some((word) => COMMAND_NAMES.has(word));
+    const isCommand = reading.command || judgedName(commandNames, entry.name, isCommandName);
     if (isCommand) {
       for (const [pattern, kind] of COMMAND_KINDS) {
         const match = pattern.exec(lower);
@@ -286,21 +333,16 @@ export function credentialSources(
     }
     // Paths: only single tokens, or commands, are read as paths; prose that mentions `.env` is not a read of it.
     if (!isCommand && (value.length > 512 || /\s/.test(value.trim()))) continue;
+    if (!ANY_PATH_KIND.test(lower)) continue;
     for (const [pattern, kind] of PATH_KINDS) {
       const match = pattern.exec(lower);
       if (match !== null) add(pathIdentity(lower, match.index, match[0]), kind);
     }
   }
-  const reads = toolWords.some((word) => READ_VERBS.has(word));
-  if (reads) {
-    for (const word of toolWords) {
-      const kind = STORE_WORDS.get(word);
-      if (kind === undefined) continue;
-      // Each key or name asked of a secrets tool is a source of its own.
-      const key = strings.find((entry) => entry.value.length > 0 && entry.value.length <= 200)?.value ?? "";
-      add(`${tool}(${key.toLowerCase()})`, kind);
-      break;
-    }
+  if (reading.store !== null) {
+    // Each key or name asked of a secrets tool is a source of its own.
+    const key = strings.find((entry) => entry.value.length > 0 && entry.value.length <= 200)?.value ?? "";
+    add(`${tool}(${key.toLowerCase()})`, reading.store);
   }
   return found;
 }

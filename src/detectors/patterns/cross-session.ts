@@ -35,6 +35,14 @@ const MAX_TEMPLATES = 100_000;
 const MAX_BUCKET = 256;
 /** Findings about one cluster at most, so a large campaign does not flood the sink. */
 const MAX_FINDINGS_PER_CLUSTER = 200;
+/** Contents whose sketch is remembered at most: the same content comes again and again (templates, campaigns). */
+const MAX_SKETCHES = 2048;
+
+/** What a content is reduced to: its MinHash signature and LSH band keys (before the tool is folded in). */
+interface Sketch {
+  signature: readonly number[];
+  bands: readonly number[];
+}
 
 interface Entry {
   id: number;
@@ -45,10 +53,12 @@ interface Entry {
   tool: string;
   call_index: number;
   time_ms: number;
-  signature: Uint32Array;
+  signature: readonly number[];
   keys: number[];
   raised: Severity | null;
   cluster: number | null;
+  /** The last search for alike calls that met this entry (see {@link Window.alike}). */
+  visit: number;
 }
 
 /** The grouping state: the window of recent calls and their LSH buckets. Learning and scoring keep one each. */
@@ -56,6 +66,8 @@ class Window {
   readonly entries: Entry[] = [];
   private head = 0;
   readonly buckets = new Map<number, Entry[]>();
+  /** Searches for alike calls so far: marks which entries the current one has judged. */
+  private visits = 0;
 
   get size(): number {
     return this.entries.length - this.head;
@@ -95,11 +107,29 @@ class Window {
     }
   }
 
-  /** Entries sharing a band with `keys` (in the same tool: keys include it). */
-  candidates(keys: readonly number[]): Entry[] {
-    const found = new Set<Entry>();
-    for (const key of keys) for (const entry of this.buckets.get(key) ?? []) found.add(entry);
-    return [...found];
+  /**
+   * Earlier calls to the same tool from other sessions whose content is alike: entries sharing a band with
+   * `entry` (keys include the tool), in the order they are first met, each judged once.
+   */
+  alike(entry: Entry, similarity: number): Entry[] {
+    const found: Entry[] = [];
+    const visit = ++this.visits;
+    for (const key of entry.keys) {
+      const bucket = this.buckets.get(key);
+      if (bucket === undefined) continue;
+      for (const other of bucket) {
+        if (other.visit === visit) continue;
+        other.visit = visit;
+        if (
+          other.tool === entry.tool &&
+          other.session !== entry.session &&
+          signatureSimilarity(other.signature, entry.signature) >= similarity
+        ) {
+          found.push(other);
+        }
+      }
+    }
+    return found;
   }
 
   clear(): void {
@@ -145,6 +175,8 @@ export class CrossSessionDetector implements Detector {
   private nextId = 0;
   private nextCluster = 0;
   private readonly clusterFindings = new Map<number, number>();
+  /** Sketches of recent contents, `null` for a content of too little entropy. */
+  private readonly sketches = new Map<string, Sketch | null>();
 
   constructor(options: CrossSessionDetectorOptions = {}) {
     this.windowMs = options.window_ms ?? 10 * 60_000;
@@ -160,7 +192,7 @@ export class CrossSessionDetector implements Detector {
     const entry = this.entryFor(exchange, position);
     if (entry === null) return;
     this.learning.evict(position.time_ms - this.windowMs, this.maxEntries);
-    const alike = this.alike(this.learning, entry);
+    const alike = this.learning.alike(entry, this.similarity);
     const sessions = distinct(alike, (other) => other.session, entry.session);
     if (sessions > (this.usualSessions.get(entry.tool) ?? 0)) this.usualSessions.set(entry.tool, sessions);
     this.learning.add(entry);
@@ -172,7 +204,7 @@ export class CrossSessionDetector implements Detector {
     const entry = this.entryFor(exchange, position);
     if (entry === null) return;
     this.window.evict(position.time_ms - this.windowMs, this.maxEntries);
-    const alike = this.alike(this.window, entry);
+    const alike = this.window.alike(entry, this.similarity);
     this.window.add(entry);
     if (alike.length === 0) return;
     const group = [...alike, entry];
@@ -215,6 +247,7 @@ export class CrossSessionDetector implements Detector {
   async shutdown(): Promise<void> {
     this.window.clear();
     this.learning.clear();
+    this.sketches.clear();
   }
 
   saveBaseline(): unknown {
@@ -251,11 +284,15 @@ export class CrossSessionDetector implements Detector {
   /** The window entry of a call, or `null` when its arguments carry too little content to correlate. */
   private entryFor(exchange: CapturedExchange, position: ExchangePosition): Entry | null {
     if (position.call_index === null || typeof exchange.tool !== "string" || !exchange.arguments) return null;
+    // Most calls carry a few characters: they are skipped without joining their values. Lower-casing at most doubles
+    // a text (İ becomes two characters); collapsing spaces and trimming only shorten it.
+    if (2 * valueChars(exchange.arguments, 0, Math.ceil(this.minChars / 2)) < this.minChars) return null;
     const content = argumentContent(exchange.arguments);
-    if (content.length < this.minChars || textEntropy(content) < this.minEntropy) return null;
-    const signature = minHashSignature(content, BINS);
+    if (content.length < this.minChars) return null;
+    const sketch = this.sketch(content);
+    if (sketch === null) return null;
     const toolHash = hashRange(exchange.tool, 0, exchange.tool.length);
-    const keys = bandKeys(signature, BANDS, ROWS).map((key) => (key ^ toolHash) >>> 0);
+    const keys = sketch.bands.map((band) => (band ^ toolHash) >>> 0);
     return {
       id: this.nextId++,
       session: exchange.session,
@@ -265,23 +302,22 @@ export class CrossSessionDetector implements Detector {
       tool: exchange.tool,
       call_index: position.call_index,
       time_ms: position.time_ms,
-      signature,
+      signature: sketch.signature,
       keys,
       raised: null,
       cluster: null,
+      visit: 0,
     };
   }
 
-  /** Earlier calls to the same tool from other sessions whose content is alike. */
-  private alike(window: Window, entry: Entry): Entry[] {
-    return window
-      .candidates(entry.keys)
-      .filter(
-        (other) =>
-          other.tool === entry.tool &&
-          other.session !== entry.session &&
-          signatureSimilarity(other.signature, entry.signature) >= this.similarity,
-      );
+  /** The sketch of `content`, `null` when its entropy is too low to correlate; worked out once per content. */
+  private sketch(content: string): Sketch | null {
+    const known = this.sketches.get(content);
+    if (known !== undefined) return known;
+    const sketch = textEntropy(content) < this.minEntropy ? null : newSketch(content);
+    if (this.sketches.size >= MAX_SKETCHES) this.sketches.clear();
+    this.sketches.set(content, sketch);
+    return sketch;
   }
 
   private finding(
@@ -331,24 +367,66 @@ export class CrossSessionDetector implements Detector {
   }
 }
 
+function newSketch(content: string): Sketch {
+  const signature = minHashSignature(content, BINS);
+  return { signature, bands: bandKeys(signature, BANDS, ROWS) };
+}
+
 /** The argument values as one normalised text: sorted by name, lower-cased, spaces collapsed, clipped. */
 export function argumentContent(argumentsValue: Record<string, unknown>): string {
-  const parts: string[] = [];
-  let length = 0;
-  const visit = (value: unknown, depth: number): void => {
-    if (length >= MAX_CONTENT_CHARS) return;
-    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
-      const text = String(value);
-      parts.push(text);
-      length += text.length + 1;
-      return;
-    }
-    if (depth >= 4 || value === null || typeof value !== "object") return;
-    if (Array.isArray(value)) for (const item of value) visit(item, depth + 1);
-    else for (const key of Object.keys(value).sort()) visit((value as Record<string, unknown>)[key], depth + 1);
-  };
-  visit(argumentsValue, 0);
-  return parts.join(" ").toLowerCase().replace(/\s+/g, " ").trim().slice(0, MAX_CONTENT_CHARS);
+  content = "";
+  contentParts = 0;
+  contentLength = 0;
+  appendContent(argumentsValue, 0);
+  let text = content.toLowerCase();
+  content = "";
+  // Collapsing changes nothing when every space is a lone " ": most content skips the replacement.
+  if (NEEDS_COLLAPSE.test(text)) text = text.replace(/\s+/g, " ");
+  return text.trim().slice(0, MAX_CONTENT_CHARS);
+}
+
+/** Whitespace other than a lone " ". */
+const NEEDS_COLLAPSE = /[^\S ]|\s\s/;
+/** The values read so far by {@link appendContent}, joined by spaces, and how many and how long. */
+let content = "";
+let contentParts = 0;
+let contentLength = 0;
+
+function appendContent(value: unknown, depth: number): void {
+  if (contentLength >= MAX_CONTENT_CHARS) return;
+  if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+    const text = String(value);
+    content = contentParts === 0 ? text : `${content} ${text}`;
+    contentParts++;
+    contentLength += text.length + 1;
+    return;
+  }
+  if (depth >= 4 || value === null || typeof value !== "object") return;
+  if (Array.isArray(value)) {
+    for (const item of value) appendContent(item, depth + 1);
+    return;
+  }
+  const keys = Object.keys(value);
+  if (keys.length > 1) keys.sort();
+  for (const key of keys) appendContent((value as Record<string, unknown>)[key], depth + 1);
+}
+
+/**
+ * The characters {@link argumentContent} would join from `value` (each value and a space), or at least `enough` when
+ * there are that many: the count stops there.
+ */
+function valueChars(value: unknown, depth: number, enough: number, counted = 0): number {
+  if (counted >= enough) return counted;
+  if (typeof value === "string") return counted + value.length + 1;
+  if (typeof value === "number" || typeof value === "boolean") return counted + String(value).length + 1;
+  if (depth >= 4 || value === null || typeof value !== "object") return counted;
+  let total = counted;
+  const items = Array.isArray(value) ? value : Object.values(value);
+  for (const item of items) {
+    total = valueChars(item, depth + 1, enough, total);
+    if (total >= enough) break;
+  }
+  return total;
 }
 
 function distinct<T>(items: readonly T[], key: (item: T) => string, extra?: string): number {

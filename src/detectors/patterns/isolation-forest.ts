@@ -60,6 +60,8 @@ export class IsolationForest {
   private readonly feature: Int16Array;
   private readonly value: Float64Array;
   private readonly left: Int32Array;
+  /** `shortestRest[t]`: the shortest leaf path of tree t plus those of all later trees, the least they can add. */
+  private readonly shortestRest: Float64Array;
 
   private constructor(
     readonly dimensions: number,
@@ -71,6 +73,8 @@ export class IsolationForest {
     this.feature = new Int16Array(total);
     this.value = new Float64Array(total);
     this.left = new Int32Array(total);
+    this.shortestRest = new Float64Array(trees.length + 1);
+    const shortest = new Float64Array(trees.length).fill(Number.POSITIVE_INFINITY);
     let next = 0;
     trees.forEach((tree, number) => {
       this.roots[number] = next++;
@@ -79,6 +83,7 @@ export class IsolationForest {
         this.feature[at] = split;
         if (split < 0) {
           this.value[at] = depth + averagePathLength(tree.size[node]!);
+          if (this.value[at]! < shortest[number]!) shortest[number] = this.value[at]!;
           return;
         }
         this.value[at] = tree.threshold[node]!;
@@ -90,6 +95,9 @@ export class IsolationForest {
       };
       place(0, this.roots[number]!, 0);
     });
+    for (let tree = trees.length - 1; tree >= 0; tree--) {
+      this.shortestRest[tree] = this.shortestRest[tree + 1]! + shortest[tree]!;
+    }
   }
 
   /** Fits a forest to `rows` (each of the same length). Throws on empty input or rows of different lengths. */
@@ -106,6 +114,10 @@ export class IsolationForest {
     const heightLimit = Math.ceil(Math.log2(Math.max(2, size)));
     const built: FlatTree[] = [];
     const indexes = Array.from({ length: rows.length }, (_, index) => index);
+    // Column by column, so that a node's range of one feature is read from contiguous memory.
+    const columns = Array.from({ length: dimensions }, (_, dimension) =>
+      Float64Array.from(rows, (row) => row[dimension]!),
+    );
     for (let tree = 0; tree < trees; tree++) {
       // Partial Fisher-Yates: the first `size` slots become a sample without replacement.
       for (let slot = 0; slot < size; slot++) {
@@ -114,34 +126,58 @@ export class IsolationForest {
         indexes[slot] = indexes[pick]!;
         indexes[pick] = held;
       }
-      built.push(buildTree(rows, indexes.slice(0, size), heightLimit, dimensions, random));
+      built.push(buildTree(columns, Int32Array.from(indexes.slice(0, size)), heightLimit, random));
     }
     return new IsolationForest(dimensions, size, built);
   }
 
   /** The mean path length of `row` over the trees, E(h(x)). */
-  pathLength(row: readonly number[]): number {
-    const feature = this.feature;
-    const value = this.value;
-    const left = this.left;
+  pathLength(row: ArrayLike<number>): number {
     let total = 0;
-    for (let tree = 0; tree < this.roots.length; tree++) {
-      let node = this.roots[tree]!;
-      let split = feature[node]!;
-      while (split >= 0) {
-        node = left[node]! + ((row[split] ?? 0) < value[node]! ? 0 : 1);
-        split = feature[node]!;
-      }
-      total += value[node]!;
-    }
+    for (let tree = 0; tree < this.roots.length; tree++) total += this.treePath(tree, row);
     return total / this.roots.length;
   }
 
+  /** The path length of `row` in one tree (a leaf's value holds its depth plus the adjustment for its size). */
+  private treePath(tree: number, row: ArrayLike<number>): number {
+    const feature = this.feature;
+    const value = this.value;
+    const left = this.left;
+    let node = this.roots[tree]!;
+    let split = feature[node]!;
+    while (split >= 0) {
+      node = left[node]! + ((row[split] ?? 0) < value[node]! ? 0 : 1);
+      split = feature[node]!;
+    }
+    return value[node]!;
+  }
+
   /** The anomaly score 2^(-E(h(x)) / c(ψ)): near 1 for anomalies, about 0.5 or below for normal points. */
-  score(row: readonly number[]): number {
+  score(row: ArrayLike<number>): number {
     const normaliser = averagePathLength(this.sampleSize);
     if (normaliser === 0) return 0.5;
     return 2 ** (-this.pathLength(row) / normaliser);
+  }
+
+  /**
+   * {@link score} of `row` when it is at least `threshold`, and some lower number when it is not. Most points are
+   * normal: path lengths only add up, so once the trees walked so far make the mean path too long for the score
+   * to reach `threshold`, the other trees are skipped.
+   */
+  scoreReaching(row: ArrayLike<number>, threshold: number): number {
+    const normaliser = averagePathLength(this.sampleSize);
+    if (normaliser === 0) return 0.5;
+    const trees = this.roots.length;
+    // score ≥ threshold ⇔ total ≤ -log2(threshold) · normaliser · trees. The walk stops once the trees walked plus the
+    // shortest paths of the rest pass that; the margin keeps rounding on the safe side (a call stopped early is
+    // certainly below the threshold, a call near it gets its exact score).
+    const limit = threshold > 0 ? -Math.log2(threshold) * normaliser * trees * (1 + 1e-9) + 1e-9 : Infinity;
+    let total = 0;
+    for (let tree = 0; tree < trees; tree++) {
+      total += this.treePath(tree, row);
+      if (total + this.shortestRest[tree + 1]! > limit) return 0;
+    }
+    return 2 ** (-(total / trees) / normaliser);
   }
 
   toJSON(): IsolationForestJson {
@@ -205,13 +241,17 @@ function parseTree(value: unknown, dimensions: number): FlatTree | null {
   };
 }
 
+/**
+ * Grows one tree over the sample `members` (row numbers, reordered in place as nodes split them). `columns` holds the
+ * rows feature by feature.
+ */
 function buildTree(
-  rows: readonly (readonly number[])[],
-  sample: number[],
+  columns: readonly Float64Array[],
+  members: Int32Array,
   heightLimit: number,
-  dimensions: number,
   random: SeededRandom,
 ): FlatTree {
+  const dimensions = columns.length;
   const feature: number[] = [];
   const threshold: number[] = [];
   const left: number[] = [];
@@ -226,45 +266,46 @@ function buildTree(
     return feature.length - 1;
   };
   const candidates: number[] = [];
-  const minimums = new Float64Array(dimensions);
-  const maximums = new Float64Array(dimensions);
-  const grow = (node: number, members: number[], depth: number): void => {
-    size[node] = members.length;
-    if (depth >= heightLimit || members.length <= 1) return;
-    minimums.fill(Number.POSITIVE_INFINITY);
-    maximums.fill(Number.NEGATIVE_INFINITY);
-    for (const member of members) {
-      const row = rows[member]!;
-      for (let dimension = 0; dimension < dimensions; dimension++) {
-        const value = row[dimension]!;
-        if (value < minimums[dimension]!) minimums[dimension] = value;
-        if (value > maximums[dimension]!) maximums[dimension] = value;
-      }
-    }
+  // The node's points are members[start, end); a split moves the left ones to the front of that range.
+  const grow = (node: number, start: number, end: number, depth: number): void => {
+    size[node] = end - start;
+    if (depth >= heightLimit || end - start <= 1) return;
     // Only features that still vary can split; a node whose points are all equal is a leaf.
     candidates.length = 0;
     for (let dimension = 0; dimension < dimensions; dimension++) {
-      if (maximums[dimension]! > minimums[dimension]!) candidates.push(dimension);
+      if (varies(columns[dimension]!, members, start, end)) candidates.push(dimension);
     }
     if (candidates.length === 0) return;
     const chosen = candidates[random.integer(candidates.length)]!;
-    const low = minimums[chosen]!;
-    const high = maximums[chosen]!;
+    const column = columns[chosen]!;
+    let low = Number.POSITIVE_INFINITY;
+    let high = Number.NEGATIVE_INFINITY;
+    for (let slot = start; slot < end; slot++) {
+      const value = column[members[slot]!]!;
+      if (value < low) low = value;
+      if (value > high) high = value;
+    }
     let split = low + random.next() * (high - low);
     if (split <= low) split = (low + high) / 2;
-    const leftMembers: number[] = [];
-    const rightMembers: number[] = [];
-    for (const member of members) (rows[member]![chosen]! < split ? leftMembers : rightMembers).push(member);
+    let boundary = start;
+    for (let slot = start; slot < end; slot++) {
+      const member = members[slot]!;
+      if (column[member]! < split) {
+        members[slot] = members[boundary]!;
+        members[boundary] = member;
+        boundary++;
+      }
+    }
     feature[node] = chosen;
     threshold[node] = split;
     const leftNode = addNode();
     const rightNode = addNode();
     left[node] = leftNode;
     right[node] = rightNode;
-    grow(leftNode, leftMembers, depth + 1);
-    grow(rightNode, rightMembers, depth + 1);
+    grow(leftNode, start, boundary, depth + 1);
+    grow(rightNode, boundary, end, depth + 1);
   };
-  grow(addNode(), sample, 0);
+  grow(addNode(), 0, members.length, 0);
   return {
     feature: Int16Array.from(feature),
     threshold: Float64Array.from(threshold),
@@ -272,4 +313,19 @@ function buildTree(
     right: Int32Array.from(right),
     size: Int32Array.from(size),
   };
+}
+
+/**
+ * True when the members[start, end) of `column` hold two different numbers (their maximum is above their minimum;
+ * NaN is no number). Stops at the first difference: most features that vary do so among the first few points.
+ */
+function varies(column: Float64Array, members: Int32Array, start: number, end: number): boolean {
+  let slot = start;
+  let reference = Number.NaN;
+  while (slot < end && Number.isNaN(reference)) reference = column[members[slot++]!]!;
+  for (; slot < end; slot++) {
+    const value = column[members[slot]!]!;
+    if (value !== reference && !Number.isNaN(value)) return true;
+  }
+  return false;
 }

@@ -1,6 +1,6 @@
 import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
-import { type Finding, findingOrigin, type Severity } from "../../core/finding.js";
+import { type Finding, type FindingOrigin, findingOrigin, type Severity } from "../../core/finding.js";
 import { argumentStrings, outboundDestination, textEntropy } from "./call-traits.js";
 
 /** Options of {@link SlowExfiltrationDetector}. */
@@ -150,30 +150,33 @@ export class SlowExfiltrationDetector implements Detector {
   ): Finding {
     const share = state.encodedChars / Math.max(1, state.argumentChars);
     const score = Math.min(1, 0.4 + 0.03 * state.calls + state.encodedChars / 20_000 + 0.2 * share);
-    return {
-      ...findingOrigin(exchange, position.call_index, DETECTOR_NAME),
-      category: "slow_exfiltration",
-      severity,
-      score: Math.round(score * 1000) / 1000,
-      message: `${state.calls} outbound calls sent ${state.encodedChars} characters of encoded, high-entropy data to ${destination} in chunks of at most ${state.largestCallChars} (threshold ${this.mediumCalls} calls and ${this.mediumBytes} characters per destination); block the destination and inspect what was encoded.`,
-      evidence: {
-        destination,
-        call_indexes: [...state.callIndexes],
-        chunk_calls: state.calls,
-        encoded_chars: state.encodedChars,
-        largest_call_chars: state.largestCallChars,
-        encoded_share: Math.round(share * 1000) / 1000,
-        samples: [...state.samples],
-        thresholds: {
-          medium_calls: this.mediumCalls,
-          medium_chars: this.mediumBytes,
-          high_calls: this.highCalls,
-          high_chars: this.highBytes,
-          high_encoded_share: this.highShare,
+    // Object.assign, not a spread of the origin: V8 copies a spread object far more slowly.
+    return Object.assign<FindingOrigin, Omit<Finding, keyof FindingOrigin>>(
+      findingOrigin(exchange, position.call_index, DETECTOR_NAME),
+      {
+        category: "slow_exfiltration",
+        severity,
+        score: Math.round(score * 1000) / 1000,
+        message: `${state.calls} outbound calls sent ${state.encodedChars} characters of encoded, high-entropy data to ${destination} in chunks of at most ${state.largestCallChars} (threshold ${this.mediumCalls} calls and ${this.mediumBytes} characters per destination); block the destination and inspect what was encoded.`,
+        evidence: {
+          destination,
+          call_indexes: [...state.callIndexes],
+          chunk_calls: state.calls,
+          encoded_chars: state.encodedChars,
+          largest_call_chars: state.largestCallChars,
+          encoded_share: Math.round(share * 1000) / 1000,
+          samples: [...state.samples],
+          thresholds: {
+            medium_calls: this.mediumCalls,
+            medium_chars: this.mediumBytes,
+            high_calls: this.highCalls,
+            high_chars: this.highBytes,
+            high_encoded_share: this.highShare,
+          },
+          baseline: "outbound calls carry no encoded payload",
         },
-        baseline: "outbound calls carry no encoded payload",
       },
-    };
+    );
   }
 }
 
