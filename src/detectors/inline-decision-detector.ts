@@ -148,13 +148,12 @@ export class InlineDecisionDetector implements Detector {
     message: string,
     ...decisions: InlineDecision[]
   ): Finding {
-    return {
-      ...findingOrigin(exchange, position.call_index, DETECTOR_NAME),
+    return Object.assign(findingOrigin(exchange, position.call_index, DETECTOR_NAME), {
       category,
       severity,
       score,
       message,
       evidence: { decisions, exchange_index: position.index, request_id: exchange.request_id ?? null },
-    };
+    });
   }
 }

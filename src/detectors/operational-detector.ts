@@ -74,19 +74,20 @@ export class OperationalDetector implements Detector {
     } else {
       return;
     }
-    emit({
-      ...this.base(exchange, position.call_index),
-      severity,
-      score: 1,
-      message: `${describeExchange(exchange)}: ${what} (${this.inline(error.message)})`,
-      evidence: {
-        kind,
-        call_index: position.call_index,
-        index: position.index,
-        method: exchange.method,
-        error: this.errorEvidence(error),
-      },
-    });
+    emit(
+      Object.assign(this.base(exchange, position.call_index), {
+        severity,
+        score: 1,
+        message: `${describeExchange(exchange)}: ${what} (${this.inline(error.message)})`,
+        evidence: {
+          kind,
+          call_index: position.call_index,
+          index: position.index,
+          method: exchange.method,
+          error: this.errorEvidence(error),
+        },
+      }),
+    );
   }
 
   endSession(session: string): void {
@@ -125,29 +126,27 @@ export class OperationalDetector implements Detector {
     if (streak.reported || streak.call_indexes.length < this.threshold) return;
     streak.reported = true;
     const calls = streak.call_indexes.slice(0, this.threshold);
-    emit({
-      ...this.base(exchange, callIndex),
-      severity: "medium",
-      score: 1,
-      message: `tool ${tool} failed ${calls.length} times in a row in this session (calls ${calls.join(", ")}); last error: ${this.inline(error.message)}`,
-      evidence: {
-        kind: "failing_tool",
-        call_index: callIndex,
-        call_indexes: calls,
-        consecutive_failures: calls.length,
-        errors: streak.errors.map((item) => this.errorEvidence(item)),
-      },
-    });
+    emit(
+      Object.assign(this.base(exchange, callIndex), {
+        severity: "medium" as const,
+        score: 1,
+        message: `tool ${tool} failed ${calls.length} times in a row in this session (calls ${calls.join(", ")}); last error: ${this.inline(error.message)}`,
+        evidence: {
+          kind: "failing_tool",
+          call_index: callIndex,
+          call_indexes: calls,
+          consecutive_failures: calls.length,
+          errors: streak.errors.map((item) => this.errorEvidence(item)),
+        },
+      }),
+    );
   }
 
   private base(
     exchange: CapturedExchange,
     callIndex: number | null,
   ): Omit<Finding, "severity" | "score" | "message" | "evidence"> {
-    return {
-      ...findingOrigin(exchange, callIndex, DETECTOR_NAME),
-      category: "operational",
-    };
+    return Object.assign(findingOrigin(exchange, callIndex, DETECTOR_NAME), { category: "operational" as const });
   }
 
   private errorEvidence(error: ExchangeError): Record<string, unknown> {

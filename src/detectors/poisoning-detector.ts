@@ -137,8 +137,7 @@ export class PoisoningDetector implements Detector {
     tool: string | null = exchange.tool ?? null,
   ): Finding {
     const top = verdict.signals[0];
-    return {
-      ...this.base(exchange, position, tool),
+    return Object.assign(this.base(exchange, position, tool), {
       score: verdict.score,
       message: `${what} carries instructions aimed at the model: ${verdict.explanation}`,
       evidence: {
@@ -156,7 +155,7 @@ export class PoisoningDetector implements Detector {
           score: signal.score ?? null,
         })),
       },
-    };
+    });
   }
 
   private decidedFinding(
@@ -166,8 +165,7 @@ export class PoisoningDetector implements Detector {
     what: string,
     tool: string | null = exchange.tool ?? null,
   ): Finding {
-    return {
-      ...this.base(exchange, position, tool),
+    return Object.assign(this.base(exchange, position, tool), {
       score: DECIDED_SCORE,
       message: `${what} carries instructions aimed at the model (inline defence: ${decision.action}): ${decision.reason}`,
       evidence: {
@@ -178,7 +176,7 @@ export class PoisoningDetector implements Detector {
         rule: decision.rule ?? null,
         reason: decision.reason,
       },
-    };
+    });
   }
 
   private base(
@@ -186,10 +184,9 @@ export class PoisoningDetector implements Detector {
     position: ExchangePosition,
     tool: string | null,
   ): Omit<Finding, "score" | "message" | "evidence"> {
-    return {
-      ...findingOrigin(exchange, position.call_index, DETECTOR_NAME, tool),
-      category: "tool_poisoning",
-      severity: "high",
-    };
+    return Object.assign(findingOrigin(exchange, position.call_index, DETECTOR_NAME, tool), {
+      category: "tool_poisoning" as const,
+      severity: "high" as const,
+    });
   }
 }
