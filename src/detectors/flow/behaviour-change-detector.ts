@@ -40,6 +40,10 @@ export class BehaviourChangeDetector implements Detector {
     if (since > WINDOW_CALLS || !(call.new_tool || call.new_destinations.length > 0)) return;
     const traced = call.trace.flows.filter((flow) => flow.poisoned);
     const reported = this.reported.get(call.session) ?? 0;
+    const high = traced.length > 0 && (reported & 2) === 0;
+    const medium = traced.length === 0 && call.new_tool && isHighRisk(call.capabilities) && (reported & 1) === 0;
+    // Most calls in the window raise nothing (the session already had its finding): no message or evidence for them.
+    if (!high && !medium) return;
     const kinds = describeCapabilities(call.capabilities);
     const departures: string[] = [];
     if (call.new_tool) {
@@ -62,7 +66,7 @@ export class BehaviourChangeDetector implements Detector {
       baseline:
         "the tools and destinations of this session before the poisoned result; the agent type's tools in the baseline traffic",
     };
-    if (traced.length > 0 && (reported & 2) === 0) {
+    if (high) {
       this.reported.set(call.session, reported | 2);
       emit(
         flowFinding(
@@ -78,7 +82,7 @@ export class BehaviourChangeDetector implements Detector {
       );
       return;
     }
-    if (traced.length === 0 && call.new_tool && isHighRisk(call.capabilities) && (reported & 1) === 0) {
+    if (medium) {
       this.reported.set(call.session, reported | 1);
       emit(
         flowFinding(

@@ -6,7 +6,7 @@ import {
   forEachShingle,
   hashValue,
   normalizeValue,
-  wordsOf,
+  wordHashes,
 } from "./value-tokens.js";
 
 /** One earlier result that values of a call's arguments came from. */
@@ -95,6 +95,11 @@ const TABLE_SIZE = 1024;
 const GENERATION_LIMIT = TABLE_SIZE / 2;
 const KNOWN_SIZE = 512;
 const KNOWN_LIMIT = KNOWN_SIZE / 2;
+/**
+ * Fewest slots of a table: a session's tables are sized for the hashes they hold (most sessions are a few
+ * calls long and hold a few hundred), so they reach their full size only in long sessions.
+ */
+const SMALLEST_TABLE_SIZE = 8;
 const SOURCE_RING = 64;
 const SEQUENCE_MASK = 0xffff;
 
@@ -110,45 +115,94 @@ const MAX_ARGUMENT_CHARS = 4096;
 const MAX_WHOLE_VALUE = 256;
 const MAX_VALUES_PER_FLOW = 4;
 
-/** An open-addressing table of 31-bit hashes to (source sequence, flags): 8 KB, no objects. */
+/**
+ * An open-addressing table of 31-bit hashes (never 0) to 32-bit values, keys and values side by side in one
+ * array, at most half full: it doubles at half load up to `maximumSize` slots, past which the owner retires
+ * or clears it. What it answers does not depend on its size.
+ */
 class HashTable {
-  readonly keys = new Int32Array(TABLE_SIZE);
-  readonly values = new Uint32Array(TABLE_SIZE);
+  private slots: Int32Array;
+  private mask: number;
+  private readonly maximumSize: number;
   count = 0;
 
-  get(hash: number): number {
-    let slot = hash & (TABLE_SIZE - 1);
+  constructor(initialSize: number, maximumSize: number) {
+    this.slots = new Int32Array(initialSize * 2);
+    this.mask = initialSize - 1;
+    this.maximumSize = maximumSize;
+  }
+
+  /** Makes room for `more` hashes (up to the maximum size), so that adding them does not grow the table step by step. */
+  reserve(more: number): void {
+    const wanted = Math.min(this.maximumSize, (this.count + more) * 2);
+    let size = this.mask + 1;
+    while (size < wanted) size *= 2;
+    if (size > this.mask + 1) this.resize(size);
+  }
+
+  /** The value kept for `hash`, or `missing`. */
+  get(hash: number, missing: number): number {
+    const slots = this.slots;
+    let slot = hash & this.mask;
     for (;;) {
-      const key = this.keys[slot]!;
-      if (key === 0) return 0;
-      if (key === hash) return this.values[slot]!;
-      slot = (slot + 1) & (TABLE_SIZE - 1);
+      const key = slots[slot * 2]!;
+      if (key === 0) return missing;
+      if (key === hash) return slots[slot * 2 + 1]!;
+      slot = (slot + 1) & this.mask;
     }
   }
 
-  /** Keeps the first source of a value unless the new one is stronger evidence (poisoned, an instruction). */
-  put(hash: number, value: number): void {
-    let slot = hash & (TABLE_SIZE - 1);
+  /** The slot holding `hash`, or the empty slot where it goes. */
+  slotOf(hash: number): number {
+    const slots = this.slots;
+    let slot = hash & this.mask;
     for (;;) {
-      const key = this.keys[slot]!;
-      if (key === 0) {
-        this.keys[slot] = hash;
-        this.values[slot] = value;
-        this.count++;
-        return;
-      }
-      if (key === hash) {
-        const old = this.values[slot]!;
-        if (strength(value) > strength(old)) this.values[slot] = value;
-        return;
-      }
-      slot = (slot + 1) & (TABLE_SIZE - 1);
+      const key = slots[slot * 2]!;
+      if (key === 0 || key === hash) return slot;
+      slot = (slot + 1) & this.mask;
     }
+  }
+
+  has(slot: number): boolean {
+    return this.slots[slot * 2] !== 0;
+  }
+
+  valueAt(slot: number): number {
+    return this.slots[slot * 2 + 1]!;
+  }
+
+  setValueAt(slot: number, value: number): void {
+    this.slots[slot * 2 + 1] = value;
+  }
+
+  /** Adds `hash`, which {@link slotOf} found missing at `slot`. */
+  insert(slot: number, hash: number, value: number): void {
+    if ((this.count + 1) * 2 > this.mask + 1 && this.mask + 1 < this.maximumSize) {
+      this.resize((this.mask + 1) * 2);
+      slot = this.slotOf(hash);
+    }
+    this.slots[slot * 2] = hash;
+    this.slots[slot * 2 + 1] = value;
+    this.count++;
   }
 
   clear(): void {
-    this.keys.fill(0);
+    this.slots.fill(0);
     this.count = 0;
+  }
+
+  private resize(size: number): void {
+    const old = this.slots;
+    this.slots = new Int32Array(size * 2);
+    this.mask = size - 1;
+    for (let index = 0; index < old.length; index += 2) {
+      const key = old[index]!;
+      if (key === 0) continue;
+      let slot = key & this.mask;
+      while (this.slots[slot * 2] !== 0) slot = (slot + 1) & this.mask;
+      this.slots[slot * 2] = key;
+      this.slots[slot * 2 + 1] = old[index + 1]!;
+    }
   }
 }
 
@@ -163,32 +217,41 @@ interface Source {
   poisoned: boolean;
 }
 
-/** What one session keeps: about 20 KB whatever the traffic. */
+/** What one session keeps: about 20 KB at most whatever the traffic, a few KB for a short session. */
 class SessionFlows {
-  current = new HashTable();
+  /** Hashes of results' values to (source sequence, flags). */
+  current = new HashTable(SMALLEST_TABLE_SIZE, TABLE_SIZE);
   previous: HashTable | null = null;
-  readonly sources: (Source | undefined)[] = new Array(SOURCE_RING);
+  /** The last {@link SOURCE_RING} results, by sequence; filled in order, so it never has holes. */
+  readonly sources: Source[] = [];
   sequence = 0;
-  /** Values seen in the session's arguments, with the call that first carried them. */
-  readonly knownKeys = new Int32Array(KNOWN_SIZE);
-  readonly knownCalls = new Int32Array(KNOWN_SIZE);
-  knownCount = 0;
+  /** Values seen in the session's arguments, with the call that first carried them; made at the first call. */
+  known: HashTable | null = null;
 
+  /** Keeps the first source of a value unless the new one is stronger evidence (poisoned, an instruction). */
   put(hash: number, value: number): void {
     if (this.current.count >= GENERATION_LIMIT) {
       // The oldest generation goes: values of recent results are the ones later calls use.
-      const retired = this.previous ?? new HashTable();
+      const retired = this.previous ?? new HashTable(TABLE_SIZE, TABLE_SIZE);
       retired.clear();
       this.previous = this.current;
       this.current = retired;
     }
-    this.current.put(hash, value);
+    const table = this.current;
+    const slot = table.slotOf(hash);
+    if (!table.has(slot)) table.insert(slot, hash, value);
+    else if (strength(value) > strength(table.valueAt(slot))) table.setValueAt(slot, value);
+  }
+
+  /** Makes room for `more` hashes of results in the current generation. */
+  reserve(more: number): void {
+    this.current.reserve(Math.min(more, GENERATION_LIMIT));
   }
 
   get(hash: number): number {
-    const value = this.current.get(hash);
+    const value = this.current.get(hash, 0);
     if (value !== 0) return value;
-    return this.previous?.get(hash) ?? 0;
+    return this.previous?.get(hash, 0) ?? 0;
   }
 
   source(value: number): Source | undefined {
@@ -199,32 +262,15 @@ class SessionFlows {
 
   /** The call that first carried `hash` in its arguments, or -1. */
   knownAt(hash: number): number {
-    let slot = hash & (KNOWN_SIZE - 1);
-    for (;;) {
-      const key = this.knownKeys[slot]!;
-      if (key === 0) return -1;
-      if (key === hash) return this.knownCalls[slot]!;
-      slot = (slot + 1) & (KNOWN_SIZE - 1);
-    }
+    return this.known === null ? -1 : this.known.get(hash, -1);
   }
 
   remember(hash: number, callIndex: number): void {
-    if (this.knownCount >= KNOWN_LIMIT) {
-      this.knownKeys.fill(0);
-      this.knownCount = 0;
-    }
-    let slot = hash & (KNOWN_SIZE - 1);
-    for (;;) {
-      const key = this.knownKeys[slot]!;
-      if (key === hash) return;
-      if (key === 0) {
-        this.knownKeys[slot] = hash;
-        this.knownCalls[slot] = callIndex;
-        this.knownCount++;
-        return;
-      }
-      slot = (slot + 1) & (KNOWN_SIZE - 1);
-    }
+    this.known ??= new HashTable(SMALLEST_TABLE_SIZE, KNOWN_SIZE);
+    const known = this.known;
+    if (known.count >= KNOWN_LIMIT) known.clear();
+    const slot = known.slotOf(hash);
+    if (!known.has(slot)) known.insert(slot, hash, callIndex);
   }
 }
 
@@ -246,9 +292,9 @@ interface PendingFlow {
  * spacing and punctuation). A value the session's arguments carried before the result existed came from
  * the user, not from the result, and is not a flow.
  *
- * Memory is fixed per session (two generations of 1,024 hashes, the oldest dropped, plus 512 argument
- * hashes): about 20 KB. Synchronous and never throws on odd input, so the inline guard can call it before
- * forwarding a call.
+ * Memory is bounded per session (two generations of at most 1,024 hash slots, the oldest dropped, plus 512
+ * argument hashes; tables sized to what they hold): about 20 KB at most. Synchronous and never throws on odd
+ * input, so the inline guard can call it before forwarding a call.
  */
 export class DataFlowTracker {
   private readonly sessions = new Map<string, SessionFlows>();
@@ -259,6 +305,8 @@ export class DataFlowTracker {
   private readonly maxShingles: number;
   private readonly maxScoredSegments: number;
   private readonly memo: TextMemo<ResultFingerprint>;
+  /** Where {@link fingerprint} collects a result's hashes (as many as the limits let it find). */
+  private readonly scratch: { identifiers: Int32Array; starts: Int32Array; shingles: Int32Array };
 
   constructor(options: DataFlowTrackerOptions = {}) {
     this.scorer = options.scorer ?? null;
@@ -268,6 +316,7 @@ export class DataFlowTracker {
     this.maxShingles = options.max_shingles_per_result ?? 192;
     this.maxScoredSegments = options.max_scored_segments ?? 24;
     this.memo = new TextMemo(options.fingerprint_memo_bytes ?? 32 * 1024 * 1024);
+    this.scratch = { identifiers: new Int32Array(256), starts: new Int32Array(256), shingles: new Int32Array(256) };
   }
 
   /** Sessions with state. */
@@ -284,6 +333,7 @@ export class DataFlowTracker {
     const sequence = state.sequence++ & SEQUENCE_MASK;
     state.sources[sequence % SOURCE_RING] = { sequence, call_index: callIndex, tool, poisoned };
     const base = (sequence << 8) | (poisoned ? POISONED_FLAG : 0);
+    state.reserve(print.identifiers.length + print.shingles.length + (poisoned ? print.instruction_words!.length : 0));
     const identifiers = print.identifiers;
     for (let index = 0; index < identifiers.length; index++) {
       const instruction = inInstruction !== null && inInstruction[index] === 1;
@@ -310,18 +360,26 @@ export class DataFlowTracker {
   private fingerprint(text: string): ResultFingerprint {
     const known = this.memo.get(text);
     if (known !== undefined) return known;
-    const identifiers: number[] = [];
-    const starts: number[] = [];
+    // Collected in the tracker's scratch arrays, then copied at their exact size into the fingerprint.
+    const scratch = this.scratch;
+    let identifierCount = 0;
     forEachIdentifierHash(text, this.maxResultChars, this.maxIdentifiers, (hash, start) => {
-      identifiers.push(hash);
-      starts.push(start);
+      if (identifierCount === scratch.identifiers.length) {
+        scratch.identifiers = grown(scratch.identifiers);
+        scratch.starts = grown(scratch.starts);
+      }
+      scratch.identifiers[identifierCount] = hash;
+      scratch.starts[identifierCount++] = start;
     });
-    const shingles: number[] = [];
-    forEachShingle(text, this.maxResultChars, this.maxShingles, (hash) => shingles.push(hash));
+    let shingleCount = 0;
+    forEachShingle(text, this.maxResultChars, this.maxShingles, (hash) => {
+      if (shingleCount === scratch.shingles.length) scratch.shingles = grown(scratch.shingles);
+      scratch.shingles[shingleCount++] = hash;
+    });
     const print: ResultFingerprint = {
-      identifiers: Int32Array.from(identifiers),
-      starts: Int32Array.from(starts),
-      shingles: Int32Array.from(shingles),
+      identifiers: Int32Array.from(scratch.identifiers.subarray(0, identifierCount)),
+      starts: Int32Array.from(scratch.starts.subarray(0, identifierCount)),
+      shingles: Int32Array.from(scratch.shingles.subarray(0, shingleCount)),
       plain_instructions: null,
       poisoned_instructions: null,
       instruction_words: null,
@@ -350,7 +408,7 @@ export class DataFlowTracker {
       print.poisoned_instructions = flags;
       const words: number[] = [];
       for (const span of spans) {
-        for (const word of wordsOf(text.slice(span.start, span.end), 64)) words.push(hashValue(word));
+        for (const hash of wordHashes(text.slice(span.start, span.end), 64)) words.push(hash);
       }
       print.instruction_words = Int32Array.from(words);
     } else print.plain_instructions = flags;
@@ -368,19 +426,23 @@ export class DataFlowTracker {
   ): FlowTrace {
     if (args === null || args === undefined) return { flows: [], bytes: 0 };
     const state = this.state(session);
-    const pending = new Map<number, PendingFlow>();
+    // Most calls trace to nothing: the map is made at the first flow.
+    let pending: Map<number, PendingFlow> | null = null;
     const remembered: number[] = [];
     let bytes = 0;
     let budget = MAX_ARGUMENT_VALUES;
-    const match = (key: string, hash: number, shown: string, accept: number, exact: boolean): boolean => {
+    // The flow a value of argument `key` came from, or `null`; the caller adds the value shown as evidence, made
+    // only when the flow has room for it (most lookups find nothing, and a string per lookup is most of their cost).
+    const match = (key: string, hash: number, accept: number, exact: boolean): PendingFlow | null => {
       const value = state.get(hash);
-      if (value === 0 || (value & accept) === 0) return false;
+      if (value === 0 || (value & accept) === 0) return null;
       const source = state.source(value);
-      if (source === undefined || source.call_index >= callIndex) return false;
+      if (source === undefined || source.call_index >= callIndex) return null;
       if (exact) {
         const known = state.knownAt(hash);
-        if (known !== -1 && known <= source.call_index) return false;
+        if (known !== -1 && known <= source.call_index) return null;
       }
+      pending ??= new Map();
       let flow = pending.get(source.sequence);
       if (flow === undefined) {
         flow = { source, values: [], exact: false, instruction: false, arguments: [] };
@@ -388,40 +450,55 @@ export class DataFlowTracker {
       }
       flow.exact ||= exact;
       flow.instruction ||= (value & INSTRUCTION_FLAG) !== 0;
-      if (flow.values.length < MAX_VALUES_PER_FLOW && !flow.values.includes(shown)) flow.values.push(shown);
       if (!flow.arguments.includes(key)) flow.arguments.push(key);
-      return true;
+      return flow;
     };
-    const visit = (key: string, raw: string): void => {
+    // The argument value being read, shared with the two callbacks below (made once per call, not per value).
+    let key = "";
+    let text = "";
+    let whole = "";
+    let coveredUntil = 0;
+    const onIdentifier = (value: string): void => {
+      if (value === whole) return;
+      const hash = hashValue(value);
+      remembered.push(hash);
+      const flow = match(key, hash, IDENTIFIER_FLAG, true);
+      if (flow === null) return;
+      if (flow.values.length < MAX_VALUES_PER_FLOW) addShown(flow, clipValue(value));
+      bytes += value.length;
+    };
+    const onShingle = (hash: number, start: number, end: number): void => {
+      const flow = match(key, hash, SHINGLE_FLAG, false);
+      if (flow === null) return;
+      if (flow.values.length < MAX_VALUES_PER_FLOW) addShown(flow, clipValue(text.slice(start, end)));
+      bytes += end - Math.max(start, coveredUntil);
+      coveredUntil = end;
+    };
+    const visit = (argument: string, raw: string): void => {
       if (budget-- <= 0) return;
-      const text = raw.length > MAX_ARGUMENT_CHARS ? raw.slice(0, MAX_ARGUMENT_CHARS) : raw;
-      const whole = normalizeValue(text);
+      key = argument;
+      text = raw.length > MAX_ARGUMENT_CHARS ? raw.slice(0, MAX_ARGUMENT_CHARS) : raw;
+      whole = normalizeValue(text);
       if (whole.length === 0) return;
       if (whole.length <= MAX_WHOLE_VALUE) {
         const hash = hashValue(whole);
         remembered.push(hash);
         const single = !whole.includes(" ");
-        if (match(key, hash, clipValue(whole), IDENTIFIER_FLAG | INSTRUCTION_FLAG | (single ? WORD_FLAG : 0), true)) {
+        const flow = match(key, hash, IDENTIFIER_FLAG | INSTRUCTION_FLAG | (single ? WORD_FLAG : 0), true);
+        if (flow !== null) {
+          if (flow.values.length < MAX_VALUES_PER_FLOW) addShown(flow, clipValue(whole));
           bytes += whole.length;
           return;
         }
       }
-      forEachIdentifier(text, MAX_ARGUMENT_CHARS, 32, (value) => {
-        if (value === whole) return;
-        const hash = hashValue(value);
-        remembered.push(hash);
-        if (match(key, hash, clipValue(value), IDENTIFIER_FLAG, true)) bytes += value.length;
-      });
-      let coveredUntil = 0;
-      forEachShingle(text, MAX_ARGUMENT_CHARS, 64, (hash, start, end) => {
-        if (!match(key, hash, clipValue(text.slice(start, end)), SHINGLE_FLAG, false)) return;
-        bytes += end - Math.max(start, coveredUntil);
-        coveredUntil = end;
-      });
+      forEachIdentifier(text, MAX_ARGUMENT_CHARS, 32, onIdentifier);
+      coveredUntil = 0;
+      forEachShingle(text, MAX_ARGUMENT_CHARS, 64, onShingle);
     };
-    for (const [key, value] of Object.entries(args)) walk(value, 0, (text) => visit(key, text));
+    for (const name of Object.keys(args)) walk(args[name], 0, name, visit);
     for (const hash of remembered) state.remember(hash, callIndex);
-    const flows: FlowSourceMatch[] = [...pending.values()]
+    if (pending === null) return { flows: [], bytes };
+    const flows: FlowSourceMatch[] = [...(pending as Map<number, PendingFlow>).values()]
       .sort((a, b) => a.source.call_index - b.source.call_index)
       .map((flow) => ({
         from_call: flow.source.call_index,
@@ -489,11 +566,26 @@ export class DataFlowTracker {
   }
 }
 
+/** A copy of `array` twice as long. */
+function grown(array: Int32Array): Int32Array {
+  const larger = new Int32Array(array.length * 2);
+  larger.set(array);
+  return larger;
+}
+
+/** Adds a value to a flow's evidence unless it is there already. */
+function addShown(flow: PendingFlow, shown: string): void {
+  if (!flow.values.includes(shown)) flow.values.push(shown);
+}
+
 /** Calls `visit` for each string (and number) in a JSON value, depth-first, to a bounded depth. */
-function walk(value: unknown, depth: number, visit: (text: string) => void): void {
-  if (typeof value === "string") visit(value);
-  else if (typeof value === "number" && Number.isFinite(value)) visit(String(value));
+function walk(value: unknown, depth: number, key: string, visit: (key: string, text: string) => void): void {
+  if (typeof value === "string") visit(key, value);
+  else if (typeof value === "number" && Number.isFinite(value)) visit(key, String(value));
   else if (depth >= 6 || value === null || typeof value !== "object") return;
-  else if (Array.isArray(value)) for (const item of value.slice(0, 64)) walk(item, depth + 1, visit);
-  else for (const item of Object.values(value as Record<string, unknown>).slice(0, 64)) walk(item, depth + 1, visit);
+  else {
+    const items = Array.isArray(value) ? value : Object.values(value as Record<string, unknown>);
+    const count = Math.min(items.length, 64);
+    for (let index = 0; index < count; index++) walk(items[index], depth + 1, key, visit);
+  }
 }

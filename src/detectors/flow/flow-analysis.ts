@@ -128,6 +128,12 @@ interface ResultScan {
   secret_hashes: number[];
 }
 
+/** The capabilities of one tool called with one list of argument names. */
+interface CapabilityShape {
+  names: readonly string[] | null;
+  capabilities: ToolCapabilities;
+}
+
 interface SessionFacts {
   tools: Set<string>;
   destinations: Set<number>;
@@ -140,17 +146,21 @@ interface SessionFacts {
  * The shared work of the flow detectors: for each `tools/call`, traces its arguments to earlier results
  * ({@link DataFlowTracker}), reads what the call can do ({@link toolCapabilities}), and classifies its result
  * (poisoned? secrets or personal data?), once, whichever detector asks first. Per session it keeps the
- * tracker's fixed tables and a few bounded lists (tools, destination hashes, poisoned results, sensitive
+ * tracker's bounded tables and a few bounded lists (tools, destination hashes, poisoned results, sensitive
  * reads): about 26 KB at most, dropped at `endSession`.
  */
 export class FlowAnalysis {
   readonly tracker: DataFlowTracker;
   private readonly verdicts: PoisoningVerdictSource;
   private readonly dlp: DlpEngine | null;
+  /** Whether the DLP engine finds the same in a text whatever the server and tool (no allow-lists). */
+  private readonly scanContextFree: boolean = false;
   private readonly sessions = new Map<string, SessionFacts>();
   private readonly baselineTools = new Map<string, Set<string>>();
   private readonly scans: TextMemo<ResultScan>;
-  private readonly capabilities = new Map<string, ToolCapabilities>();
+  /** Per tool, the capabilities of each list of argument names seen (frozen: every analysis shares them). */
+  private readonly capabilities = new Map<string, CapabilityShape[]>();
+  private capabilityShapes = 0;
   private lastExchange: CapturedExchange | null = null;
   private lastAnalysis: CallAnalysis | null = null;
   private lastLearned: CapturedExchange | null = null;
@@ -160,7 +170,12 @@ export class FlowAnalysis {
       options.classifier ??
       (options.verdicts instanceof RecentPoisoningVerdicts ? options.verdicts.classifier : new PoisoningClassifier());
     this.verdicts = options.verdicts ?? new RecentPoisoningVerdicts(classifier);
-    this.dlp = options.dlp === undefined ? new DlpEngine(defaultDlpSettings()) : options.dlp;
+    if (options.dlp === undefined) {
+      const settings = defaultDlpSettings();
+      this.dlp = new DlpEngine(settings);
+      // Server and tool shape a scan only through the allow-lists: without any, one scan serves every context.
+      this.scanContextFree = settings.allow.length === 0;
+    } else this.dlp = options.dlp;
     this.scans = new TextMemo(options.scan_memo_bytes ?? 32 * 1024 * 1024);
     // The document kind is a pass over the whole text: worked out once per result, not once per sentence.
     let kindOf = "";
@@ -358,20 +373,32 @@ export class FlowAnalysis {
 
   /** {@link toolCapabilities}, which reads only the tool's and the arguments' names: worked out once per shape. */
   private capabilitiesOf(tool: string, args: Record<string, unknown> | null): ToolCapabilities {
-    const key = args === null ? tool : `${tool}\u0000${Object.keys(args).join("\u0000")}`;
-    let capabilities = this.capabilities.get(key);
-    if (capabilities === undefined) {
-      capabilities = toolCapabilities(tool, args);
-      // Tool and argument names come from peers: a flood of new shapes starts the memo over.
-      if (this.capabilities.size >= MAX_CAPABILITY_SHAPES) this.capabilities.clear();
-      this.capabilities.set(key, capabilities);
+    const names = args === null ? null : Object.keys(args);
+    let shapes = this.capabilities.get(tool);
+    if (shapes !== undefined) {
+      for (const shape of shapes) if (sameNames(shape.names, names)) return shape.capabilities;
     }
-    return { ...capabilities, destination_arguments: [...capabilities.destination_arguments] };
+    const capabilities = toolCapabilities(tool, args);
+    Object.freeze(capabilities.destination_arguments);
+    Object.freeze(capabilities);
+    // Tool and argument names come from peers: a flood of new shapes starts the memo over.
+    if (this.capabilityShapes >= MAX_CAPABILITY_SHAPES) {
+      this.capabilities.clear();
+      this.capabilityShapes = 0;
+      shapes = undefined;
+    }
+    if (shapes === undefined) {
+      shapes = [];
+      this.capabilities.set(tool, shapes);
+    }
+    shapes.push({ names, capabilities });
+    this.capabilityShapes++;
+    return capabilities;
   }
 
   /** What DLP finds in a result, once per distinct text (and server and tool, whose allow-lists apply). */
   private dlpScan(server: string, tool: string, text: string): ResultScan {
-    const context = `${server}\u0000${tool}`;
+    const context = this.scanContextFree ? "" : `${server}\u0000${tool}`;
     const known = this.scans.get(text);
     if (known !== undefined && known.context === context) return known;
     const scan: ResultScan = {
@@ -413,6 +440,14 @@ export class FlowAnalysis {
     });
     return [...types];
   }
+}
+
+/** Whether two lists of argument names are the same, in the same order (`null`: no arguments object). */
+function sameNames(a: readonly string[] | null, b: readonly string[] | null): boolean {
+  if (a === null || b === null) return a === b;
+  if (a.length !== b.length) return false;
+  for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false;
+  return true;
 }
 
 /** The first argument value that names a credential-looking path or resource, or `null`. */

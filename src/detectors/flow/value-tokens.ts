@@ -23,6 +23,24 @@ const WORD = /[\p{L}\p{N}]+/gu;
 
 /** Normalises a value for comparison: lower case, spacing collapsed, quotes and trailing punctuation dropped. */
 export function normalizeValue(value: string): string {
+  const length = value.length;
+  if (length > MAX_FAST_NORMALIZE) return normalizeString(value);
+  for (let index = 0; index < length; index++) if (value.charCodeAt(index) >= 128) return normalizeString(value);
+  // ASCII: the character scanner's normalisation, and no new string when the value is normalised already.
+  const kept = normalizeInto(value, 0, length);
+  if (kept === length) {
+    let same = true;
+    for (let index = 0; index < length && same; index++) same = normalized[index] === value.charCodeAt(index);
+    if (same) return value;
+  }
+  return normalizedString(0, kept);
+}
+
+/** Longest value {@link normalizeValue} normalises with the character scanner (a string is made from codes). */
+const MAX_FAST_NORMALIZE = 4096;
+
+/** {@link normalizeValue} with string functions: the reference, and the way for text beyond ASCII. */
+function normalizeString(value: string): string {
   let text = value.trim().replace(LEADING, "").replace(TRAILING, "").toLowerCase();
   if (PHONE_LIKE.test(text)) text = text.replace(/[^\d+]/g, "");
   else if (/\s/.test(text)) text = text.replace(/\s+/g, " ");
@@ -270,32 +288,45 @@ function normalizedStartsWith(length: number, prefix: string): boolean {
   return true;
 }
 
-/** The values one pass found, in order of offset. */
+/** `normalized[from, to)` as a string: what `normalizeValue` gives for the ASCII range it was written from. */
+function normalizedString(from: number, to: number): string {
+  return String.fromCharCode.apply(null, normalized.subarray(from, to) as unknown as number[]);
+}
+
+/**
+ * The values one pass found, in order of offset. Reused from scan to scan (see {@link takeFoundValues}): the
+ * lists are overwritten up to `count`, so a scan allocates nothing but the values' strings.
+ */
 class FoundValues {
   readonly starts: number[] = [];
   readonly hashes: number[] = [];
   /** The normalised values, only when asked for (evidence, arguments); hashes are enough for results. */
-  readonly values: string[] | null;
+  readonly values: string[] = [];
   /** 1 for a URL's host, added together with the URL before it. */
   readonly hosts: number[] = [];
+  withValues = false;
+  count = 0;
 
-  constructor(withValues: boolean) {
-    this.values = withValues ? [] : null;
+  reset(withValues: boolean): this {
+    this.withValues = withValues;
+    this.count = 0;
+    return this;
   }
 
-  get count(): number {
-    return this.starts.length;
+  private push(start: number, hash: number, host: number, value: string): void {
+    const index = this.count++;
+    this.starts[index] = start;
+    this.hashes[index] = hash;
+    this.hosts[index] = host;
+    if (this.withValues) this.values[index] = value;
   }
 
   /** `add` of the regex implementation, for the ASCII value `text[from, to)` reported at `start`. */
   addRange(text: string, from: number, to: number, start: number): void {
     const length = normalizeInto(text, from, to);
     if (length < 4) return;
-    this.starts.push(start);
-    this.hashes.push(hashNormalized(0, length));
-    this.hosts.push(0);
-    const value = this.values === null ? "" : normalizeValue(text.slice(from, to));
-    this.values?.push(value);
+    const value = this.withValues ? normalizedString(0, length) : "";
+    this.push(start, hashNormalized(0, length), 0, value);
     // URL_HOST: `https?://` and then one or more characters other than `/?#:`.
     const scheme = normalizedStartsWith(length, "http://") ? 7 : normalizedStartsWith(length, "https://") ? 8 : 0;
     if (scheme === 0) return;
@@ -306,26 +337,17 @@ class FoundValues {
       end++;
     }
     if (end - scheme < 4) return;
-    this.starts.push(start);
-    this.hashes.push(hashNormalized(scheme, end));
-    this.hosts.push(1);
-    this.values?.push(value.slice(scheme, end));
+    this.push(start, hashNormalized(scheme, end), 1, this.withValues ? value.slice(scheme, end) : "");
   }
 
   /** `add` of the regex implementation, on a string (text beyond ASCII). */
   addString(raw: string, start: number): void {
     const value = normalizeValue(raw);
     if (value.length < 4) return;
-    this.starts.push(start);
-    this.hashes.push(hashValue(value));
-    this.hosts.push(0);
-    this.values?.push(value);
+    this.push(start, hashValue(value), 0, value);
     const host = URL_HOST.exec(value);
     if (host !== null && host[1] !== undefined && host[1].length >= 4) {
-      this.starts.push(start);
-      this.hashes.push(hashValue(host[1]));
-      this.hosts.push(1);
-      this.values?.push(host[1]);
+      this.push(start, hashValue(host[1]), 1, host[1]);
     }
   }
 
@@ -342,6 +364,11 @@ class FoundValues {
     return used;
   }
 }
+
+/** The three passes' lists, kept between scans: reading a call's arguments scans several short strings. */
+const sharedLists = [new FoundValues(), new FoundValues(), new FoundValues()] as const;
+/** Whether a scan is using `sharedLists` now (a `report` callback that scans again gets lists of its own). */
+let sharedListsInUse = false;
 
 /** Characters the token pass looks at twice: `./@=+` and digits. */
 const NOTABLE = 256;
@@ -392,6 +419,9 @@ function scanTokens(text: string, length: number, budget: number, tokens: FoundV
         if (index >= spacedNext && spaced.count < budget) spacedNext = spacedNumberAt(text, index, length, spaced);
       }
     }
+    // A token of fewer than four characters, or without any of `./@=` and digits, is no identifier and holds
+    // no `key=value`: most words of prose end here.
+    if (index - start < 4 || (dots === 0 && slashes === 0 && at === -1 && equals === -1 && !digit)) continue;
     let end = index;
     while (end > start && hasClass(text.charCodeAt(end - 1), STRIPPED)) {
       if (text.charCodeAt(end - 1) === 46) dots--;
@@ -495,9 +525,29 @@ function scanIdentifiers(
 ): number {
   const length = Math.min(text.length, limit);
   const budget = maximum * 2;
-  const tokens = new FoundValues(withValues);
-  const spaced = new FoundValues(withValues);
-  const quoted = new FoundValues(withValues);
+  const shared = !sharedListsInUse;
+  const tokens = (shared ? sharedLists[0] : new FoundValues()).reset(withValues);
+  const spaced = (shared ? sharedLists[1] : new FoundValues()).reset(withValues);
+  const quoted = (shared ? sharedLists[2] : new FoundValues()).reset(withValues);
+  if (shared) sharedListsInUse = true;
+  try {
+    return reportIdentifiers(text, length, budget, maximum, tokens, spaced, quoted, report);
+  } finally {
+    if (shared) sharedListsInUse = false;
+  }
+}
+
+/** The three passes of {@link scanIdentifiers} into the given lists, then the merge and the reports. */
+function reportIdentifiers(
+  text: string,
+  length: number,
+  budget: number,
+  maximum: number,
+  tokens: FoundValues,
+  spaced: FoundValues,
+  quoted: FoundValues,
+  report: (list: FoundValues, position: number) => void,
+): number {
   scanTokens(text, length, budget, tokens, spaced);
   const spacedUsed = tokens.count >= budget ? 0 : spaced.usable(tokens.count, budget);
   if (tokens.count + spacedUsed < budget) scanQuoted(text, length, budget, tokens.count + spacedUsed, quoted);
@@ -538,7 +588,7 @@ export function forEachIdentifier(
   found: (value: string, start: number) => void,
 ): number {
   return scanIdentifiers(text, limit, maximum, true, (list, position) =>
-    found(list.values![position]!, list.starts[position]!),
+    found(list.values[position]!, list.starts[position]!),
   );
 }
 
@@ -592,29 +642,113 @@ export function forEachShingle(
   found: (hash: number, start: number, end: number) => void,
 ): number {
   const scanned = text.length > limit ? text.slice(0, limit) : text;
-  const window = new Int32Array(SHINGLE_WORDS);
-  const starts = new Int32Array(SHINGLE_WORDS);
+  // A `found` that reads shingles of another text gets a window of its own.
+  const shared = !shingleWindowInUse;
+  const window = shared ? shingleWindow : new Int32Array(SHINGLE_WORDS);
+  const starts = shared ? shingleStarts : new Int32Array(SHINGLE_WORDS);
+  if (shared) shingleWindowInUse = true;
+  try {
+    return shinglesInto(scanned, maximum, window, starts, found);
+  } finally {
+    if (shared) shingleWindowInUse = false;
+  }
+}
+
+function shinglesInto(
+  scanned: string,
+  maximum: number,
+  window: Int32Array,
+  starts: Int32Array,
+  found: (hash: number, start: number, end: number) => void,
+): number {
+  const length = scanned.length;
   let words = 0;
   let count = 0;
-  WORD.lastIndex = 0;
-  for (let match = WORD.exec(scanned); match !== null; match = WORD.exec(scanned)) {
+  for (let end = nextWord(scanned, 0, length); end !== -1; end = nextWord(scanned, end, length)) {
     const slot = words % SHINGLE_WORDS;
-    window[slot] = hashValue(match[0].toLowerCase());
-    starts[slot] = match.index;
+    window[slot] = wordHash;
+    starts[slot] = wordStart;
     words++;
     if (words < SHINGLE_WORDS) continue;
-    let hash = 0x2f1a3c5b;
-    for (let offset = 0; offset < SHINGLE_WORDS; offset++) {
-      hash = Math.imul(hash ^ window[(words + offset) % SHINGLE_WORDS]!, 0x01000193);
+    // The five words oldest first: from the slot after the newest round to it.
+    const oldest = words % SHINGLE_WORDS;
+    let shingle = 0x2f1a3c5b;
+    for (let position = oldest; position < SHINGLE_WORDS; position++) {
+      shingle = Math.imul(shingle ^ window[position]!, 0x01000193);
     }
-    hash = (hash ^ (hash >>> 15)) & 0x7fffffff;
-    if ((hash & SHINGLE_SAMPLE_MASK) !== 0 || hash === 0) continue;
-    found(hash, starts[words % SHINGLE_WORDS]!, match.index + match[0].length);
+    for (let position = 0; position < oldest; position++) shingle = Math.imul(shingle ^ window[position]!, 0x01000193);
+    shingle = (shingle ^ (shingle >>> 15)) & 0x7fffffff;
+    if ((shingle & SHINGLE_SAMPLE_MASK) !== 0 || shingle === 0) continue;
+    found(shingle, starts[oldest]!, end);
     if (++count >= maximum) break;
   }
   WORD.lastIndex = 0;
   return count;
 }
+
+/** What {@link nextWord} found: `hashValue` of the lower-cased word, and where it starts. */
+let wordHash = 0;
+let wordStart = 0;
+
+/**
+ * Finds the first word (`WORD`, `[\p{L}\p{N}]+`) of `scanned[0, length)` at or after `index`, which is 0 or
+ * the end of a word; sets {@link wordHash} and {@link wordStart} and returns where it ends, or -1 when there is
+ * none. ASCII letters and digits are read from character codes, lower-cased and hashed without making a
+ * string; from any other character on, `WORD` finds the word, so text beyond ASCII is split and lower-cased
+ * exactly as the regex does.
+ */
+function nextWord(scanned: string, index: number, length: number): number {
+  while (index < length) {
+    let code = scanned.charCodeAt(index);
+    if (code < 128 && ASCII_WORD[code] === 0) {
+      index++;
+      continue;
+    }
+    const start = index;
+    let hash = 0x811c9dc5;
+    while (code < 128) {
+      const kind = ASCII_WORD[code]!;
+      if (kind === 0) break;
+      hash = Math.imul(hash ^ (code | ((kind & 2) << 4)), 0x01000193);
+      if (++index === length) break;
+      code = scanned.charCodeAt(index);
+    }
+    if (index < length && code >= 128) {
+      WORD.lastIndex = start;
+      const match = WORD.exec(scanned);
+      if (match === null) return -1;
+      wordStart = match.index;
+      wordHash = hashValue(match[0].toLowerCase());
+      return match.index + match[0].length;
+    }
+    const folded = (hash ^ (hash >>> 31)) & 0x7fffffff;
+    wordHash = folded === 0 ? 1 : folded;
+    wordStart = start;
+    return index;
+  }
+  return -1;
+}
+
+/** `hashValue` of each of the first `maximum` of {@link wordsOf}, without making the words. */
+export function wordHashes(text: string, maximum: number): number[] {
+  const hashes: number[] = [];
+  const length = text.length;
+  for (let end = nextWord(text, 0, length); end !== -1 && hashes.length < maximum; end = nextWord(text, end, length)) {
+    hashes.push(wordHash);
+  }
+  WORD.lastIndex = 0;
+  return hashes;
+}
+
+/** Per ASCII code: 1 for a letter or digit (a character of `WORD`), plus 2 for an upper-case letter. */
+const ASCII_WORD = new Uint8Array(128);
+for (let code = 48; code <= 57; code++) ASCII_WORD[code] = 1;
+for (let code = 97; code <= 122; code++) ASCII_WORD[code] = 1;
+for (let code = 65; code <= 90; code++) ASCII_WORD[code] = 3;
+/** The last five words' hashes and offsets, kept between calls of {@link forEachShingle}. */
+const shingleWindow = new Int32Array(SHINGLE_WORDS);
+const shingleStarts = new Int32Array(SHINGLE_WORDS);
+let shingleWindowInUse = false;
 
 /** Lower-cased words of a text, for short values taken from instructions (`13`, `urgent`). */
 export function wordsOf(text: string, maximum: number): string[] {
