@@ -39,7 +39,7 @@ export interface WorkerStoreOptions {
   hashAlgorithm?: HashAlgorithm;
 }
 
-/** A record as appended: serialised later, when its batch leaves, so appending costs a push. */
+/** A record as appended: serialised on a later turn of the event loop, so appending costs a push. */
 type QueuedRecord =
   | { kind: "exchange"; value: CapturedExchange; text: RecordText | undefined }
   | { kind: "finding"; value: Finding; text: RecordText | undefined }
@@ -67,7 +67,10 @@ interface RetentionRequest {
  * Queries run on a separate read connection on the calling thread; WAL lets them read while the worker writes.
  * Records still waiting in the queue are not visible to queries until written (`forceFlush` first if it matters).
  *
- * Appended records are serialised when their batch leaves, not when appended: do not change them afterwards.
+ * Appended records are serialised on a later turn of the event loop, a few at a time, not when appended and not all
+ * at once when their batch leaves: do not change them afterwards. Serialising a whole batch at once stalled the
+ * thread for about a millisecond every `flushIntervalMs` under steady traffic, which a proxied call arriving then
+ * waited for (it showed in the stdio proxy's p99); small slices between I/O callbacks keep each wait short.
  */
 export class WorkerStore implements Store {
   readonly path: string;
@@ -79,9 +82,13 @@ export class WorkerStore implements Store {
   private readonly log: StoreLog;
   private readonly writeFailures: DropBurstLog;
   private readonly queueFull: DropBurstLog;
+  /** Appended, not yet serialised, oldest first. */
   private batch: QueuedRecord[] = [];
+  /** Serialised and waiting for the next batch to leave. */
+  private ready: PendingRecord[] = [];
   private flushTimer: NodeJS.Timeout | null = null;
   private flushSoon: NodeJS.Immediate | null = null;
+  private serializeSoon: NodeJS.Immediate | null = null;
   /** Record count of each batch posted and not yet acknowledged, by batch id. */
   private readonly inFlight = new Map<number, number>();
   private inFlightRecords = 0;
@@ -236,7 +243,7 @@ export class WorkerStore implements Store {
 
   private enqueue(record: QueuedRecord): void {
     this.accepted++;
-    if (this.shutdownPromise || this.batch.length + this.inFlightRecords >= this.queueSize) {
+    if (this.shutdownPromise || this.batch.length + this.ready.length + this.inFlightRecords >= this.queueSize) {
       this.dropped++;
       this.unreportedQueueDrops++;
       if (!this.shutdownPromise) this.queueFull.failed(1, `${this.queueSize} records waiting for the disk`);
@@ -244,8 +251,9 @@ export class WorkerStore implements Store {
     }
     this.queueFull.succeeded();
     this.batch.push(record);
-    if (this.batch.length >= this.batchSize) {
-      // Post on the next turn, not inside the caller's append: serialising a batch takes milliseconds.
+    this.serializeSoon ??= setImmediate(() => this.serializeSome());
+    if (this.batch.length + this.ready.length >= this.batchSize) {
+      // Post on the next turn, not inside the caller's append.
       this.flushSoon ??= setImmediate(() => {
         this.flushSoon = null;
         this.postBatch();
@@ -258,15 +266,18 @@ export class WorkerStore implements Store {
     }
   }
 
-  private postBatch(): void {
-    this.cancelScheduledFlush();
-    if (this.batch.length === 0 && this.unreportedQueueDrops === 0) return;
-    const queued = this.batch;
-    this.batch = [];
-    const records: PendingRecord[] = [];
-    for (const record of queued) {
+  /** Serialises up to {@link SERIALIZE_SLICE} queued records and comes back on a later turn for the rest. */
+  private serializeSome(): void {
+    this.serializeSoon = null;
+    this.serializeQueued(SERIALIZE_SLICE);
+    if (this.batch.length > 0) this.serializeSoon = setImmediate(() => this.serializeSome());
+  }
+
+  private serializeQueued(limit: number): void {
+    const count = Math.min(limit, this.batch.length);
+    for (let index = 0; index < count; index++) {
       try {
-        records.push(pending(record));
+        this.ready.push(pending(this.batch[index]!));
       } catch (error) {
         // JSON.stringify throws on cycles and BigInt; such a record is lost, but counted, not thrown to the caller.
         this.dropped++;
@@ -274,6 +285,15 @@ export class WorkerStore implements Store {
         this.writeFailures.failed(1, `a record could not be serialised: ${describeError(error)}`);
       }
     }
+    this.batch = count === this.batch.length ? [] : this.batch.slice(count);
+  }
+
+  private postBatch(): void {
+    this.cancelScheduledFlush();
+    this.serializeQueued(this.batch.length);
+    if (this.ready.length === 0 && this.unreportedQueueDrops === 0 && this.unreportedFailedDrops === 0) return;
+    const records = this.ready;
+    this.ready = [];
     const id = ++this.lastPostedBatch;
     if (this.workerGone) {
       this.dropped += records.length;
@@ -357,10 +377,18 @@ export class WorkerStore implements Store {
   private cancelScheduledFlush(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     if (this.flushSoon) clearImmediate(this.flushSoon);
+    if (this.serializeSoon) clearImmediate(this.serializeSoon);
     this.flushTimer = null;
     this.flushSoon = null;
+    this.serializeSoon = null;
   }
 }
+
+/**
+ * Records serialised per turn of the event loop: at a few microseconds each, a slice stays well under the time
+ * a message waits for a proxy hop anyway.
+ */
+const SERIALIZE_SLICE = 16;
 
 function pending(record: QueuedRecord): PendingRecord {
   switch (record.kind) {
