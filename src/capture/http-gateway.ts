@@ -9,6 +9,7 @@ import type { InboundFrame, RequestId, Transport } from "../core/transport.js";
 import { createMetricsHttpHandler } from "../metrics/prometheus.js";
 import { errorResponse, type MessageLimits, parseMessage } from "../protocol/parse-message.js";
 import { createLiveRuntime, type LiveRuntime } from "../runtime/live-runtime.js";
+import { ADMIN_API_PREFIX, createAdminApi } from "./admin-api.js";
 import type { RecorderOptions, SessionIdentity } from "./exchange-recorder.js";
 import { GatewayAuthenticator, PROTECTED_RESOURCE_METADATA_PATH, type Principal } from "./gateway-auth.js";
 import { GatewaySession, refusalExchange, type SessionEnd } from "./gateway-session.js";
@@ -142,6 +143,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       gateway_server_messages: () => counters.dropped_server_messages,
     },
   });
+  const adminApi =
+    config.gateway.admin_users.length === 0
+      ? null
+      : createAdminApi({ runtime, users: config.gateway.admin_users, log });
   let closing: Promise<void> | null = null;
 
   function record(
@@ -264,6 +269,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       context.principal = authentication.principal;
       if (closing !== null) {
         refuse(context, 503, "the gateway is shutting down", { headers: { connection: "close" } });
+        return;
+      }
+      if (adminApi !== null && url.startsWith(ADMIN_API_PREFIX)) {
+        adminApi(request, response, authentication.principal);
         return;
       }
       route(context, name);

@@ -100,6 +100,8 @@ export const configSchema = z
           .default("/metrics"),
         /** Sessions idle longer than this are closed and their upstream stopped. */
         session_idle_timeout: duration.default(30 * 60_000),
+        /** Users (as authenticated by an API key or a token) who may use the admin API at `/api/v1/`; none when empty. */
+        admin_users: z.array(z.string().min(1)).default([]),
       })
       .strict()
       .default({
@@ -108,6 +110,7 @@ export const configSchema = z
         api_keys: [],
         metrics_path: "/metrics",
         session_idle_timeout: 30 * 60_000,
+        admin_users: [],
       }),
     alerts: z
       .object({

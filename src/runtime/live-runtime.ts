@@ -1,4 +1,12 @@
-import { createSilenceFileWatcher } from "../alerts/silences.js";
+import type { ActiveAlert } from "../alerts/alert-engine.js";
+import {
+  createSilence,
+  createSilenceFileWatcher,
+  readSilences,
+  type Silence,
+  type SilenceRequest,
+  writeSilences,
+} from "../alerts/silences.js";
 import type { ToolwatchConfig } from "../config/config.js";
 import type { Detector } from "../core/detector.js";
 import type { InlineGuard } from "../core/guard.js";
@@ -7,6 +15,23 @@ import type { PoisoningClassifier } from "../defence/poisoning/poisoning-classif
 import type { OtlpTraceObserver } from "../metrics/otlp-trace-exporter.js";
 import { Pipeline } from "../pipeline/pipeline.js";
 import { type Analysis, createAnalysis } from "./analysis.js";
+
+export type { ActiveAlert, Silence, SilenceRequest };
+
+/**
+ * The silences of a live process, kept in the same file `toolwatch alerts silence` writes, so the CLI, other
+ * processes on the same database and this one agree. Changes apply to this process at once.
+ */
+export interface LiveSilences {
+  /** The file, for messages. */
+  readonly file: string;
+  /** Silences not yet expired, as the file holds them. */
+  list(): Silence[];
+  /** Adds a silence (starting now unless the request says otherwise) and returns it. */
+  add(request: SilenceRequest): Silence;
+  /** Removes a silence; `false` when the file holds none with this id. */
+  remove(id: string): boolean;
+}
 
 /** What a live capture process (stdio proxy, gateway) runs: the store and the pipeline in front of it. */
 export interface LiveRuntime {
@@ -21,6 +46,10 @@ export interface LiveRuntime {
    * of the learning period has been learned again. Never rejects; a store that cannot be read is logged.
    */
   ready: Promise<void>;
+  /** Silences through the silences file; `null` without alert rules or without a silences file. */
+  silences: LiveSilences | null;
+  /** Alerts pending or firing now; empty without alert rules. */
+  activeAlerts(): ActiveAlert[];
   /** Flushes the pipeline, then the analysis (alerts, traces), then the store, and closes them. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -126,17 +155,43 @@ export function createLiveRuntime(options: LiveRuntimeOptions): LiveRuntime {
       : createSilenceFileWatcher(options.silencesFile, (error) =>
           log(`silences: ${error.message}; the silences read before stay in force`),
         );
-  const readSilences = (): void => {
+  const refreshSilences = (): void => {
     const changed = silences?.poll();
     if (changed) alerts?.replaceSilences(changed);
   };
-  readSilences();
+  refreshSilences();
+  const silencesFile = options.silencesFile;
+  const liveSilences: LiveSilences | null =
+    alerts === null || silencesFile === undefined
+      ? null
+      : {
+          file: silencesFile,
+          list: () => readSilences(silencesFile).filter((silence) => Date.parse(silence.ends_at) > Date.now()),
+          add(request) {
+            const now = Date.now();
+            const silence = createSilence(request, now);
+            // Expired silences are dropped on every write, as the CLI does, so the file stays small.
+            const kept = readSilences(silencesFile).filter((existing) => Date.parse(existing.ends_at) > now);
+            const next = [...kept, silence];
+            writeSilences(silencesFile, next);
+            alerts.replaceSilences(next);
+            return silence;
+          },
+          remove(id) {
+            const current = readSilences(silencesFile);
+            const next = current.filter((silence) => silence.id !== id);
+            if (next.length === current.length) return false;
+            writeSilences(silencesFile, next);
+            alerts.replaceSilences(next);
+            return true;
+          },
+        };
   // Quiet periods move no event clock, yet alerts must still resolve and repeat: tick on the wall clock.
   const ticker =
     alerts === null
       ? null
       : setInterval(() => {
-          readSilences();
+          refreshSilences();
           alerts.tick(Date.now());
         }, config.alerts.evaluation_interval).unref();
   let closing: Promise<void> | undefined;
@@ -147,6 +202,8 @@ export function createLiveRuntime(options: LiveRuntimeOptions): LiveRuntime {
     analysis,
     guard: options.guard ?? null,
     ready,
+    silences: liveSilences,
+    activeAlerts: () => alerts?.active() ?? [],
     shutdown() {
       closing ??= (async () => {
         if (ticker !== null) clearInterval(ticker);

@@ -7,32 +7,14 @@ import { describe, type TestContext, test } from "node:test";
 import { Command } from "commander";
 import { registerAlertsCommand } from "../../src/cli/commands/alerts.js";
 import { defaultConfig } from "../../src/config/config.js";
-import type { CapturedExchange } from "../../src/core/exchange.js";
 import type { AlertEvent } from "../../src/core/notifier.js";
 import type { Store } from "../../src/core/store.js";
 import { createLiveRuntime } from "../../src/runtime/live-runtime.js";
 import { openStore } from "../../src/store/index.js";
 import { InMemoryStore } from "../../src/store/memory-store.js";
+import { refusedRequest } from "./alert-test-helpers.js";
 
 const SOURCE = "198.51.100.7";
-
-/** A request the gateway refused with 401, recorded as the gateway records it. */
-function refused(time_ms: number): CapturedExchange {
-  return {
-    time: new Date(time_ms).toISOString(),
-    session: "-",
-    user: null,
-    agent: null,
-    server: "files",
-    method: null,
-    error: { type: "http_401", message: "invalid API key" },
-    duration_ms: null,
-    kind: "protocol_error",
-    transport: "http",
-    source: SOURCE,
-    decisions: [{ stage: "auth", action: "deny", reason: "invalid API key" }],
-  };
-}
 
 /**
  * Runs six refused requests from one address inside 30 s through a live runtime built from the default
@@ -43,7 +25,7 @@ function liveBurst(context: TestContext, store: Store): { start: number; shutdow
   const runtime = createLiveRuntime({ config: defaultConfig(), store });
   context.after(() => runtime.shutdown());
   const start = Date.now() - 15_000;
-  for (const second of [0, 2, 4, 6, 8, 10]) runtime.pipeline.process(refused(start + second * 1000));
+  for (const second of [0, 2, 4, 6, 8, 10]) runtime.pipeline.process(refusedRequest(start + second * 1000, SOURCE));
   return { start, shutdown: () => runtime.shutdown() };
 }
 
@@ -107,7 +89,7 @@ describe("silences reach the live runtime", () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
 
     const start = Date.now() - 15_000;
-    for (const second of [0, 2, 4, 6, 8, 10]) runtime.pipeline.process(refused(start + second * 1000));
+    for (const second of [0, 2, 4, 6, 8, 10]) runtime.pipeline.process(refusedRequest(start + second * 1000, SOURCE));
     const firing = firingBurst(await store.alerts());
     assert.equal(firing.length, 1, "the alert still changes state and is recorded");
     assert.equal(firing[0]!.silenced_by, id, "but it is silenced, so no notifier hears of it");

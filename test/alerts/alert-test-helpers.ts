@@ -48,6 +48,24 @@ export const DLP_BLOCK: InlineDecision = {
   direction: "arguments",
 };
 export const AUTH_DENY: InlineDecision = { stage: "auth", action: "deny", reason: "bad API key" };
+
+/** A request the gateway refused with 401 from `source`, as the gateway records it: six in 30 s fire `auth_failure_burst`. */
+export function refusedRequest(time_ms: number, source: string, server = "files"): CapturedExchange {
+  return {
+    time: new Date(time_ms).toISOString(),
+    session: "-",
+    user: null,
+    agent: null,
+    server,
+    method: null,
+    error: { type: "http_401", message: "invalid API key" },
+    duration_ms: null,
+    kind: "protocol_error",
+    transport: "http",
+    source,
+    decisions: [{ stage: "auth", action: "deny", reason: "invalid API key" }],
+  };
+}
 export const TOOL_ERROR = { type: "tool_error", message: "failed" };
 
 /** Feeds exchanges in order, the way the pipeline does. */

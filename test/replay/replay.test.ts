@@ -11,6 +11,7 @@ import type { CapturedExchange } from "../../src/core/exchange.js";
 import type { Finding } from "../../src/core/finding.js";
 import { formatReplaySummary, replay } from "../../src/replay/replay.js";
 import { SqliteStore } from "../../src/store/sqlite-store.js";
+import { refusedRequest } from "../alerts/alert-test-helpers.js";
 import { repositoryRoot } from "../record/datasets.js";
 
 const run = promisify(execFile);
@@ -257,20 +258,7 @@ test("the progress bar is drawn on the given output and cleared at the end", asy
 
 test("replay --alerts writes the alert state changes the live engine would make, on event time", async () => {
   const start = Date.parse("2026-03-02T09:00:00Z");
-  const refused = (second: number, source: string): CapturedExchange => ({
-    time: new Date(start + second * 1000).toISOString(),
-    session: "-",
-    user: null,
-    agent: null,
-    server: "files",
-    method: null,
-    error: { type: "http_401", message: "invalid API key" },
-    duration_ms: null,
-    kind: "protocol_error",
-    transport: "http",
-    source,
-    decisions: [{ stage: "auth", action: "deny", reason: "invalid API key" }],
-  });
+  const refused = (second: number, source: string): CapturedExchange => refusedRequest(start + second * 1000, source);
   // Six failures from one address inside 30 s trip auth_failure_burst; five from another do not.
   const burst = [0, 2, 4, 6, 8, 10].map((second) => refused(second, "198.51.100.7"));
   const below = [1, 3, 5, 7, 9].map((second) => refused(second, "203.0.113.5"));
