@@ -43,6 +43,11 @@ export class PoisoningDetector implements Detector {
   private readonly classifier: PoisoningInspector;
   private readonly maxChars: number;
   private readonly descriptionVerdicts = new Map<string, PoisoningVerdict>();
+  /**
+   * The quoted span of each remembered verdict: a memo hit returns the verdict object of an identical text, and
+   * a result repeated across sessions would otherwise be quoted again for every finding.
+   */
+  private readonly quotes = new WeakMap<PoisoningVerdict, { text: string; quote: string | null }>();
 
   constructor(options: PoisoningDetectorOptions = {}) {
     this.classifier =
@@ -146,7 +151,7 @@ export class PoisoningDetector implements Detector {
         verdict_from: "classifier",
         score: verdict.score,
         signal_kinds: [...new Set(verdict.signals.map((signal) => signal.kind))],
-        span: top === undefined ? null : quoteSpan(text, top.start, top.end, 160),
+        span: top === undefined ? null : this.quoteOf(verdict, text, top.start, top.end),
         span_start: top?.start ?? null,
         span_end: top?.end ?? null,
         signals: verdict.signals.slice(0, 5).map((signal) => ({
@@ -156,6 +161,14 @@ export class PoisoningDetector implements Detector {
         })),
       },
     });
+  }
+
+  private quoteOf(verdict: PoisoningVerdict, text: string, start: number, end: number): string | null {
+    const known = this.quotes.get(verdict);
+    if (known !== undefined && known.text === text) return known.quote;
+    const quote = quoteSpan(text, start, end, 160);
+    this.quotes.set(verdict, { text, quote });
+    return quote;
   }
 
   private decidedFinding(
