@@ -14,6 +14,7 @@ import {
   isRegExpSpace,
   MIN_WORDS,
   mayBeInstruction,
+  type Segment,
   SegmentList,
   segmentInto,
 } from "./text-features.js";
@@ -72,7 +73,16 @@ export class PoisoningClassifier {
   private readonly descriptionThreshold: number;
   private readonly fixedThreshold: boolean;
   private readonly buffer = new FeatureBuffer(512);
+  /** The segments of {@link readingText} when it is not `null`; otherwise scratch for one `bestSegment` call. */
   private readonly segments = new SegmentList();
+  /**
+   * The last text segmented with its own document kind, kept with that kind and the segments' scores worked
+   * out so far (NaN: not yet), so that a second reader of the same text (the flow detectors, right after the
+   * classifier) neither segments it nor scores a segment again.
+   */
+  private readingText: string | null = null;
+  private readingKind: DocumentKind = "prose";
+  private readingScores = new Float64Array(256);
   private readonly memo: VerdictMemo<"result" | "description", PoisoningVerdict> | null;
 
   constructor(options: PoisoningOptions = {}) {
@@ -102,25 +112,40 @@ export class PoisoningClassifier {
    * broad marker set) with the model and returns the best one (score 0 for an empty text). Segments of
    * pure data are not scored; the rules still read all of the text.
    */
-  bestSegment(text: string, kind: DocumentKind = documentKind(text)): ScoredSegment {
-    const segments = segmentInto(text, this.segments);
-    let bestStart = 0;
-    let bestEnd = 0;
-    let bestScore = 0;
-    for (let index = 0; index < segments.length; index++) {
-      const start = segments.starts[index]!;
-      const end = segments.ends[index]!;
-      // A line of its own in a table is out of register whatever its words: the prefilter's marker set is
-      // for pure data, and such a line is not that.
-      if (!mayBeInstruction(text, start, end) && !(kind === "table" && isProseLineInTable(text, start))) continue;
-      const score = this.scoreSpan(text, start, end, kind);
-      if (score > bestScore) {
-        bestStart = start;
-        bestEnd = end;
-        bestScore = score;
-      }
+  bestSegment(text: string, kind?: DocumentKind): ScoredSegment {
+    if (kind === undefined) {
+      this.read(text);
+      return this.best(text, this.readingKind, this.readingScores);
     }
-    return { start: bestStart, end: bestEnd, score: bestScore };
+    // A kind chosen by the caller need not be the text's own: these segments and scores are not a reading.
+    this.readingText = null;
+    segmentInto(text, this.segments);
+    return this.best(text, kind, null);
+  }
+
+  /**
+   * The segments of `text`, in order, as `segmentText` finds them; from the last reading when it was of
+   * this text. The offsets are the ones {@link scoreSegment} takes.
+   */
+  segmentsOf(text: string): Segment[] {
+    this.read(text);
+    const { starts, ends, length } = this.segments;
+    const segments: Segment[] = new Array(length);
+    for (let index = 0; index < length; index++) segments[index] = { start: starts[index]!, end: ends[index]! };
+    return segments;
+  }
+
+  /**
+   * `scoreSpan(text, start, end)` (the text's own document kind): remembered when the span is segment `index`
+   * of {@link segmentsOf}, so that a segment `bestSegment` or an earlier call scored is not scored again.
+   */
+  scoreSegment(text: string, start: number, end: number, index: number): number {
+    this.read(text);
+    const segments = this.segments;
+    if (index >= 0 && index < segments.length && segments.starts[index] === start && segments.ends[index] === end) {
+      return this.scoreAt(text, index);
+    }
+    return this.scoreSpan(text, start, end, this.readingKind);
   }
 
   /** The model's probability that `text.slice(start, end)` is an instruction aimed at the model. */
@@ -176,7 +201,8 @@ export class PoisoningClassifier {
       signals.push(signal);
       ruleEvidence = Math.max(ruleEvidence, signal.score ?? 0);
     }
-    const best = this.bestSegment(text, document);
+    this.read(text, document);
+    const best = this.best(text, document, this.readingScores);
     if (best.score >= threshold) {
       signals.push({
         kind: "instruction",
@@ -196,6 +222,54 @@ export class PoisoningClassifier {
       signals: Object.freeze(signals) as PoisoningSignal[],
       explanation: explain(text, poisoned, signals, best),
     });
+  }
+
+  /**
+   * Makes `text` the text read (its segments and document kind, no score yet) unless it is already;
+   * `kind`, when given, is `documentKind(text)` worked out by the caller.
+   */
+  private read(text: string, kind?: DocumentKind): void {
+    if (this.readingText === text) return;
+    this.readingText = null;
+    const segments = segmentInto(text, this.segments);
+    this.readingKind = kind ?? documentKind(text);
+    if (this.readingScores.length < segments.length) this.readingScores = new Float64Array(segments.starts.length);
+    this.readingScores.fill(Number.NaN, 0, segments.length);
+    this.readingText = text;
+  }
+
+  /** The score of segment `index` of the reading of `text`, worked out once per reading. */
+  private scoreAt(text: string, index: number): number {
+    const known = this.readingScores[index]!;
+    if (!Number.isNaN(known)) return known;
+    const score = this.scoreSpan(text, this.segments.starts[index]!, this.segments.ends[index]!, this.readingKind);
+    this.readingScores[index] = score;
+    return score;
+  }
+
+  /**
+   * The best of the segments of `text` in {@link segments} that could be a request; `scores` is the
+   * reading's when those segments are the reading of `text` (then scores are remembered), else `null`.
+   */
+  private best(text: string, kind: DocumentKind, scores: Float64Array | null): ScoredSegment {
+    const segments = this.segments;
+    let bestStart = 0;
+    let bestEnd = 0;
+    let bestScore = 0;
+    for (let index = 0; index < segments.length; index++) {
+      const start = segments.starts[index]!;
+      const end = segments.ends[index]!;
+      // A line of its own in a table is out of register whatever its words: the prefilter's marker set is
+      // for pure data, and such a line is not that.
+      if (!mayBeInstruction(text, start, end) && !(kind === "table" && isProseLineInTable(text, start))) continue;
+      const score = scores === null ? this.scoreSpan(text, start, end, kind) : this.scoreAt(text, index);
+      if (score > bestScore) {
+        bestStart = start;
+        bestEnd = end;
+        bestScore = score;
+      }
+    }
+    return { start: bestStart, end: bestEnd, score: bestScore };
   }
 
   /** The hand-made features that pushed a segment's score up the most, by name. */

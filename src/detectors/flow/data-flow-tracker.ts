@@ -37,8 +37,11 @@ export interface FlowTrace {
 export interface InstructionScorer {
   /** Sentences, lines, cells of a text, in order. */
   segments(text: string): readonly { start: number; end: number }[];
-  /** 0..1: how much `text[start, end)` reads as an instruction aimed at the reader. */
-  scoreSpan(text: string, start: number, end: number): number;
+  /**
+   * 0..1: how much `text[start, end)` reads as an instruction aimed at the reader; `index`, when given, is the
+   * span's position in `segments(text)`, so a scorer can remember scores by segment.
+   */
+  scoreSpan(text: string, start: number, end: number, index?: number): number;
 }
 
 /** Options of {@link DataFlowTracker}. */
@@ -544,9 +547,12 @@ export class DataFlowTracker {
     const spans: { start: number; end: number }[] = [];
     let scored = 0;
     if (poisoned) {
-      for (const segment of segments) {
+      for (let index = 0; index < segments.length; index++) {
         if (scored++ >= this.maxScoredSegments * 4) break;
-        if (scorer.scoreSpan(clipped, segment.start, segment.end) >= this.instructionThreshold) spans.push(segment);
+        const segment = segments[index]!;
+        if (scorer.scoreSpan(clipped, segment.start, segment.end, index) >= this.instructionThreshold) {
+          spans.push(segment);
+        }
       }
       return spans;
     }
@@ -558,7 +564,9 @@ export class DataFlowTracker {
       if (segment === undefined) break;
       if (segment.start > start) continue;
       scored++;
-      if (scorer.scoreSpan(clipped, segment.start, segment.end) >= this.instructionThreshold) spans.push(segment);
+      if (scorer.scoreSpan(clipped, segment.start, segment.end, index) >= this.instructionThreshold) {
+        spans.push(segment);
+      }
       // Each segment is scored once: later identifiers in it are already covered.
       index++;
     }

@@ -2,7 +2,6 @@ import type { ExchangePosition } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
 import { DlpEngine, defaultDlpSettings } from "../../defence/dlp/index.js";
 import { PoisoningClassifier, type PoisoningVerdict } from "../../defence/poisoning/poisoning-classifier.js";
-import { type DocumentKind, documentKind, segmentText } from "../../defence/poisoning/text-features.js";
 import { DataFlowTracker, type FlowTrace, type InstructionScorer } from "./data-flow-tracker.js";
 import { TextMemo } from "./text-memo.js";
 import { type ToolCapabilities, toolCapabilities } from "./tool-capabilities.js";
@@ -177,18 +176,11 @@ export class FlowAnalysis {
       this.scanContextFree = settings.allow.length === 0;
     } else this.dlp = options.dlp;
     this.scans = new TextMemo(options.scan_memo_bytes ?? 32 * 1024 * 1024);
-    // The document kind is a pass over the whole text: worked out once per result, not once per sentence.
-    let kindOf = "";
-    let kind: DocumentKind = "prose";
+    // The classifier has usually just read the same result (segments, document kind, the scores of the
+    // segments that could be requests): asking it reuses that reading instead of making a second one.
     const scorer: InstructionScorer = {
-      segments: (text) => segmentText(text),
-      scoreSpan: (text, start, end) => {
-        if (text !== kindOf) {
-          kindOf = text;
-          kind = documentKind(text);
-        }
-        return classifier.scoreSpan(text, start, end, kind);
-      },
+      segments: (text) => classifier.segmentsOf(text),
+      scoreSpan: (text, start, end, index) => classifier.scoreSegment(text, start, end, index ?? -1),
     };
     this.tracker = new DataFlowTracker({
       scorer,
