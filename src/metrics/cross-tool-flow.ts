@@ -107,10 +107,17 @@ export class SessionFlow {
   /** Bytes of the arguments of a call to `tool` that occur in retained output of other tools. */
   measureArguments(tool: string, argumentsObject: Record<string, unknown>): number {
     const toolHash = nameHash(tool);
-    if (!this.tools.some((source) => source !== toolHash)) return 0;
+    if (!this.hasOtherTool(toolHash)) return 0;
     this.budget = this.limits.maximum_probes;
     this.valuesLeft = MAXIMUM_VALUES;
     return this.measureNode(toolHash, argumentsObject, 0);
+  }
+
+  /** Whether some retained text comes from a tool other than `tool` (a loop: no closure per call). */
+  private hasOtherTool(tool: number): boolean {
+    const tools = this.tools;
+    for (let index = 0; index < tools.length; index++) if (tools[index] !== tool) return true;
+    return false;
   }
 
   private measureNode(tool: number, node: unknown, depth: number): number {

@@ -38,6 +38,8 @@ class BucketRing {
   private readonly sketches: (DDSketch | undefined)[] | null;
   /** The latest bucket number counted into. */
   private newest = Number.NEGATIVE_INFINITY;
+  /** The slot of {@link newest}: most exchanges fall in it, and bucket numbers past 2^30 make `%` a slow float call. */
+  private newestSlot = 0;
 
   constructor(resolution: WindowResolution) {
     this.width_ms = resolution.width_ms;
@@ -51,14 +53,24 @@ class BucketRing {
   add(time_ms: number, signals: ExchangeSignals, latencyKey: number | null, flowBytes: number): boolean {
     const number = Math.floor(time_ms / this.width_ms);
     if (number <= this.newest - this.size) return false;
-    if (number > this.newest) this.newest = number;
-    const slot = this.slotOf(number);
+    let slot: number;
+    if (number === this.newest) {
+      slot = this.newestSlot;
+    } else {
+      slot = this.slotOf(number);
+      if (number > this.newest) {
+        this.newest = number;
+        this.newestSlot = slot;
+      }
+    }
+    const base = slot * FIELDS;
     if (this.numbers[slot] !== number) {
       this.numbers[slot] = number;
-      this.counts.fill(0, slot * FIELDS, slot * FIELDS + FIELDS);
+      // A loop: `fill` on a typed array range is a builtin call costing more than these few stores.
+      for (let field = 0; field < FIELDS; field++) this.counts[base + field] = 0;
       this.sketches?.[slot]?.clear();
     }
-    addCounts(this.counts, slot * FIELDS, signals, flowBytes);
+    addCounts(this.counts, base, signals, flowBytes);
     const latency = signals.latency_seconds;
     if (this.sketches !== null && latency !== null) {
       let sketch = this.sketches[slot];
