@@ -99,7 +99,7 @@ export interface AlertEngineCounters {
 
 /** What `createAlertEngine` returns: the pipeline stages and the controls of the engine. */
 export interface AlertEngine {
-  /** Add to `PipelineOptions.observers`. */
+  /** Add to `PipelineOptions.observers`: it scores live traffic and learns session baselines from known-normal traffic. */
   readonly observer: ExchangeObserver;
   /** Add to `PipelineOptions.findingSinks`. */
   readonly findingSink: FindingSink;
@@ -956,6 +956,7 @@ class Engine {
       name: "alerts",
       observe: (exchange, position) => engine.observe(exchange, position),
       endSession: (session, time_ms) => engine.endSession(session, time_ms),
+      learn: (exchange, position) => engine.learn(exchange, position),
     };
     return {
       observer,

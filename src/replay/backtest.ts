@@ -130,14 +130,7 @@ export async function backtestRules(
   const engineFindings = { count: 0 };
   const pipeline = new Pipeline({
     store: null,
-    observers: [
-      {
-        name: "alerts",
-        observe: (exchange, position) => engine.observer.observe(exchange, position),
-        endSession: (session, time_ms) => engine.observer.endSession?.(session, time_ms),
-        learn: (exchange, position) => engine.learn(exchange, position),
-      },
-    ],
+    observers: [engine.observer],
     detectors: options.detectors ?? [],
     findingSinks: [
       (finding) => {

@@ -78,15 +78,7 @@ export function createAnalysis(options: AnalysisOptions): Analysis {
         });
   const traces = options.traces ?? null;
   const observers: ExchangeObserver[] = [metrics];
-  if (alerts !== null) {
-    const engine = alerts;
-    observers.push({
-      name: "alerts",
-      observe: (exchange, position) => engine.observer.observe(exchange, position),
-      endSession: (session, time_ms) => engine.observer.endSession?.(session, time_ms),
-      learn: (exchange, position) => engine.learn(exchange, position),
-    });
-  }
+  if (alerts !== null) observers.push(alerts.observer);
   if (traces !== null) observers.push(traces);
   let closing: Promise<void> | undefined;
   return {
