@@ -53,10 +53,12 @@ export {
   type RuleSet,
 } from "./rules-file.js";
 export {
+  addSilenceToFile,
   createSilence,
   createSilenceFileWatcher,
   parseSilenceMatchers,
   readSilences,
+  removeSilenceFromFile,
   type Silence,
   type SilenceRequest,
   silencesPathFor,

@@ -141,6 +141,26 @@ export function writeSilences(file: string, silences: readonly Silence[]): void 
 }
 
 /**
+ * Adds `silence` to the file, dropping expired silences on the way so the file stays small.
+ * @returns the silences the file now holds.
+ */
+export function addSilenceToFile(file: string, silence: Silence, now_ms: number): Silence[] {
+  const kept = readSilences(file).filter((existing) => Date.parse(existing.ends_at) > now_ms);
+  const next = [...kept, silence];
+  writeSilences(file, next);
+  return next;
+}
+
+/** Removes the silence `id` from the file; the silences it now holds, or `null` when it held none with that id. */
+export function removeSilenceFromFile(file: string, id: string): Silence[] | null {
+  const silences = readSilences(file);
+  const kept = silences.filter((silence) => silence.id !== id);
+  if (kept.length === silences.length) return null;
+  writeSilences(file, kept);
+  return kept;
+}
+
+/**
  * Re-reads a silences file when its modification time changes, for a live process to call from
  * its tick. Returns the new list, or `null` when nothing changed (or the file is broken: the last
  * good list stays in force and the error goes to `onError`).

@@ -1,11 +1,12 @@
 import type { ActiveAlert } from "../alerts/alert-engine.js";
 import {
+  addSilenceToFile,
   createSilence,
   createSilenceFileWatcher,
   readSilences,
+  removeSilenceFromFile,
   type Silence,
   type SilenceRequest,
-  writeSilences,
 } from "../alerts/silences.js";
 import type { ToolwatchConfig } from "../config/config.js";
 import type { Detector } from "../core/detector.js";
@@ -170,19 +171,13 @@ export function createLiveRuntime(options: LiveRuntimeOptions): LiveRuntime {
           add(request) {
             const now = Date.now();
             const silence = createSilence(request, now);
-            // Expired silences are dropped on every write, as the CLI does, so the file stays small.
-            const kept = readSilences(silencesFile).filter((existing) => Date.parse(existing.ends_at) > now);
-            const next = [...kept, silence];
-            writeSilences(silencesFile, next);
-            alerts.replaceSilences(next);
+            alerts.replaceSilences(addSilenceToFile(silencesFile, silence, now));
             return silence;
           },
           remove(id) {
-            const current = readSilences(silencesFile);
-            const next = current.filter((silence) => silence.id !== id);
-            if (next.length === current.length) return false;
-            writeSilences(silencesFile, next);
-            alerts.replaceSilences(next);
+            const kept = removeSilenceFromFile(silencesFile, id);
+            if (kept === null) return false;
+            alerts.replaceSilences(kept);
             return true;
           },
         };

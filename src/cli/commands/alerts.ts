@@ -1,12 +1,13 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import {
+  addSilenceToFile,
   createSilence,
   parseSilenceMatchers,
   readSilences,
+  removeSilenceFromFile,
   type Silence,
   silencesPathFor,
-  writeSilences,
 } from "../../alerts/silences.js";
 import { loadConfig } from "../../config/config.js";
 import { parseDuration, parseSince } from "../../config/duration.js";
@@ -123,9 +124,7 @@ export function registerAlertsCommand(program: Command, io: CommandOutput = {}):
       },
       now,
     );
-    // Expired silences are dropped on every write so the file stays small.
-    const kept = readSilences(file).filter((existing) => Date.parse(existing.ends_at) > now);
-    writeSilences(file, [...kept, silence]);
+    addSilenceToFile(file, silence, now);
     stdout.write(`${silence.id}\n`);
     stderr.write(`toolwatch: silenced ${describe(silence)} until ${silence.ends_at} (${file})\n`);
   });
@@ -159,10 +158,9 @@ export function registerAlertsCommand(program: Command, io: CommandOutput = {}):
   withLocation(alerts.command("unsilence").description("Remove a silence.").argument("<id>", "the silence id")).action(
     (id: string, options: LocationOptions) => {
       const file = silencesFile(options);
-      const silences = readSilences(file);
-      const kept = silences.filter((silence) => silence.id !== id);
-      if (kept.length === silences.length) throw new ToolwatchError("usage", `no silence with id ${id} in ${file}`);
-      writeSilences(file, kept);
+      if (removeSilenceFromFile(file, id) === null) {
+        throw new ToolwatchError("usage", `no silence with id ${id} in ${file}`);
+      }
       stderr.write(`toolwatch: removed silence ${id}\n`);
     },
   );
