@@ -49,6 +49,18 @@ const silenceBody = z
  * - `DELETE /api/v1/silences/<id>`: 204, or 404
  */
 export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
+  const handle = adminRoutes(options);
+  // Nothing a request brings (a broken silences file, a bad body) may take the gateway down: 500, and on.
+  return (request, response, principal) => {
+    try {
+      handle(request, response, principal);
+    } catch (error) {
+      failed(response, error);
+    }
+  };
+}
+
+function adminRoutes(options: AdminApiOptions): AdminApiHandler {
   const users = new Set(options.users);
   return (request, response, principal) => {
     if (principal.method === "anonymous" || principal.user === null || !users.has(principal.user)) {
@@ -117,7 +129,9 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
         });
         return;
       }
-      const id = decodeURIComponent(path.slice("silences/".length));
+      // Ids are plain letters and digits: the raw segment is checked, never URI-decoded (a malformed escape
+      // would throw).
+      const id = path.slice("silences/".length);
       if (method !== "DELETE") return notAllowed(response, "DELETE");
       if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) {
         sendError(response, 404, "no such silence");
@@ -159,11 +173,20 @@ function readJsonBody(request: IncomingMessage, response: ServerResponse, then: 
       sendError(response, 400, "the body is not JSON");
       return;
     }
-    then(value);
+    try {
+      then(value);
+    } catch (error) {
+      failed(response, error);
+    }
   });
   request.on("error", () => {
     if (!response.headersSent) sendError(response, 400, "the request body could not be read");
   });
+}
+
+function failed(response: ServerResponse, error: unknown): void {
+  if (response.headersSent) response.end();
+  else sendError(response, 500, `the admin API failed: ${(error as Error)?.message ?? String(error)}`);
 }
 
 function notAllowed(response: ServerResponse, allow: string): void {

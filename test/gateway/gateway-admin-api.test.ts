@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -139,6 +139,19 @@ describe("gateway admin API", () => {
     }
     assert.equal((await api("silences", { method: "PUT", headers: admin })).status, 405);
     assert.equal((await api("nothing", { headers: admin })).status, 404);
+    // A malformed escape in the id is just no such silence, and the gateway goes on serving.
+    assert.equal((await api("silences/%E0%A4%A", { method: "DELETE", headers: admin })).status, 404);
+    assert.equal((await api("silences", { headers: admin })).status, 200);
     assert.deepEqual(readSilences(silencesFile), []);
+  });
+
+  test("a broken silences file is a 500 with the reason, and the gateway goes on serving", async () => {
+    writeFileSync(silencesFile, "{ not json");
+    const listed = await api("silences", { headers: admin });
+    assert.equal(listed.status, 500);
+    assert.match(((await listed.json()) as { error: string }).error, /not JSON/);
+    assert.equal((await post({ rule: "x", duration: "1h" })).status, 500);
+    writeFileSync(silencesFile, JSON.stringify({ version: 1, silences: [] }));
+    assert.equal((await api("silences", { headers: admin })).status, 200);
   });
 });
