@@ -127,17 +127,17 @@ export async function backtestRules(
     ...(options.settings === undefined ? {} : { settings: options.settings }),
   });
 
-  const engineFindings = { count: 0 };
+  // Findings reach the engine from the detectors (through the pipeline) or from a findings file: counted alike.
+  let findingsSeen = 0;
+  const feedFinding = (finding: Finding): void => {
+    findingsSeen++;
+    engine.findingSink(finding);
+  };
   const pipeline = new Pipeline({
     store: null,
     observers: [engine.observer],
     detectors: options.detectors ?? [],
-    findingSinks: [
-      (finding) => {
-        engineFindings.count++;
-        engine.findingSink(finding);
-      },
-    ],
+    findingSinks: [feedFinding],
     ...(options.session_idle_ms === undefined ? {} : { session_idle_ms: options.session_idle_ms }),
   });
 
@@ -152,10 +152,6 @@ export async function backtestRules(
   const findings =
     options.findings === undefined ? [] : [...options.findings].sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
   let nextFinding = 0;
-  const feedFinding = (finding: Finding): void => {
-    engineFindings.count++;
-    engine.findingSink(finding);
-  };
   let count = 0;
   let first: string | null = null;
   let last: string | null = null;
@@ -197,7 +193,7 @@ export async function backtestRules(
   return {
     exchanges: count,
     learned,
-    findings: { source, count: engineFindings.count },
+    findings: { source, count: findingsSeen },
     first_event: first,
     last_event: last,
     rules: results,
