@@ -106,6 +106,8 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     options.db === undefined
       ? null
       : new SqliteStore(options.db, {
+          // A database the replay creates can be made again from the capture: it is not synced until the end.
+          bulkLoad: true,
           ...(options.store_batch_size === undefined ? {} : { batchSize: options.store_batch_size }),
           ...(options.store_hash_algorithm === undefined ? {} : { hashAlgorithm: options.store_hash_algorithm }),
         });

@@ -30,6 +30,29 @@ describe("SqliteStore", () => {
     raw.close();
   });
 
+  test("a bulk load into a file it creates skips syncing until close, and the closed file verifies", async (context) => {
+    const path = join(temporaryDirectory(context), "bulk.db");
+    const store = new SqliteStore(path, { bulkLoad: true, batchSize: 7 });
+    assert.equal(store.syncsCommits, false);
+    for (let index = 0; index < 30; index++) store.appendExchange(makeExchange(index));
+    store.close();
+    // Closing checkpoints with a sync: the WAL is emptied into the database file.
+    assert.equal(existsSync(`${path}-wal`), false);
+    const reopened = new SqliteStore(path, { readonly: true });
+    assert.equal(reopened.syncsCommits, true);
+    assert.equal((await reopened.exchanges()).length, 30);
+    assert.deepEqual(await reopened.verifyAudit(), { ok: true, records: 30, first_seq: 1, last_seq: 30 });
+    reopened.close();
+  });
+
+  test("a bulk load into an existing file syncs as always: other writers' records cannot be rebuilt", (context) => {
+    const path = join(temporaryDirectory(context), "shared.db");
+    new SqliteStore(path).close();
+    const store = new SqliteStore(path, { bulkLoad: true });
+    assert.equal(store.syncsCommits, true);
+    store.close();
+  });
+
   test("refuses a database written by a newer schema", (context) => {
     const path = join(temporaryDirectory(context), "future.db");
     const raw = new Database(path);
