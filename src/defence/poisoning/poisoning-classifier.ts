@@ -1,6 +1,7 @@
 import { findHiddenCharacters } from "./hidden-characters.js";
 import { loadShippedModel, type PoisoningModel } from "./poisoning-model.js";
 import { findDescriptionSignals, findExfiltrationLinks, findRuleSignals, ruleScore } from "./rule-signals.js";
+import { DEFAULT_SEGMENT_MEMO_BYTES, type SegmentMemoEntry, SegmentScoreMemo } from "./segment-score-memo.js";
 import type { PoisoningSignal } from "./signals.js";
 import {
   BASE_FEATURE_COUNT,
@@ -47,6 +48,14 @@ export interface PoisoningOptions {
    * Map lookup. Verdicts are deterministic, so a remembered one is identical to a fresh one.
    */
   memo?: VerdictMemoOptions | false;
+  /**
+   * Bytes for the memo of segment scores, 0 for none; 4 MiB by default. Distinct documents share most of
+   * their segments (an inbox read again with one more e-mail), and a segment met before, in the same
+   * characters around it and the same kind of document, is then neither prefiltered nor scored again. The
+   * memo keys on everything a score depends on, so a remembered score is identical to a fresh one; past the
+   * budget the oldest segments are forgotten.
+   */
+  segment_memo_bytes?: number;
 }
 
 /** The best-scoring segment of a text. */
@@ -84,10 +93,13 @@ export class PoisoningClassifier {
   private readingKind: DocumentKind = "prose";
   private readingScores = new Float64Array(256);
   private readonly memo: VerdictMemo<"result" | "description", PoisoningVerdict> | null;
+  private readonly segmentMemo: SegmentScoreMemo | null;
 
   constructor(options: PoisoningOptions = {}) {
     this.model = options.model ?? loadShippedModel();
     this.memo = options.memo === false ? null : new VerdictMemo(options.memo);
+    const segmentMemoBytes = options.segment_memo_bytes ?? DEFAULT_SEGMENT_MEMO_BYTES;
+    this.segmentMemo = segmentMemoBytes > 0 ? new SegmentScoreMemo(segmentMemoBytes) : null;
     this.threshold = options.threshold ?? this.model.threshold;
     this.fixedThreshold = options.threshold !== undefined;
     this.descriptionThreshold =
@@ -150,6 +162,20 @@ export class PoisoningClassifier {
 
   /** The model's probability that `text.slice(start, end)` is an instruction aimed at the model. */
   scoreSpan(text: string, start: number, end: number, kind: DocumentKind = documentKind(text)): number {
+    const entry = this.segmentMemo === null ? null : this.memoEntry(this.segmentMemo, text, start, end, kind);
+    if (entry === null) return this.computeScore(text, start, end, kind);
+    if (Number.isNaN(entry.score)) entry.score = this.computeScore(text, start, end, kind);
+    return entry.score;
+  }
+
+  /** Hits and misses of the segment memo (both 0 without one), and what it holds. */
+  segmentMemoStats(): { hits: number; misses: number; entries: number; bytes: number } {
+    if (this.segmentMemo === null) return { hits: 0, misses: 0, entries: 0, bytes: 0 };
+    return { ...this.segmentMemo.stats, entries: this.segmentMemo.size, bytes: this.segmentMemo.bytes };
+  }
+
+  /** `scoreSpan` worked out, without the memo. */
+  private computeScore(text: string, start: number, end: number, kind: DocumentKind): number {
     const { weights, hash_bits: hashBits } = this.model;
     if (extractFeatures(text, start, end, hashBits, this.buffer, kind) < MIN_WORDS) return 0;
     let sum = 0;
@@ -256,13 +282,29 @@ export class PoisoningClassifier {
     let bestStart = 0;
     let bestEnd = 0;
     let bestScore = 0;
+    const memo = this.segmentMemo;
     for (let index = 0; index < segments.length; index++) {
       const start = segments.starts[index]!;
       const end = segments.ends[index]!;
-      // A line of its own in a table is out of register whatever its words: the prefilter's marker set is
-      // for pure data, and such a line is not that.
-      if (!mayBeInstruction(text, start, end) && !(kind === "table" && isProseLineInTable(text, start))) continue;
-      const score = scores === null ? this.scoreSpan(text, start, end, kind) : this.scoreAt(text, index);
+      const entry = memo === null ? null : this.memoEntry(memo, text, start, end, kind);
+      let prefilter = entry === null ? -1 : entry.prefilter;
+      if (prefilter === -1) {
+        // A line of its own in a table is out of register whatever its words: the prefilter's marker set is
+        // for pure data, and such a line is not that.
+        prefilter = mayBeInstruction(text, start, end) || (kind === "table" && isProseLineInTable(text, start)) ? 1 : 0;
+        if (entry !== null) entry.prefilter = prefilter;
+      }
+      if (prefilter === 0) continue;
+      // Not `scoreAt` or `scoreSpan`: the memo was asked already, and asking again would count the segment twice.
+      let score = scores === null ? Number.NaN : scores[index]!;
+      if (Number.isNaN(score)) {
+        score = entry === null ? Number.NaN : entry.score;
+        if (Number.isNaN(score)) {
+          score = this.computeScore(text, start, end, kind);
+          if (entry !== null) entry.score = score;
+        }
+        if (scores !== null) scores[index] = score;
+      }
       if (score > bestScore) {
         bestStart = start;
         bestEnd = end;
@@ -270,6 +312,20 @@ export class PoisoningClassifier {
       }
     }
     return { start: bestStart, end: bestEnd, score: bestScore };
+  }
+
+  /**
+   * The memo's entry of `text[start, end)` in a document of `kind`, with the table flag its key needs, or
+   * `null` when the memo does not keep that span.
+   */
+  private memoEntry(
+    memo: SegmentScoreMemo,
+    text: string,
+    start: number,
+    end: number,
+    kind: DocumentKind,
+  ): SegmentMemoEntry | null {
+    return memo.entry(text, start, end, kind, kind === "table" && isProseLineInTable(text, start));
   }
 
   /** The hand-made features that pushed a segment's score up the most, by name. */

@@ -645,7 +645,8 @@ const MARKER_CLASSES =
  * for spans without a question mark and without any word of the broad marker set above (a file name, a
  * date, a table cell of names and numbers, a log line of codes): pure data. Words are read as the
  * features read them (lower-cased, one apostrophe suffix), with no substring; it stops at the first
- * marker, so prose costs a few words.
+ * marker, so prose costs a few words. Past `end` it reads at most 2 characters (an apostrophe suffix),
+ * within {@link SPAN_CONTEXT_AFTER}.
  */
 export function mayBeInstruction(text: string, start: number, end: number): boolean {
   let index = start;
@@ -758,9 +759,26 @@ function isAccount(text: string, start: number, end: number): boolean {
 }
 
 /**
+ * Most characters before `start` that `extractFeatures` and `mayBeInstruction` read: the one before, for a
+ * cell boundary (`|`). With {@link SPAN_CONTEXT_AFTER}, and `isProseLineInTable` for a table, this is all of
+ * the text outside the span that a segment's features and prefilter answer depend on, which is what lets a
+ * memo of segment scores key on the span and this context alone. Keep them in step with the reads below.
+ */
+export const SPAN_CONTEXT_BEFORE = 1;
+/**
+ * Most characters from `end` on that `extractFeatures` and `mayBeInstruction` read: a token starting inside
+ * the span is matched against `https://` (8 characters) from its first character, so up to 7 past `end`;
+ * the other reads past `end` (the cell boundary, an apostrophe suffix, a number's decimals, a money sign's
+ * digit, an escape) go 1 or 2 characters past it.
+ */
+export const SPAN_CONTEXT_AFTER = 7;
+
+/**
  * Writes the features of `text.slice(start, end)` into `out` (cleared first) and returns the number of
  * words read (after a leading `key:`). `hashBits` is the size of the hashed space (the model's
- * `hash_bits`); `kind` is the kind of the whole document.
+ * `hash_bits`); `kind` is the kind of the whole document. Besides the span it reads at most
+ * {@link SPAN_CONTEXT_BEFORE} characters before it and {@link SPAN_CONTEXT_AFTER} after it, and, in a
+ * table, `isProseLineInTable(text, start)`.
  *
  * Tokens are read straight from the text, without building substrings: words (hashed lower-case),
  * numbers, and placeholders for URLs, e-mail addresses, account numbers and money amounts.
