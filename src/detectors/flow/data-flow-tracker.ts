@@ -3,7 +3,9 @@ import {
   clipValue,
   forEachIdentifier,
   forEachIdentifierHash,
+  forEachIdentifierHashAfter,
   forEachShingle,
+  forEachShingleAfter,
   hashValue,
   normalizeValue,
   wordHashes,
@@ -63,6 +65,12 @@ export interface DataFlowTrackerOptions {
    * least recently used dropped first). Default 32 MiB; 0 turns it off.
    */
   fingerprint_memo_bytes?: number;
+  /**
+   * Results a session looks values up in by reference, before it keeps their values in tables of its own
+   * (answers are the same either way; see {@link DataFlowTracker}). Default 8, at most 16; 0 puts every result's
+   * values in the session's tables at once.
+   */
+  held_results?: number;
 }
 
 /** What a result text leaves, whichever session reads it: hashes only, in typed arrays. */
@@ -70,9 +78,11 @@ interface ResultFingerprint {
   /** Hashes of the identifier-like tokens, in order of offset. */
   readonly identifiers: Int32Array;
   /** Offsets of those tokens. */
-  readonly starts: Int32Array;
+  readonly starts: Positions;
   /** Hashes of the sampled shingles. */
   readonly shingles: Int32Array;
+  /** Offset of the last character of each shingle (so a text that shares lines with this one can reuse it). */
+  readonly shingle_lasts: Positions;
   /** Per identifier, 1 when in an instruction sentence of the result read as not poisoned; `null` until needed. */
   plain_instructions: Uint8Array | null;
   /** The same, read as poisoned (every sentence scored). */
@@ -81,15 +91,19 @@ interface ResultFingerprint {
   instruction_words: Int32Array | null;
 }
 
+/** Offsets in a result's text: 16 bits each when the text read is no longer than 65,536 characters. */
+type Positions = Uint16Array | Int32Array;
+
 function fingerprintBytes(print: ResultFingerprint): number {
   return (
     print.identifiers.byteLength +
     print.starts.byteLength +
     print.shingles.byteLength +
+    print.shingle_lasts.byteLength +
     (print.plain_instructions?.byteLength ?? 0) +
     (print.poisoned_instructions?.byteLength ?? 0) +
     (print.instruction_words?.byteLength ?? 0) +
-    6 * 64
+    7 * 64
   );
 }
 
@@ -105,6 +119,14 @@ const KNOWN_LIMIT = KNOWN_SIZE / 2;
 const SMALLEST_TABLE_SIZE = 8;
 const SOURCE_RING = 64;
 const SEQUENCE_MASK = 0xffff;
+/** Most results a session holds by reference before it puts their hashes in its table, by default. */
+const HELD_RESULTS = 8;
+/** The most `held_results` may be: each result held costs its fingerprint's arrays and objects. */
+const MAX_HELD_RESULTS = 16;
+/** Bits of a session's filter of held hashes: looking up a hash no held result has costs one bit test. */
+const FILTER_BITS = 2048;
+const FILTER_MASK = FILTER_BITS - 1;
+const FILTER_WORDS = FILTER_BITS / 32;
 
 const IDENTIFIER_FLAG = 1;
 const SHINGLE_FLAG = 2;
@@ -117,6 +139,7 @@ const MAX_ARGUMENT_VALUES = 64;
 const MAX_ARGUMENT_CHARS = 4096;
 const MAX_WHOLE_VALUE = 256;
 const MAX_VALUES_PER_FLOW = 4;
+const EMPTY_HASHES = new Int32Array(0);
 
 /**
  * An open-addressing table of 31-bit hashes (never 0) to 32-bit values, keys and values side by side in one
@@ -213,6 +236,8 @@ function strength(value: number): number {
   return (value & POISONED_FLAG ? 2 : 0) + (value & INSTRUCTION_FLAG ? 1 : 0);
 }
 
+const MAXIMUM_STRENGTH = 3;
+
 interface Source {
   sequence: number;
   call_index: number;
@@ -220,41 +245,135 @@ interface Source {
   poisoned: boolean;
 }
 
-/** What one session keeps: about 20 KB at most whatever the traffic, a few KB for a short session. */
+/** A result a session holds instead of putting its hashes in its table. */
+interface HeldResult {
+  print: ResultFingerprint;
+  /** The reading's instruction flags per identifier (`null`: none). */
+  in_instruction: Uint8Array | null;
+  /** Read as poisoned: its instruction words count too. */
+  poisoned: boolean;
+  /** Source sequence and poisoned flag, as the table's values carry them. */
+  base: number;
+}
+
+/**
+ * What one session keeps: about 20 KB at most whatever the traffic, a few KB for a short session.
+ *
+ * A session starts by holding its results' fingerprints (shared with the memo of fingerprints) instead of putting
+ * their hashes in a table: most sessions are a few calls long, and putting every hash of every result cost more
+ * than the lookups it served. While the results held have fewer than {@link GENERATION_LIMIT} hashes in all, the
+ * table would not have retired a generation yet, so what it would answer for a hash is what looking the hash up
+ * in the results held, oldest first, answers: the first of the strongest values put. Past that, or past
+ * `DataFlowTrackerOptions.held_results` results (8 by default), the session puts the held results' hashes in its
+ * table in the order it would have, and every later result's too.
+ */
 class SessionFlows {
-  /** Hashes of results' values to (source sequence, flags). */
-  current = new HashTable(SMALLEST_TABLE_SIZE, TABLE_SIZE);
+  /** Most results held (`DataFlowTrackerOptions.held_results`). */
+  private readonly holds: number;
+  /** Hashes of results' values to (source sequence, flags); `null` while the session holds its results. */
+  current: HashTable | null = null;
   previous: HashTable | null = null;
+  /** The results held, oldest first. */
+  readonly held: HeldResult[] = [];
+  /** Hashes the results held put, in all (repeats counted). */
+  heldPuts = 0;
+  /** Bit `hash & FILTER_MASK` set for each hash of the results held; made with the first. */
+  filter: Int32Array | null = null;
   /** The last {@link SOURCE_RING} results, by sequence; filled in order, so it never has holes. */
   readonly sources: Source[] = [];
   sequence = 0;
   /** Values seen in the session's arguments, with the call that first carried them; made at the first call. */
   known: HashTable | null = null;
 
+  constructor(holds: number) {
+    this.holds = holds;
+  }
+
+  /** Remembers the values of a result: held while the session can hold it (see the class), put otherwise. */
+  add(print: ResultFingerprint, inInstruction: Uint8Array | null, poisoned: boolean, base: number): void {
+    const words = poisoned ? print.instruction_words! : EMPTY_HASHES;
+    const puts = print.identifiers.length + print.shingles.length + words.length;
+    if (this.current === null) {
+      if (puts === 0) return;
+      if (this.held.length < this.holds && this.heldPuts + puts < GENERATION_LIMIT) {
+        this.held.push({ print, in_instruction: inInstruction, poisoned, base });
+        this.heldPuts += puts;
+        this.filter ??= new Int32Array(FILTER_WORDS);
+        const filter = this.filter;
+        addToFilter(filter, print.identifiers);
+        addToFilter(filter, print.shingles);
+        addToFilter(filter, words);
+        return;
+      }
+      // The table starts with what the results held would have left in it: fewer than GENERATION_LIMIT hashes,
+      // put in the same order, so it is the very table putting them as they came would have made.
+      this.current = new HashTable(SMALLEST_TABLE_SIZE, TABLE_SIZE);
+      this.current.reserve(this.heldPuts + puts);
+      for (const held of this.held) this.putAll(held.print, held.in_instruction, held.poisoned, held.base);
+      this.held.length = 0;
+      this.heldPuts = 0;
+      this.filter = null;
+    }
+    this.current.reserve(Math.min(puts, GENERATION_LIMIT));
+    this.putAll(print, inInstruction, poisoned, base);
+  }
+
+  /** Puts a result's hashes: identifiers, shingles, then (poisoned) its instruction words. */
+  private putAll(print: ResultFingerprint, inInstruction: Uint8Array | null, poisoned: boolean, base: number): void {
+    const identifiers = print.identifiers;
+    for (let index = 0; index < identifiers.length; index++) {
+      const instruction = inInstruction !== null && inInstruction[index] === 1;
+      this.put(identifiers[index]!, base | IDENTIFIER_FLAG | (instruction ? INSTRUCTION_FLAG : 0));
+    }
+    const shingles = print.shingles;
+    for (let index = 0; index < shingles.length; index++) this.put(shingles[index]!, base | SHINGLE_FLAG);
+    if (poisoned) {
+      // Short values an injected instruction names (a file id, an amount) only count when a whole argument equals one.
+      const words = print.instruction_words!;
+      for (let index = 0; index < words.length; index++) this.put(words[index]!, base | WORD_FLAG | INSTRUCTION_FLAG);
+    }
+  }
+
   /** Keeps the first source of a value unless the new one is stronger evidence (poisoned, an instruction). */
-  put(hash: number, value: number): void {
-    if (this.current.count >= GENERATION_LIMIT) {
+  private put(hash: number, value: number): void {
+    let table = this.current!;
+    if (table.count >= GENERATION_LIMIT) {
       // The oldest generation goes: values of recent results are the ones later calls use.
       const retired = this.previous ?? new HashTable(TABLE_SIZE, TABLE_SIZE);
       retired.clear();
-      this.previous = this.current;
+      this.previous = table;
       this.current = retired;
+      table = retired;
     }
-    const table = this.current;
     const slot = table.slotOf(hash);
     if (!table.has(slot)) table.insert(slot, hash, value);
     else if (strength(value) > strength(table.valueAt(slot))) table.setValueAt(slot, value);
   }
 
-  /** Makes room for `more` hashes of results in the current generation. */
-  reserve(more: number): void {
-    this.current.reserve(Math.min(more, GENERATION_LIMIT));
-  }
-
   get(hash: number): number {
-    const value = this.current.get(hash, 0);
-    if (value !== 0) return value;
-    return this.previous?.get(hash, 0) ?? 0;
+    const current = this.current;
+    if (current !== null) {
+      const value = current.get(hash, 0);
+      if (value !== 0) return value;
+      return this.previous?.get(hash, 0) ?? 0;
+    }
+    const filter = this.filter;
+    if (filter === null || (filter[(hash & FILTER_MASK) >>> 5]! & (1 << (hash & 31))) === 0) return 0;
+    // What the table would keep: the first value put, unless a later one is stronger.
+    let found = 0;
+    let foundStrength = -1;
+    for (const held of this.held) {
+      const flags = heldFlags(held, hash);
+      if (flags === 0) continue;
+      const value = held.base | flags;
+      const valueStrength = strength(value);
+      if (valueStrength > foundStrength) {
+        found = value;
+        foundStrength = valueStrength;
+        if (valueStrength === MAXIMUM_STRENGTH) break;
+      }
+    }
+    return found;
   }
 
   source(value: number): Source | undefined {
@@ -277,6 +396,32 @@ class SessionFlows {
   }
 }
 
+function addToFilter(filter: Int32Array, hashes: Int32Array): void {
+  for (let index = 0; index < hashes.length; index++) {
+    const hash = hashes[index]!;
+    filter[(hash & FILTER_MASK) >>> 5]! |= 1 << (hash & 31);
+  }
+}
+
+/**
+ * The flags (no sequence, no poisoned flag) a held result's puts leave for `hash`, or 0 when it put none: the
+ * first put of the strongest. In put order, identifiers (an instruction when flagged), shingles, then the
+ * instruction words of a poisoned reading; only instruction identifiers and words are stronger than the rest.
+ */
+function heldFlags(held: HeldResult, hash: number): number {
+  const identifiers = held.print.identifiers;
+  const first = identifiers.indexOf(hash);
+  const flags = held.in_instruction;
+  if (first !== -1 && flags !== null) {
+    for (let index = first; index !== -1; index = identifiers.indexOf(hash, index + 1)) {
+      if (flags[index] === 1) return IDENTIFIER_FLAG | INSTRUCTION_FLAG;
+    }
+  }
+  if (held.poisoned && held.print.instruction_words!.includes(hash)) return WORD_FLAG | INSTRUCTION_FLAG;
+  if (first !== -1) return IDENTIFIER_FLAG;
+  return held.print.shingles.includes(hash) ? SHINGLE_FLAG : 0;
+}
+
 interface PendingFlow {
   source: Source;
   values: string[];
@@ -296,8 +441,9 @@ interface PendingFlow {
  * the user, not from the result, and is not a flow.
  *
  * Memory is bounded per session (two generations of at most 1,024 hash slots, the oldest dropped, plus 512
- * argument hashes; tables sized to what they hold): about 20 KB at most. Synchronous and never throws on odd
- * input, so the inline guard can call it before forwarding a call.
+ * argument hashes; tables sized to what they hold; or, while a session is short, references to at most
+ * `held_results` of its results' fingerprints, fewer than 512 hashes in all, and a 256-byte filter): about 20 KB
+ * at most. Synchronous and never throws on odd input, so the inline guard can call it before forwarding a call.
  */
 export class DataFlowTracker {
   private readonly sessions = new Map<string, SessionFlows>();
@@ -308,8 +454,14 @@ export class DataFlowTracker {
   private readonly maxShingles: number;
   private readonly maxScoredSegments: number;
   private readonly memo: TextMemo<ResultFingerprint>;
+  private readonly heldResults: number;
   /** Where {@link fingerprint} collects a result's hashes (as many as the limits let it find). */
-  private readonly scratch: { identifiers: Int32Array; starts: Int32Array; shingles: Int32Array };
+  private readonly scratch: {
+    identifiers: Int32Array;
+    starts: Int32Array;
+    shingles: Int32Array;
+    shingleLasts: Int32Array;
+  };
 
   constructor(options: DataFlowTrackerOptions = {}) {
     this.scorer = options.scorer ?? null;
@@ -318,8 +470,14 @@ export class DataFlowTracker {
     this.maxIdentifiers = options.max_identifiers_per_result ?? 256;
     this.maxShingles = options.max_shingles_per_result ?? 192;
     this.maxScoredSegments = options.max_scored_segments ?? 24;
-    this.memo = new TextMemo(options.fingerprint_memo_bytes ?? 32 * 1024 * 1024);
-    this.scratch = { identifiers: new Int32Array(256), starts: new Int32Array(256), shingles: new Int32Array(256) };
+    this.memo = new TextMemo(options.fingerprint_memo_bytes ?? 32 * 1024 * 1024, { similar: true });
+    this.heldResults = Math.min(MAX_HELD_RESULTS, Math.max(0, Math.floor(options.held_results ?? HELD_RESULTS)));
+    this.scratch = {
+      identifiers: new Int32Array(256),
+      starts: new Int32Array(256),
+      shingles: new Int32Array(256),
+      shingleLasts: new Int32Array(256),
+    };
   }
 
   /** Sessions with state. */
@@ -335,20 +493,7 @@ export class DataFlowTracker {
     const state = this.state(session);
     const sequence = state.sequence++ & SEQUENCE_MASK;
     state.sources[sequence % SOURCE_RING] = { sequence, call_index: callIndex, tool, poisoned };
-    const base = (sequence << 8) | (poisoned ? POISONED_FLAG : 0);
-    state.reserve(print.identifiers.length + print.shingles.length + (poisoned ? print.instruction_words!.length : 0));
-    const identifiers = print.identifiers;
-    for (let index = 0; index < identifiers.length; index++) {
-      const instruction = inInstruction !== null && inInstruction[index] === 1;
-      state.put(identifiers[index]!, base | IDENTIFIER_FLAG | (instruction ? INSTRUCTION_FLAG : 0));
-    }
-    const shingles = print.shingles;
-    for (let index = 0; index < shingles.length; index++) state.put(shingles[index]!, base | SHINGLE_FLAG);
-    if (poisoned) {
-      // Short values an injected instruction names (a file id, an amount) only count when a whole argument equals one.
-      const words = print.instruction_words!;
-      for (let index = 0; index < words.length; index++) state.put(words[index]!, base | WORD_FLAG | INSTRUCTION_FLAG);
-    }
+    state.add(print, inInstruction, poisoned, (sequence << 8) | (poisoned ? POISONED_FLAG : 0));
   }
 
   /** Bytes the memo of result fingerprints holds now (bounded by `fingerprint_memo_bytes`). */
@@ -363,32 +508,69 @@ export class DataFlowTracker {
   private fingerprint(text: string): ResultFingerprint {
     const known = this.memo.get(text);
     if (known !== undefined) return known;
+    // A text that shares its first lines with one read before (the same inbox with a new message, a listing with
+    // an item changed) is read from the first line that differs: the values before it are the other text's.
+    const similar = this.memo.similar(text);
+    const from = similar === undefined ? 0 : sharedLines(similar.text, text, this.maxResultChars);
+    const earlier = similar?.value;
     // Collected in the tracker's scratch arrays, then copied at their exact size into the fingerprint.
     const scratch = this.scratch;
     let identifierCount = 0;
-    forEachIdentifierHash(text, this.maxResultChars, this.maxIdentifiers, (hash, start) => {
+    const addIdentifier = (hash: number, start: number): void => {
       if (identifierCount === scratch.identifiers.length) {
         scratch.identifiers = grown(scratch.identifiers);
         scratch.starts = grown(scratch.starts);
       }
       scratch.identifiers[identifierCount] = hash;
       scratch.starts[identifierCount++] = start;
-    });
+    };
+    let identifiersRead = false;
+    // Only a complete reading of the other text (fewer values than the cap) says which values come before `from`.
+    if (from > 0 && earlier !== undefined && earlier.identifiers.length < this.maxIdentifiers) {
+      while (identifierCount < earlier.identifiers.length && earlier.starts[identifierCount]! < from) {
+        addIdentifier(earlier.identifiers[identifierCount]!, earlier.starts[identifierCount]!);
+      }
+      const already = identifierCount;
+      identifiersRead =
+        forEachIdentifierHashAfter(text, this.maxResultChars, this.maxIdentifiers, from, already, addIdentifier) !== -1;
+      if (!identifiersRead) identifierCount = 0;
+    }
+    if (!identifiersRead) forEachIdentifierHash(text, this.maxResultChars, this.maxIdentifiers, addIdentifier);
     let shingleCount = 0;
-    forEachShingle(text, this.maxResultChars, this.maxShingles, (hash) => {
-      if (shingleCount === scratch.shingles.length) scratch.shingles = grown(scratch.shingles);
-      scratch.shingles[shingleCount++] = hash;
-    });
+    const addShingle = (hash: number, _start: number, end: number): void => {
+      if (shingleCount === scratch.shingles.length) {
+        scratch.shingles = grown(scratch.shingles);
+        scratch.shingleLasts = grown(scratch.shingleLasts);
+      }
+      scratch.shingles[shingleCount] = hash;
+      scratch.shingleLasts[shingleCount++] = end - 1;
+    };
+    let shinglesRead = false;
+    if (from > 0 && earlier !== undefined) {
+      while (shingleCount < earlier.shingles.length && earlier.shingle_lasts[shingleCount]! < from - 1) {
+        addShingle(earlier.shingles[shingleCount]!, 0, earlier.shingle_lasts[shingleCount]! + 1);
+      }
+      shinglesRead =
+        forEachShingleAfter(text, this.maxResultChars, this.maxShingles, from, shingleCount, addShingle) !== -1;
+      if (!shinglesRead) shingleCount = 0;
+    }
+    if (!shinglesRead) forEachShingle(text, this.maxResultChars, this.maxShingles, addShingle);
     const print: ResultFingerprint = {
-      identifiers: Int32Array.from(scratch.identifiers.subarray(0, identifierCount)),
-      starts: Int32Array.from(scratch.starts.subarray(0, identifierCount)),
-      shingles: Int32Array.from(scratch.shingles.subarray(0, shingleCount)),
+      identifiers: scratch.identifiers.slice(0, identifierCount),
+      starts: this.positions(scratch.starts, identifierCount),
+      shingles: scratch.shingles.slice(0, shingleCount),
+      shingle_lasts: this.positions(scratch.shingleLasts, shingleCount),
       plain_instructions: null,
       poisoned_instructions: null,
       instruction_words: null,
     };
     this.memo.set(text, print, fingerprintBytes(print));
     return print;
+  }
+
+  /** The first `count` offsets of `scratch`, at 16 bits each when every offset read fits. */
+  private positions(scratch: Int32Array, count: number): Positions {
+    return this.maxResultChars <= 65_536 ? new Uint16Array(scratch.subarray(0, count)) : scratch.slice(0, count);
   }
 
   /**
@@ -413,7 +595,7 @@ export class DataFlowTracker {
       for (const span of spans) {
         for (const hash of wordHashes(text.slice(span.start, span.end), 64)) words.push(hash);
       }
-      print.instruction_words = Int32Array.from(words);
+      print.instruction_words = new Int32Array(words);
     } else print.plain_instructions = flags;
     // Re-declared with what it now holds, so the memo's budget stays exact.
     this.memo.set(text, print, fingerprintBytes(print));
@@ -523,7 +705,7 @@ export class DataFlowTracker {
   private state(session: string): SessionFlows {
     let state = this.sessions.get(session);
     if (state === undefined) {
-      state = new SessionFlows();
+      state = new SessionFlows(this.heldResults);
       this.sessions.set(session, state);
     }
     return state;
@@ -537,7 +719,7 @@ export class DataFlowTracker {
   private instructionSpans(
     text: string,
     poisoned: boolean,
-    identifierStarts: Int32Array,
+    identifierStarts: Positions,
   ): { start: number; end: number }[] {
     const scorer = this.scorer;
     if (scorer === null || (!poisoned && identifierStarts.length === 0)) return [];
@@ -572,6 +754,17 @@ export class DataFlowTracker {
     }
     return spans;
   }
+}
+
+/**
+ * Where reading `text` can start from what reading `earlier` found: the start of the last line that begins within
+ * their common prefix (clipped at `limit`), or 0.
+ */
+function sharedLines(earlier: string, text: string, limit: number): number {
+  const bound = Math.min(earlier.length, text.length, limit);
+  let shared = 0;
+  while (shared < bound && earlier.charCodeAt(shared) === text.charCodeAt(shared)) shared++;
+  return shared === 0 ? 0 : text.lastIndexOf("\n", shared - 1) + 1;
 }
 
 /** A copy of `array` twice as long. */

@@ -3,23 +3,41 @@
  * inbox or file listing read again in session after session: agentdojo's 26,133 events hold 4,462 distinct
  * result texts), so work that depends only on the text is done once per distinct text and reused.
  *
- * The key is the text itself: a JavaScript `Map` hashes strings natively and compares them exactly, so there is
- * no collision to reason about, at the price of keeping the texts. Memory is bounded by a byte budget that
- * counts each key at 2 bytes per character (the worst case for a V8 string) plus the size each value declares;
- * past the budget the oldest entries go (first in, first out: moving an entry on every hit costs more than the
- * rare re-computation it saves). Texts larger than a sixteenth of the budget are not kept.
+ * The lookup is by a hash of a sample of the text (its length, its head and tail, and characters spread over the
+ * rest), confirmed by comparing the whole text, so there is no collision to reason about: a text parsed from a new
+ * event is a new string, and a `Map` keyed by it would hash every character of it first, which costs more than
+ * the comparison. Texts that share a sample (a document whose timestamp changed) are told apart by the comparison,
+ * a few at most per sample: past that, a sample's texts move to a `Map` keyed by the text itself, so no text can
+ * make a lookup compare against many others.
+ *
+ * Memory is bounded by a byte budget that counts each key at 2 bytes per character (the worst case for a V8
+ * string) plus the size each value declares; past the budget the oldest entries go (first in, first out: moving
+ * an entry on every hit costs more than the rare re-computation it saves). Texts larger than a sixteenth of the
+ * budget are not kept.
  */
 export class TextMemo<Value> {
-  /** Insertion order is age order. */
-  private readonly entries = new Map<string, { value: Value; bytes: number }>();
+  /** The newest entry per hash of a text's first {@link HEAD} characters, when asked for (see {@link similar}). */
+  private readonly heads: Map<number, MemoEntry<Value>> | null;
+  /** Entries by sample hash, a few per sample; the entries of a crowded sample by their text. */
+  private readonly bySample = new Map<number, MemoEntry<Value>[]>();
+  private readonly crowdedSamples = new Map<number, number>();
+  private readonly crowded = new Map<string, MemoEntry<Value>>();
+  /** Age order, oldest first. */
+  private oldest: MemoEntry<Value> | null = null;
+  private newest: MemoEntry<Value> | null = null;
+  private count = 0;
   private readonly budget: number;
   private readonly largest: number;
   private used = 0;
 
-  /** @param budgetBytes the most the memo holds, keys and values together; 0 turns it off. */
-  constructor(budgetBytes: number) {
+  /**
+   * @param budgetBytes the most the memo holds, keys and values together; 0 turns it off.
+   * @param options.similar keep an index for {@link similar} (32 more bytes counted per entry).
+   */
+  constructor(budgetBytes: number, options: { similar?: boolean } = {}) {
     this.budget = Math.max(0, budgetBytes);
     this.largest = Math.floor(this.budget / 16);
+    this.heads = options.similar === true ? new Map() : null;
   }
 
   /** Bytes held now (keys at 2 bytes per character plus values' declared sizes). */
@@ -29,35 +47,176 @@ export class TextMemo<Value> {
 
   /** Entries held now. */
   get size(): number {
-    return this.entries.size;
+    return this.count;
   }
 
   /** The value kept for `text`, or `undefined`. */
   get(text: string): Value | undefined {
-    return this.entries.get(text)?.value;
+    if (this.count === 0) return undefined;
+    return this.find(sampleHash(text), text)?.value;
+  }
+
+  /**
+   * The newest entry, other than `text`'s own, whose text starts with the same {@link HEAD} characters as `text`
+   * (by a hash of them: the caller compares the texts), or `undefined`; always `undefined` unless the memo was
+   * made with `similar`. A text read before that starts the same is often the same document with a part changed.
+   */
+  similar(text: string): { text: string; value: Value } | undefined {
+    if (this.heads === null || text.length <= HEAD) return undefined;
+    const entry = this.heads.get(headHash(text));
+    return entry === undefined || entry.text === text ? undefined : entry;
   }
 
   /** Keeps `value` for `text` when it fits, dropping the oldest entries to make room. */
   set(text: string, value: Value, valueBytes: number): void {
-    const bytes = text.length * 2 + valueBytes + 64;
+    const bytes = text.length * 2 + valueBytes + (this.heads === null ? 64 : 96);
     if (bytes > this.largest) return;
-    const old = this.entries.get(text);
-    if (old !== undefined) {
-      this.used -= old.bytes;
-      this.entries.delete(text);
-    }
-    while (this.used + bytes > this.budget) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done === true) break;
-      this.used -= this.entries.get(oldest.value)!.bytes;
-      this.entries.delete(oldest.value);
-    }
-    this.entries.set(text, { value, bytes });
+    const sample = sampleHash(text);
+    const old = this.find(sample, text);
+    if (old !== undefined) this.remove(old);
+    while (this.used + bytes > this.budget && this.oldest !== null) this.remove(this.oldest);
+    // A text set again keeps the string it was kept under: other memos likely hold that one too.
+    const key = old === undefined ? text : old.text;
+    const head = this.heads === null || text.length <= HEAD ? -1 : (old?.head ?? headHash(text));
+    const entry: MemoEntry<Value> = { text: key, sample, head, value, bytes, older: this.newest, newer: null };
+    if (this.newest === null) this.oldest = entry;
+    else this.newest.newer = entry;
+    this.newest = entry;
+    this.index(entry);
+    if (head !== -1) this.heads!.set(head, entry);
+    this.count++;
     this.used += bytes;
   }
 
   clear(): void {
-    this.entries.clear();
+    this.heads?.clear();
+    this.bySample.clear();
+    this.crowdedSamples.clear();
+    this.crowded.clear();
+    this.oldest = null;
+    this.newest = null;
+    this.count = 0;
     this.used = 0;
   }
+
+  private find(sample: number, text: string): MemoEntry<Value> | undefined {
+    const entries = this.bySample.get(sample);
+    if (entries !== undefined) {
+      // The key another memo found equal to this very text: comparing with it is comparing two references.
+      const probe = text === lastSampled && lastKey !== null ? lastKey : text;
+      for (const entry of entries) {
+        if (entry.text !== probe) continue;
+        if (text === lastSampled) lastKey = entry.text;
+        return entry;
+      }
+      return undefined;
+    }
+    return this.crowdedSamples.has(sample) ? this.crowded.get(text) : undefined;
+  }
+
+  private index(entry: MemoEntry<Value>): void {
+    const crowdedCount = this.crowdedSamples.get(entry.sample);
+    if (crowdedCount !== undefined) {
+      this.crowded.set(entry.text, entry);
+      this.crowdedSamples.set(entry.sample, crowdedCount + 1);
+      return;
+    }
+    const entries = this.bySample.get(entry.sample);
+    if (entries === undefined) this.bySample.set(entry.sample, [entry]);
+    else if (entries.length < BUCKET_LIMIT) entries.push(entry);
+    else {
+      for (const other of entries) this.crowded.set(other.text, other);
+      this.crowded.set(entry.text, entry);
+      this.crowdedSamples.set(entry.sample, entries.length + 1);
+      this.bySample.delete(entry.sample);
+    }
+  }
+
+  /** Drops `entry` from the indexes and the age order. */
+  private remove(entry: MemoEntry<Value>): void {
+    if (entry.head !== -1 && this.heads!.get(entry.head) === entry) this.heads!.delete(entry.head);
+    const crowdedCount = this.crowdedSamples.get(entry.sample);
+    if (crowdedCount !== undefined) {
+      this.crowded.delete(entry.text);
+      if (crowdedCount === 1) this.crowdedSamples.delete(entry.sample);
+      else this.crowdedSamples.set(entry.sample, crowdedCount - 1);
+    } else {
+      const entries = this.bySample.get(entry.sample);
+      if (entries !== undefined) {
+        const at = entries.indexOf(entry);
+        if (at !== -1) entries.splice(at, 1);
+        if (entries.length === 0) this.bySample.delete(entry.sample);
+      }
+    }
+    if (entry.older === null) this.oldest = entry.newer;
+    else entry.older.newer = entry.newer;
+    if (entry.newer === null) this.newest = entry.older;
+    else entry.newer.older = entry.older;
+    entry.older = null;
+    entry.newer = null;
+    this.count--;
+    this.used -= entry.bytes;
+  }
+}
+
+/** One remembered text, its value, and its place in the age order. */
+interface MemoEntry<Value> {
+  readonly text: string;
+  readonly sample: number;
+  /** Hash of the text's first {@link HEAD} characters when the memo indexes them, else -1. */
+  readonly head: number;
+  readonly value: Value;
+  readonly bytes: number;
+  older: MemoEntry<Value> | null;
+  newer: MemoEntry<Value> | null;
+}
+
+/** Characters of the start of a text that {@link TextMemo.similar} matches. */
+const HEAD = 64;
+
+/** A hash of a text's first {@link HEAD} characters (31 bits, so never -1). */
+function headHash(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < HEAD; index++) hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193);
+  return hash & 0x7fffffff;
+}
+
+/** Texts that share a sample hash held in a list before they move to the `Map` keyed by text. */
+const BUCKET_LIMIT = 4;
+/** Texts up to this length are hashed whole; longer ones by a sample of about as many characters. */
+const WHOLE_TEXT = 128;
+const EDGE = 16;
+const SPREAD = 96;
+
+/**
+ * The last text sampled and its hash, and the key a memo found equal to it (`null` until one did): the flow
+ * analysis looks the same result text up in two memos (fingerprints and DLP scans) one after the other, so the
+ * second lookup neither samples it again nor compares it character by character with a key that is usually the
+ * very string the first lookup compared it with.
+ */
+let lastSampled = "";
+let lastSample = 0;
+let lastKey: string | null = null;
+
+/** A hash of `text`'s length and of a sample of its characters (all of them for a short text). */
+function sampleHash(text: string): number {
+  if (text === lastSampled) return lastSample;
+  const length = text.length;
+  let hash = Math.imul(0x811c9dc5 ^ length, 0x01000193);
+  if (length <= WHOLE_TEXT) {
+    for (let index = 0; index < length; index++) hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193);
+  } else {
+    for (let index = 0; index < EDGE; index++) hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193);
+    for (let index = length - EDGE; index < length; index++) {
+      hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193);
+    }
+    const step = Math.floor((length - 2 * EDGE) / SPREAD);
+    for (let index = EDGE; index < length - EDGE; index += step) {
+      hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193);
+    }
+  }
+  lastSampled = text;
+  lastSample = hash;
+  lastKey = null;
+  return hash;
 }

@@ -290,8 +290,14 @@ function normalizedStartsWith(length: number, prefix: string): boolean {
 
 /** `normalized[from, to)` as a string: what `normalizeValue` gives for the ASCII range it was written from. */
 function normalizedString(from: number, to: number): string {
+  // The codes are ASCII, so decoding them as UTF-16 gives the same string; natively, which is faster past a
+  // hundred characters or so (an argument's whole value), while spreading a few codes is faster than a call.
+  if (to - from >= DECODED_LENGTH) return utf16.decode(normalized.subarray(from, to));
   return String.fromCharCode.apply(null, normalized.subarray(from, to) as unknown as number[]);
 }
+
+const DECODED_LENGTH = 128;
+const utf16 = new TextDecoder("utf-16le");
 
 /**
  * The values one pass found, in order of offset. Reused from scan to scan (see {@link takeFoundValues}): the
@@ -370,6 +376,8 @@ const sharedLists = [new FoundValues(), new FoundValues(), new FoundValues()] as
 /** Whether a scan is using `sharedLists` now (a `report` callback that scans again gets lists of its own). */
 let sharedListsInUse = false;
 
+/** The characters that make a token worth reading (see {@link NOTABLE}). */
+const NOTABLE_CHARACTER = /[./@=+0-9]/g;
 /** Characters the token pass looks at twice: `./@=+` and digits. */
 const NOTABLE = 256;
 const NOTABLE_CLASSES = new Uint16Array(128);
@@ -383,16 +391,31 @@ for (const character of `./@=+${DIGITS}`) NOTABLE_CLASSES[character.charCodeAt(0
  * tokens from where its last match ended. Spaced numbers are collected whole: which of them count depends on
  * how many values the token pass finds in all.
  */
-function scanTokens(text: string, length: number, budget: number, tokens: FoundValues, spaced: FoundValues): void {
+function scanTokens(
+  text: string,
+  from: number,
+  length: number,
+  budget: number,
+  tokens: FoundValues,
+  spaced: FoundValues,
+): void {
   let spacedNext = 0;
-  let index = 0;
+  let index = from;
   while (index < length && tokens.count < budget) {
-    let code = text.charCodeAt(index);
-    if (code < 128 ? (CLASSES[code]! & DELIMITER) !== 0 : isWideSpace(code)) {
-      index++;
-      continue;
+    // A token without any of `./@=+` and digits adds nothing: the regex finds the next token that has one natively,
+    // skipping the rest whole.
+    NOTABLE_CHARACTER.lastIndex = index;
+    if (!NOTABLE_CHARACTER.test(text)) break;
+    const notable = NOTABLE_CHARACTER.lastIndex - 1;
+    if (notable >= length) break;
+    let start = notable;
+    while (start > index) {
+      const previous = text.charCodeAt(start - 1);
+      if (previous < 128 ? (CLASSES[previous]! & DELIMITER) !== 0 : isWideSpace(previous)) break;
+      start--;
     }
-    const start = index;
+    index = start;
+    let code = 0;
     let ascii = true;
     let at = -1;
     let slashes = 0;
@@ -483,10 +506,17 @@ function spacedNumberAt(text: string, index: number, length: number, spaced: Fou
  * Quoted strings, `"[^"\n]{3,120}"` or `'[^'\n]{3,120}'`, while fewer than `budget` values are found (`already`
  * of them by the earlier passes). Quotes are found with `indexOf`, which skips the text between natively.
  */
-function scanQuoted(text: string, length: number, budget: number, already: number, quoted: FoundValues): void {
-  let index = 0;
-  let nextDouble = text.indexOf('"');
-  let nextSingle = text.indexOf("'");
+function scanQuoted(
+  text: string,
+  from: number,
+  length: number,
+  budget: number,
+  already: number,
+  quoted: FoundValues,
+): void {
+  let index = from;
+  let nextDouble = text.indexOf('"', from);
+  let nextSingle = text.indexOf("'", from);
   while (already + quoted.count < budget) {
     if (nextDouble !== -1 && nextDouble < index) nextDouble = text.indexOf('"', index);
     if (nextSingle !== -1 && nextSingle < index) nextSingle = text.indexOf("'", index);
@@ -522,37 +552,45 @@ function scanIdentifiers(
   maximum: number,
   withValues: boolean,
   report: (list: FoundValues, position: number) => void,
+  from = 0,
+  already = 0,
 ): number {
   const length = Math.min(text.length, limit);
-  const budget = maximum * 2;
   const shared = !sharedListsInUse;
   const tokens = (shared ? sharedLists[0] : new FoundValues()).reset(withValues);
   const spaced = (shared ? sharedLists[1] : new FoundValues()).reset(withValues);
   const quoted = (shared ? sharedLists[2] : new FoundValues()).reset(withValues);
   if (shared) sharedListsInUse = true;
   try {
-    return reportIdentifiers(text, length, budget, maximum, tokens, spaced, quoted, report);
+    return reportIdentifiers(text, from, length, maximum, already, tokens, spaced, quoted, report);
   } finally {
     if (shared) sharedListsInUse = false;
   }
 }
 
-/** The three passes of {@link scanIdentifiers} into the given lists, then the merge and the reports. */
+/**
+ * The three passes of {@link scanIdentifiers} into the given lists, then the merge and the reports. From `from`
+ * on, with `already` values found before it (see {@link forEachIdentifierHashAfter}), it reports only when no
+ * pass of a scan of the whole text would have stopped early, and returns -1 otherwise.
+ */
 function reportIdentifiers(
   text: string,
+  from: number,
   length: number,
-  budget: number,
   maximum: number,
+  already: number,
   tokens: FoundValues,
   spaced: FoundValues,
   quoted: FoundValues,
   report: (list: FoundValues, position: number) => void,
 ): number {
-  scanTokens(text, length, budget, tokens, spaced);
+  const budget = maximum * 2 - already;
+  scanTokens(text, from, length, budget, tokens, spaced);
   const spacedUsed = tokens.count >= budget ? 0 : spaced.usable(tokens.count, budget);
-  if (tokens.count + spacedUsed < budget) scanQuoted(text, length, budget, tokens.count + spacedUsed, quoted);
+  if (tokens.count + spacedUsed < budget) scanQuoted(text, from, length, budget, tokens.count + spacedUsed, quoted);
+  if (from > 0 && tokens.count + spaced.count + quoted.count >= budget) return -1;
   // Merged by offset, ties in pass order: what the stable sort of the three passes' values gave.
-  const count = Math.min(tokens.count + spacedUsed + quoted.count, maximum);
+  const count = Math.min(tokens.count + spacedUsed + quoted.count, maximum - already);
   let token = 0;
   let number = 0;
   let quote = 0;
@@ -607,6 +645,33 @@ export function forEachIdentifierHash(
   );
 }
 
+/**
+ * The rest of {@link forEachIdentifierHash} of `text` from `from` on, for a text whose first `from` characters
+ * are those of a text scanned before, `text[from - 1]` a line feed (no value of the scan runs across one) and
+ * `already` (fewer than `maximum`) the values that scan reported before `from`, all it found: calls `found` for the
+ * values from `from` on that the scan of the whole text reports, and returns how many. Returns -1, having called
+ * nothing, when the whole text's scan could have stopped early (its passes stop at `maximum * 2` values, and
+ * which values they then keep depends on all of them): the caller scans the whole text then.
+ */
+export function forEachIdentifierHashAfter(
+  text: string,
+  limit: number,
+  maximum: number,
+  from: number,
+  already: number,
+  found: (hash: number, start: number) => void,
+): number {
+  return scanIdentifiers(
+    text,
+    limit,
+    maximum,
+    false,
+    (list, position) => found(list.hashes[position]!, list.starts[position]!),
+    from,
+    already,
+  );
+}
+
 /** The identifier-like tokens of a text (up to `maximum`), for arguments and tests. */
 export function identifierTokens(text: string, maximum = 64, limit = 4096): ValueToken[] {
   const tokens: ValueToken[] = [];
@@ -642,45 +707,96 @@ export function forEachShingle(
   found: (hash: number, start: number, end: number) => void,
 ): number {
   const scanned = text.length > limit ? text.slice(0, limit) : text;
-  // A `found` that reads shingles of another text gets a window of its own.
-  const shared = !shingleWindowInUse;
-  const window = shared ? shingleWindow : new Int32Array(SHINGLE_WORDS);
-  const starts = shared ? shingleStarts : new Int32Array(SHINGLE_WORDS);
-  if (shared) shingleWindowInUse = true;
-  try {
-    return shinglesInto(scanned, maximum, window, starts, found);
-  } finally {
-    if (shared) shingleWindowInUse = false;
-  }
+  return shinglesFrom(scanned, 0, 0, maximum, found);
 }
 
-function shinglesInto(
-  scanned: string,
+/**
+ * The rest of {@link forEachShingle} of `text` from `from` on, for a text whose first `from` characters are those
+ * of a text read before, `text[from - 1]` a line feed, and `already` the shingles that reading reported ending
+ * before `from`: calls `found` for the shingles the reading of the whole text reports that end after `from`, and
+ * returns how many shingles it reports in all (`already` included). Returns -1, having called nothing, when it
+ * cannot tell the four words before `from` (fewer than four, or characters beyond ASCII among them): the caller
+ * reads the whole text then.
+ */
+export function forEachShingleAfter(
+  text: string,
+  limit: number,
   maximum: number,
-  window: Int32Array,
-  starts: Int32Array,
+  from: number,
+  already: number,
+  found: (hash: number, start: number, end: number) => void,
+): number {
+  // The reading of the whole text stopped before `from` (it stops once a shingle brings it to `maximum`).
+  if (already > 0 && already >= maximum) return already;
+  const scanned = text.length > limit ? text.slice(0, limit) : text;
+  // Back over the four words before `from` (a shingle ending after it starts at the first of them), in ASCII only:
+  // beyond it, what a word is takes the regex.
+  let start = Math.min(from, scanned.length);
+  for (let words = 0; words < SHINGLE_WORDS - 1; words++) {
+    while (start > 0) {
+      const code = scanned.charCodeAt(start - 1);
+      if (code >= 128) return -1;
+      if (ASCII_WORD[code] !== 0) break;
+      start--;
+    }
+    if (start === 0) return -1;
+    while (start > 0) {
+      const code = scanned.charCodeAt(start - 1);
+      if (code >= 128) return -1;
+      if (ASCII_WORD[code] === 0) break;
+      start--;
+    }
+  }
+  return shinglesFrom(scanned, start, already, maximum, found);
+}
+
+/**
+ * Reports sampled shingles of `scanned` read from `from` (the start of a word, or 0), counting on from `already`;
+ * the first shingle reported ends with the fifth word read.
+ */
+function shinglesFrom(
+  scanned: string,
+  from: number,
+  already: number,
+  maximum: number,
   found: (hash: number, start: number, end: number) => void,
 ): number {
   const length = scanned.length;
   let words = 0;
-  let count = 0;
-  for (let end = nextWord(scanned, 0, length); end !== -1; end = nextWord(scanned, end, length)) {
-    const slot = words % SHINGLE_WORDS;
-    window[slot] = wordHash;
-    starts[slot] = wordStart;
-    words++;
-    if (words < SHINGLE_WORDS) continue;
-    // The five words oldest first: from the slot after the newest round to it.
-    const oldest = words % SHINGLE_WORDS;
-    let shingle = 0x2f1a3c5b;
-    for (let position = oldest; position < SHINGLE_WORDS; position++) {
-      shingle = Math.imul(shingle ^ window[position]!, 0x01000193);
+  let count = already;
+  // The four words before the newest, oldest first, and where they start: locals, so a `found` that reads
+  // shingles of another text has a window of its own.
+  let hash0 = 0;
+  let hash1 = 0;
+  let hash2 = 0;
+  let hash3 = 0;
+  let start0 = 0;
+  let start1 = 0;
+  let start2 = 0;
+  let start3 = 0;
+  for (let end = nextWord(scanned, from, length); end !== -1; end = nextWord(scanned, end, length)) {
+    const hash4 = wordHash;
+    const start4 = wordStart;
+    if (++words >= SHINGLE_WORDS) {
+      let shingle = Math.imul(0x2f1a3c5b ^ hash0, 0x01000193);
+      shingle = Math.imul(shingle ^ hash1, 0x01000193);
+      shingle = Math.imul(shingle ^ hash2, 0x01000193);
+      shingle = Math.imul(shingle ^ hash3, 0x01000193);
+      shingle = Math.imul(shingle ^ hash4, 0x01000193);
+      shingle = (shingle ^ (shingle >>> 15)) & 0x7fffffff;
+      if ((shingle & SHINGLE_SAMPLE_MASK) === 0 && shingle !== 0) {
+        found(shingle, start0, end);
+        if (++count >= maximum) break;
+      }
     }
-    for (let position = 0; position < oldest; position++) shingle = Math.imul(shingle ^ window[position]!, 0x01000193);
-    shingle = (shingle ^ (shingle >>> 15)) & 0x7fffffff;
-    if ((shingle & SHINGLE_SAMPLE_MASK) !== 0 || shingle === 0) continue;
-    found(shingle, starts[oldest]!, end);
-    if (++count >= maximum) break;
+    hash0 = hash1;
+    hash1 = hash2;
+    hash2 = hash3;
+    hash3 = hash4;
+    start0 = start1;
+    start1 = start2;
+    start2 = start3;
+    start3 = start4;
   }
   WORD.lastIndex = 0;
   return count;
@@ -707,9 +823,9 @@ function nextWord(scanned: string, index: number, length: number): number {
     const start = index;
     let hash = 0x811c9dc5;
     while (code < 128) {
-      const kind = ASCII_WORD[code]!;
-      if (kind === 0) break;
-      hash = Math.imul(hash ^ (code | ((kind & 2) << 4)), 0x01000193);
+      const lower = ASCII_WORD[code]!;
+      if (lower === 0) break;
+      hash = Math.imul(hash ^ lower, 0x01000193);
       if (++index === length) break;
       code = scanned.charCodeAt(index);
     }
@@ -740,15 +856,11 @@ export function wordHashes(text: string, maximum: number): number[] {
   return hashes;
 }
 
-/** Per ASCII code: 1 for a letter or digit (a character of `WORD`), plus 2 for an upper-case letter. */
+/** Per ASCII code: the lower-case code of a letter or digit (a character of `WORD`), 0 for anything else. */
 const ASCII_WORD = new Uint8Array(128);
-for (let code = 48; code <= 57; code++) ASCII_WORD[code] = 1;
-for (let code = 97; code <= 122; code++) ASCII_WORD[code] = 1;
-for (let code = 65; code <= 90; code++) ASCII_WORD[code] = 3;
-/** The last five words' hashes and offsets, kept between calls of {@link forEachShingle}. */
-const shingleWindow = new Int32Array(SHINGLE_WORDS);
-const shingleStarts = new Int32Array(SHINGLE_WORDS);
-let shingleWindowInUse = false;
+for (let code = 48; code <= 57; code++) ASCII_WORD[code] = code;
+for (let code = 97; code <= 122; code++) ASCII_WORD[code] = code;
+for (let code = 65; code <= 90; code++) ASCII_WORD[code] = code + 32;
 
 /** Lower-cased words of a text, for short values taken from instructions (`13`, `urgent`). */
 export function wordsOf(text: string, maximum: number): string[] {

@@ -32,6 +32,41 @@ test("the text memo stays within its byte budget, dropping the oldest entries fi
   assert.equal(memo.bytes, 0);
 });
 
+test("texts that share the sample the memo hashes are told apart, however many there are", () => {
+  const memo = new TextMemo<number>(1024 * 1024);
+  // Same length, same head and tail, different in a character the sample skips: one sample for all of them.
+  const base = "x".repeat(1000);
+  const texts = Array.from(
+    { length: 12 },
+    (_, index) => `${base.slice(0, 501)}${String.fromCharCode(65 + index)}${base.slice(502)}`,
+  );
+  texts.forEach((text, index) => {
+    memo.set(text, index, 10);
+  });
+  texts.forEach((text, index) => {
+    assert.equal(memo.get(text), index);
+    assert.equal(memo.get(`${text.slice(0, 10)}${text.slice(10)}`), index, "a new string with the same characters");
+  });
+  assert.equal(memo.get(`${base.slice(0, 501)}z${base.slice(502)}`), undefined);
+  memo.set(texts[3]!, 103, 10);
+  assert.equal(memo.get(texts[3]!), 103);
+  assert.equal(memo.size, 12);
+});
+
+test("a memo made with `similar` finds the newest other text that starts the same", () => {
+  const memo = new TextMemo<string>(1024 * 1024, { similar: true });
+  const head = "From: ana@example.com\nTo: bo@example.com\nSubject: the quarterly report\n";
+  memo.set(`${head}first body`, "first", 10);
+  memo.set(`${head}second body`, "second", 10);
+  memo.set(`another start ${"y".repeat(80)}`, "other", 10);
+  assert.equal(memo.similar(`${head}third body`)?.value, "second");
+  assert.equal(memo.similar(`${head}second body`)?.value, undefined, "not the text itself");
+  assert.equal(memo.similar("short"), undefined);
+  assert.equal(new TextMemo<string>(1024).similar(`${head}x`), undefined, "only when asked for");
+  memo.clear();
+  assert.equal(memo.similar(`${head}third body`), undefined);
+});
+
 test("a memo of 0 bytes keeps nothing", () => {
   const memo = new TextMemo<string>(0);
   memo.set("abc", "value", 0);

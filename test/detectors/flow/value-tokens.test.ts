@@ -4,6 +4,9 @@ import { seededRandom } from "../../../src/core/seeded-random.js";
 import {
   forEachIdentifier,
   forEachIdentifierHash,
+  forEachIdentifierHashAfter,
+  forEachShingle,
+  forEachShingleAfter,
   hashValue,
   normalizeValue,
 } from "../../../src/detectors/flow/value-tokens.js";
@@ -167,4 +170,156 @@ test("the character scanner matches the regex implementation on the shapes it sp
     }
   }
   assert.ok(referenceIdentifiers(cases[0]!, 4096, 64).length >= 7);
+});
+
+/** The shingles of the regex implementation: hashes of five lower-cased `[\p{L}\p{N}]+` words, one in four kept. */
+function referenceShingles(text: string, limit: number, maximum: number): [number, number, number][] {
+  const scanned = text.length > limit ? text.slice(0, limit) : text;
+  const words = [...scanned.matchAll(/[\p{L}\p{N}]+/gu)].map((match) => ({
+    hash: hashValue(match[0].toLowerCase()),
+    start: match.index,
+    end: match.index + match[0].length,
+  }));
+  const found: [number, number, number][] = [];
+  for (let last = 4; last < words.length && found.length < maximum; last++) {
+    let shingle = 0x2f1a3c5b;
+    for (let index = last - 4; index <= last; index++) shingle = Math.imul(shingle ^ words[index]!.hash, 0x01000193);
+    shingle = (shingle ^ (shingle >>> 15)) & 0x7fffffff;
+    if ((shingle & 3) === 0 && shingle !== 0) found.push([shingle, words[last - 4]!.start, words[last]!.end]);
+  }
+  return found;
+}
+
+test("shingles are the regex implementation's, on seeded random text", () => {
+  const random = generator(20_240_611);
+  let shingles = 0;
+  for (let round = 0; round < 3000; round++) {
+    const text = randomText(random, 1 + Math.floor(random() * 160));
+    const limit = random() < 0.2 ? Math.floor(random() * text.length) : 65_536;
+    const maximum = random() < 0.3 ? 1 + Math.floor(random() * 4) : 192;
+    const found: [number, number, number][] = [];
+    const count = forEachShingle(text, limit, maximum, (hash, start, end) => found.push([hash, start, end]));
+    const expected = referenceShingles(text, limit, maximum);
+    assert.deepEqual(found, expected, `round ${round}: ${JSON.stringify(text)}`);
+    assert.equal(count, expected.length);
+    shingles += expected.length;
+  }
+  assert.ok(shingles > 2000, `${shingles} shingles`);
+});
+
+test("a shingle callback that reads shingles of another text does not disturb the outer reading", () => {
+  const outer = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen";
+  const expected = referenceShingles(outer, 65_536, 192);
+  const found: [number, number, number][] = [];
+  forEachShingle(outer, 65_536, 192, (hash, start, end) => {
+    found.push([hash, start, end]);
+    forEachShingle("alpha beta gamma delta epsilon zeta eta theta", 65_536, 192, () => {});
+  });
+  assert.deepEqual(found, expected);
+});
+
+function shinglesOf(text: string, limit: number, maximum: number): [number, number, number][] {
+  const found: [number, number, number][] = [];
+  forEachShingle(text, limit, maximum, (hash, start, end) => found.push([hash, start, end]));
+  return found;
+}
+
+/** Lines of random pieces and words: documents that differ from some line on. */
+function randomLines(random: () => number, lines: number): string {
+  const text: string[] = [];
+  for (let line = 0; line < lines; line++) {
+    text.push(random() < 0.5 ? randomText(random, Math.floor(random() * 12)) : sentenceOf(random));
+  }
+  return text.join("\n");
+}
+
+function sentenceOf(random: () => number): string {
+  const words = ["alpha", "bravo", "Charlie", "delta", "echo", "x1", "2024", "user@example.com", "a.pdf", "'q'"];
+  return Array.from({ length: 1 + Math.floor(random() * 9) }, () => words[Math.floor(random() * words.length)]).join(
+    " ",
+  );
+}
+
+test("scanning a text from a line it shares with a text scanned before finds what scanning it whole finds", () => {
+  const random = generator(20_240_612);
+  let resumedIdentifiers = 0;
+  let resumedShingles = 0;
+  for (let round = 0; round < 3000; round++) {
+    const before = randomLines(random, 1 + Math.floor(random() * 30));
+    const cut = Math.floor(random() * (before.length + 1));
+    const text = before.slice(0, cut) + randomLines(random, Math.floor(random() * 8));
+    const limit = random() < 0.2 ? Math.floor(random() * text.length) : 65_536;
+    const maximum = random() < 0.3 ? 1 + Math.floor(random() * 8) : 256;
+    let shared = 0;
+    const bound = Math.min(before.length, text.length, limit);
+    while (shared < bound && before.charCodeAt(shared) === text.charCodeAt(shared)) shared++;
+    const from = shared === 0 ? 0 : text.lastIndexOf("\n", shared - 1) + 1;
+    if (from === 0) continue;
+    const context = `round ${round}: ${JSON.stringify(before)} then ${JSON.stringify(text)} from ${from}`;
+
+    const earlier = scannedHashes(before, limit, maximum);
+    if (earlier.length < maximum) {
+      const kept = earlier.filter(([, start]) => start < from);
+      const rest: [number, number][] = [];
+      const count = forEachIdentifierHashAfter(text, limit, maximum, from, kept.length, (hash, start) =>
+        rest.push([hash, start]),
+      );
+      if (count !== -1) {
+        assert.equal(count, rest.length);
+        assert.deepEqual([...kept, ...rest], scannedHashes(text, limit, maximum), context);
+        resumedIdentifiers++;
+      } else assert.equal(rest.length, 0);
+    }
+
+    const shingleMaximum = maximum === 256 ? 192 : maximum;
+    const kept = shinglesOf(before, limit, shingleMaximum).filter(([, , end]) => end < from);
+    const rest: [number, number, number][] = [];
+    const count = forEachShingleAfter(text, limit, shingleMaximum, from, kept.length, (hash, start, end) =>
+      rest.push([hash, start, end]),
+    );
+    if (count !== -1) {
+      const whole = shinglesOf(text, limit, shingleMaximum);
+      assert.deepEqual([...kept, ...rest], whole, `${context} (shingles)`);
+      assert.equal(count, whole.length);
+      resumedShingles++;
+    } else assert.equal(rest.length, 0);
+  }
+  assert.ok(resumedIdentifiers > 1000 && resumedShingles > 500, `${resumedIdentifiers} and ${resumedShingles}`);
+});
+
+test("a scan from a shared line gives up when the whole text's scan would have stopped early", () => {
+  // Two values at most, four found at most: the whole text's token pass stops before its quoted pass runs, so
+  // the quoted value of the shared line is not among them; going on from the line would keep it.
+  const before = "'abcd'\nx";
+  const text = "'abcd'\n+1 (555) 123-4567 aaaa1111 bbbb2222 cccc3333 dddd4444";
+  assert.deepEqual(scannedHashes(before, 4096, 2), [[hashValue("abcd"), 0]]);
+  assert.ok(!scannedHashes(text, 4096, 2).some(([, start]) => start === 0));
+  assert.equal(
+    forEachIdentifierHashAfter(text, 4096, 2, 7, 1, () => assert.fail("reports nothing")),
+    -1,
+  );
+});
+
+/** `normalizeValue` with string functions, as it was first written. */
+function referenceNormalize(value: string): string {
+  let text = value
+    .trim()
+    .replace(/^["'([{<]+/, "")
+    .replace(TRAILING, "")
+    .toLowerCase();
+  if (/^\+?\d[\d ().-]{6,}\d$/.test(text)) text = text.replace(/[^\d+]/g, "");
+  else if (/\s/.test(text)) text = text.replace(/\s+/g, " ");
+  return text;
+}
+
+test("normalising long and short values gives what the string functions give", () => {
+  const random = generator(20_240_613);
+  for (let round = 0; round < 2000; round++) {
+    const text = randomText(random, Math.floor(random() * (round % 2 === 0 ? 20 : 200)));
+    // Half ASCII only: the character scanner's way, which makes long values' strings another way than short ones'.
+    const value = round % 4 < 2 ? [...text].filter((character) => character.charCodeAt(0) < 128).join("") : text;
+    assert.equal(normalizeValue(value), referenceNormalize(value), JSON.stringify(value));
+  }
+  const long = ` "Dear Ana,   PLEASE send the REPORT to ${"x".repeat(300)}@example.com."  `;
+  assert.equal(normalizeValue(long), referenceNormalize(long));
 });
