@@ -97,12 +97,15 @@ export function writeCallFeatures<Row extends { [feature: number]: number }>(
     const value = entry.value;
     chars += value.length;
     if (value.length > longest) longest = value.length;
+    // Resource counting is the costly part: values without a character every resource holds ("/", "@" or "\\",
+    // noted in the same pass as the digits) are skipped.
+    let marked = false;
     for (let index = 0; index < value.length; index++) {
       const code = value.charCodeAt(index);
       if (code >= 48 && code <= 57) digits++;
+      else if (code === 47 || code === 64 || code === 92) marked = true;
     }
-    // Resource counting is the costly part; short values without the characters that start one are skipped.
-    if (value.includes("/") || value.includes("@") || value.includes("\\")) {
+    if (marked) {
       const counts = resourceCounts(value);
       urls += counts.urls;
       emails += counts.emails;

@@ -95,8 +95,17 @@ class Window {
       for (const key of oldest.keys) {
         const bucket = this.buckets.get(key);
         if (bucket === undefined) continue;
-        const at = bucket.indexOf(oldest);
-        if (at >= 0) bucket.splice(at, 1);
+        // Buckets fill in time order, so the oldest entry is usually first, often alone: no search, no splice.
+        if (bucket[0] === oldest) {
+          if (bucket.length === 1) {
+            this.buckets.delete(key);
+            continue;
+          }
+          bucket.shift();
+        } else {
+          const at = bucket.indexOf(oldest);
+          if (at >= 0) bucket.splice(at, 1);
+        }
         if (bucket.length === 0) this.buckets.delete(key);
       }
     }
@@ -175,7 +184,7 @@ export class CrossSessionDetector implements Detector {
   private nextId = 0;
   private nextCluster = 0;
   private readonly clusterFindings = new Map<number, number>();
-  /** Sketches of recent contents, `null` for a content of too little entropy. */
+  /** Sketches of recent argument contents by their joined values, `null` for content too short or too plain. */
   private readonly sketches = new Map<string, Sketch | null>();
 
   constructor(options: CrossSessionDetectorOptions = {}) {
@@ -287,12 +296,12 @@ export class CrossSessionDetector implements Detector {
     // Most calls carry a few characters: they are skipped without joining their values. Lower-casing at most doubles
     // a text (İ becomes two characters); collapsing spaces and trimming only shorten it.
     if (2 * valueChars(exchange.arguments, 0, Math.ceil(this.minChars / 2)) < this.minChars) return null;
-    const content = argumentContent(exchange.arguments);
-    if (content.length < this.minChars) return null;
-    const sketch = this.sketch(content);
+    const sketch = this.sketch(joinedValues(exchange.arguments));
     if (sketch === null) return null;
     const toolHash = hashRange(exchange.tool, 0, exchange.tool.length);
-    const keys = sketch.bands.map((band) => (band ^ toolHash) >>> 0);
+    const bands = sketch.bands;
+    const keys = new Array<number>(bands.length);
+    for (let band = 0; band < bands.length; band++) keys[band] = (bands[band]! ^ toolHash) >>> 0;
     return {
       id: this.nextId++,
       session: exchange.session,
@@ -310,13 +319,18 @@ export class CrossSessionDetector implements Detector {
     };
   }
 
-  /** The sketch of `content`, `null` when its entropy is too low to correlate; worked out once per content. */
-  private sketch(content: string): Sketch | null {
-    const known = this.sketches.get(content);
+  /**
+   * The sketch of the content of `joined` (see {@link joinedValues}), `null` when the content is too short or of too
+   * little entropy to correlate. Worked out once per text and remembered by the joined values themselves, so that
+   * calls seen before skip normalising them too.
+   */
+  private sketch(joined: string): Sketch | null {
+    const known = this.sketches.get(joined);
     if (known !== undefined) return known;
-    const sketch = textEntropy(content) < this.minEntropy ? null : newSketch(content);
+    const content = normalisedContent(joined);
+    const sketch = content.length < this.minChars || textEntropy(content) < this.minEntropy ? null : newSketch(content);
     if (this.sketches.size >= MAX_SKETCHES) this.sketches.clear();
-    this.sketches.set(content, sketch);
+    this.sketches.set(joined, sketch);
     return sketch;
   }
 
@@ -374,19 +388,32 @@ function newSketch(content: string): Sketch {
 
 /** The argument values as one normalised text: sorted by name, lower-cased, spaces collapsed, clipped. */
 export function argumentContent(argumentsValue: Record<string, unknown>): string {
+  return normalisedContent(joinedValues(argumentsValue));
+}
+
+/** The argument values joined by spaces, sorted by name, as far as {@link argumentContent} reads them. */
+function joinedValues(argumentsValue: Record<string, unknown>): string {
   content = "";
   contentParts = 0;
   contentLength = 0;
   appendContent(argumentsValue, 0);
-  let text = content.toLowerCase();
+  const joined = content;
   content = "";
+  return joined;
+}
+
+/** {@link joinedValues} lower-cased, spaces collapsed, trimmed and clipped. */
+function normalisedContent(joined: string): string {
+  let text = joined.toLowerCase();
   // Collapsing changes nothing when every space is a lone " ": most content skips the replacement.
-  if (NEEDS_COLLAPSE.test(text)) text = text.replace(/\s+/g, " ");
+  if (NEEDS_COLLAPSE.test(text)) text = text.replace(WHITESPACE_RUNS, " ");
   return text.trim().slice(0, MAX_CONTENT_CHARS);
 }
 
 /** Whitespace other than a lone " ". */
 const NEEDS_COLLAPSE = /[^\S ]|\s\s/;
+/** Runs of whitespace, collapsed to one space (global, so `replace` starts it afresh on every call). */
+const WHITESPACE_RUNS = /\s+/g;
 /** The values read so far by {@link appendContent}, joined by spaces, and how many and how long. */
 let content = "";
 let contentParts = 0;

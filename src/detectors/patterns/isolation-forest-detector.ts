@@ -152,7 +152,7 @@ export class IsolationForestDetector implements Detector {
     const score = forest.scoreReaching(row, this.lowThreshold);
     if (score < this.lowThreshold) return;
     session.findings++;
-    emit(this.finding(exchange, position, Array.from(row), score));
+    emit(this.finding(exchange, position, row, score));
   }
 
   /** The key of the call's (agent type, tool) pair in {@link tools}, made once per pair. */
@@ -244,37 +244,56 @@ export class IsolationForestDetector implements Detector {
       sampleSize: this.options.sampleSize,
       seed: this.options.seed,
     });
-    const scores = rows.map((row) => forest.score(row)).sort((a, b) => a - b);
-    this.lowThreshold = Math.max(LOW_FLOOR, quantile(scores, this.options.low_quantile));
-    this.mediumThreshold = Math.max(MEDIUM_FLOOR, this.lowThreshold, quantile(scores, this.options.medium_quantile));
-    this.means = new Array<number>(CALL_FEATURE_COUNT).fill(0);
-    this.deviations = new Array<number>(CALL_FEATURE_COUNT).fill(0);
+    // Only the two quantiles are wanted, and both sit among the highest scores: those are scored exactly, the rest
+    // only until they are certainly below the lowest of them.
+    const lowIndex = quantileIndex(rows.length, this.options.low_quantile);
+    const mediumIndex = quantileIndex(rows.length, this.options.medium_quantile);
+    const first = Math.min(lowIndex ?? rows.length, mediumIndex ?? rows.length);
+    const highest = highestScores(forest, rows, rows.length - first);
+    const quantile = (index: number | null): number => (index === null ? 1 : (highest[index - first] ?? 1));
+    this.lowThreshold = Math.max(LOW_FLOOR, quantile(lowIndex));
+    this.mediumThreshold = Math.max(MEDIUM_FLOOR, this.lowThreshold, quantile(mediumIndex));
+    // Summed in typed arrays (the same additions in the same order as over plain arrays, so the same numbers).
+    const means = new Float64Array(CALL_FEATURE_COUNT);
+    const deviations = new Float64Array(CALL_FEATURE_COUNT);
     for (const row of rows)
-      for (let feature = 0; feature < CALL_FEATURE_COUNT; feature++) this.means[feature]! += row[feature]!;
-    for (let feature = 0; feature < CALL_FEATURE_COUNT; feature++) this.means[feature]! /= rows.length;
+      for (let feature = 0; feature < CALL_FEATURE_COUNT; feature++) means[feature]! += row[feature]!;
+    for (let feature = 0; feature < CALL_FEATURE_COUNT; feature++) means[feature]! /= rows.length;
     for (const row of rows) {
       for (let feature = 0; feature < CALL_FEATURE_COUNT; feature++) {
-        this.deviations[feature]! += (row[feature]! - this.means[feature]!) ** 2;
+        deviations[feature]! += (row[feature]! - means[feature]!) ** 2;
       }
     }
     for (let feature = 0; feature < CALL_FEATURE_COUNT; feature++) {
-      this.deviations[feature] = Math.sqrt(this.deviations[feature]! / Math.max(1, rows.length - 1));
+      deviations[feature] = Math.sqrt(deviations[feature]! / Math.max(1, rows.length - 1));
     }
+    this.means = Array.from(means);
+    this.deviations = Array.from(deviations);
     this.forest = forest;
   }
 
-  private finding(exchange: CapturedExchange, position: ExchangePosition, row: number[], score: number): Finding {
-    const standouts = row
-      .map((value, feature) => {
-        const deviation = this.deviations[feature] ?? 0;
-        const difference = value - (this.means[feature] ?? 0);
-        // A feature constant in training that moved now is as far out as the cap says.
-        const z = deviation > 1e-9 ? difference / deviation : difference === 0 ? 0 : Math.sign(difference) * 99;
-        return { feature: CALL_FEATURE_NAMES[feature]!, value: round(value), z: round(Math.max(-99, Math.min(99, z))) };
-      })
-      .filter((entry) => Math.abs(entry.z) >= 2)
-      .sort((a, b) => Math.abs(b.z) - Math.abs(a.z))
-      .slice(0, 3);
+  private finding(
+    exchange: CapturedExchange,
+    position: ExchangePosition,
+    row: ArrayLike<number>,
+    score: number,
+  ): Finding {
+    // Loops rather than map, filter and fromEntries: findings are rare, so this code mostly runs uncompiled.
+    const standouts: Array<{ feature: string; value: number; z: number }> = [];
+    const features: Record<string, number> = {};
+    for (let feature = 0; feature < row.length; feature++) {
+      const value = row[feature]!;
+      const name = CALL_FEATURE_NAMES[feature]!;
+      features[name] = round(value);
+      const deviation = this.deviations[feature] ?? 0;
+      const difference = value - (this.means[feature] ?? 0);
+      // A feature constant in training that moved now is as far out as the cap says.
+      const z = deviation > 1e-9 ? difference / deviation : difference === 0 ? 0 : Math.sign(difference) * 99;
+      const entry = { feature: name, value: round(value), z: round(Math.max(-99, Math.min(99, z))) };
+      if (Math.abs(entry.z) >= 2) standouts.push(entry);
+    }
+    standouts.sort((a, b) => Math.abs(b.z) - Math.abs(a.z));
+    if (standouts.length > 3) standouts.length = 3;
     const severity: Severity = score >= this.mediumThreshold ? "medium" : "low";
     const described =
       standouts.length === 0
@@ -296,7 +315,7 @@ export class IsolationForestDetector implements Detector {
           baseline: "isolation forest over per-call features of the training calls",
           training_calls: this.seen,
           standout_features: standouts,
-          features: Object.fromEntries(row.map((value, feature) => [CALL_FEATURE_NAMES[feature]!, round(value)])),
+          features,
         },
       },
     );
@@ -311,8 +330,52 @@ function isToolStats(value: unknown): value is ToolLengthStats {
   );
 }
 
-function quantile(sorted: readonly number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] ?? 1;
+/**
+ * Where the `fraction` quantile of `count` sorted scores sits (the last one at most); `null` when nowhere (a fraction
+ * below 0 or not a number), which reads as a quantile of 1.
+ */
+function quantileIndex(count: number, fraction: number): number | null {
+  const index = Math.min(count - 1, Math.floor(fraction * count));
+  return index >= 0 ? index : null;
+}
+
+/**
+ * The `count` highest scores of `rows`, lowest first: the same numbers as the top of all scores sorted. Once `count`
+ * rows are scored, a row is scored only as far as it can still reach the lowest of them (see `scoreReaching`).
+ */
+function highestScores(forest: IsolationForest, rows: readonly (readonly number[])[], count: number): number[] {
+  // A min-heap of the highest scores so far: its root is the score a row must reach to matter.
+  const heap: number[] = [];
+  for (const row of rows) {
+    if (heap.length < count) {
+      heap.push(forest.score(row));
+      let child = heap.length - 1;
+      while (child > 0) {
+        const parent = (child - 1) >> 1;
+        if (heap[parent]! <= heap[child]!) break;
+        [heap[parent], heap[child]] = [heap[child]!, heap[parent]!];
+        child = parent;
+      }
+      continue;
+    }
+    const lowest = heap[0];
+    if (lowest === undefined) break;
+    const score = forest.scoreReaching(row, lowest);
+    if (score <= lowest) continue;
+    heap[0] = score;
+    let parent = 0;
+    for (;;) {
+      const left = 2 * parent + 1;
+      const right = left + 1;
+      let smallest = parent;
+      if (left < heap.length && heap[left]! < heap[smallest]!) smallest = left;
+      if (right < heap.length && heap[right]! < heap[smallest]!) smallest = right;
+      if (smallest === parent) break;
+      [heap[parent], heap[smallest]] = [heap[smallest]!, heap[parent]!];
+      parent = smallest;
+    }
+  }
+  return heap.sort((a, b) => a - b);
 }
 
 function round(value: number): number {

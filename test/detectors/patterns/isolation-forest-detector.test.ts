@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { CapturedExchange } from "../../../src/core/exchange.js";
-import { IsolationForestDetector, SeededRandom } from "../../../src/detectors/patterns/index.js";
+import { IsolationForest, IsolationForestDetector, SeededRandom } from "../../../src/detectors/patterns/index.js";
 import { call, run } from "./pattern-captures.js";
 
 const CITIES = ["Paris", "Lyon", "Oslo", "Lima", "Quito", "Cairo", "Delhi", "Perth", "Osaka", "Porto"];
@@ -112,4 +112,27 @@ test("a session gets at most the configured number of findings", () => {
   const odd = [anomalousCall(), anomalousCall(), anomalousCall(), anomalousCall()];
   const findings = run(detector, odd, normalTraffic(300, 1, "train"));
   assert.equal(findings.length, 2);
+});
+
+test("the report thresholds are the configured quantiles of the training calls' own scores", () => {
+  for (const [low, medium] of [
+    [0.995, 0.9995],
+    [0.9, 0.99],
+    [0.5, 0.2],
+    [-1, 2],
+  ] as const) {
+    const detector = new IsolationForestDetector({ seed: 2, low_quantile: low, medium_quantile: medium });
+    run(detector, [], normalTraffic(300, 1, "train"));
+    const saved = detector.saveBaseline() as { forest: unknown; low_threshold: number; medium_threshold: number };
+    const forest = IsolationForest.fromJSON(saved.forest);
+    assert.ok(forest.ok);
+    // The training rows themselves, read from the detector: every score sorted, as the thresholds are defined.
+    const rows = (detector as unknown as { reservoir: number[][] }).reservoir;
+    const scores = rows.map((row) => forest.value.score(row)).sort((a, b) => a - b);
+    const quantile = (fraction: number): number =>
+      scores[Math.min(scores.length - 1, Math.floor(fraction * scores.length))] ?? 1;
+    const lowThreshold = Math.max(0.6, quantile(low));
+    assert.equal(saved.low_threshold, lowThreshold);
+    assert.equal(saved.medium_threshold, Math.max(0.68, lowThreshold, quantile(medium)));
+  }
 });

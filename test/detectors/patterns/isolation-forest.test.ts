@@ -97,3 +97,68 @@ test("fit refuses empty input and rows of different lengths", () => {
   );
   assert.equal(flat.score([1, 1]), flat.score([5, 5]));
 });
+
+test("scoreReaching gives the exact score of every point that reaches the threshold and less for the others", () => {
+  const random = new SeededRandom(21);
+  const rows = cluster(random, 400);
+  const forest = IsolationForest.fit(rows, { trees: 60, sampleSize: 128, seed: 6 });
+  const probes = [...rows.slice(0, 100), ...cluster(random, 50).map((row) => row.map((value) => value * 3))];
+  for (const threshold of [0, 0.3, 0.45, 0.5, 0.55, 0.6, 0.7, 1]) {
+    for (const probe of probes) {
+      const exact = forest.score(probe);
+      const reached = forest.scoreReaching(Float64Array.from(probe), threshold);
+      if (exact >= threshold) assert.equal(reached, exact, `${probe} at ${threshold}`);
+      else assert.ok(reached < threshold, `${probe} at ${threshold}: ${reached}`);
+    }
+  }
+});
+
+test("a row scores the same whatever array holds it; missing numbers read as 0", () => {
+  const forest = IsolationForest.fit(cluster(new SeededRandom(8), 200), { trees: 30, sampleSize: 64, seed: 4 });
+  for (const row of [
+    [0.5, -1, 2],
+    [3, 3, -3],
+  ]) {
+    assert.equal(forest.score(Float64Array.from(row)), forest.score(row));
+    assert.equal(forest.scoreReaching(row, 0), forest.score(row));
+  }
+  assert.equal(forest.score([1.5]), forest.score([1.5, 0, 0]));
+  assert.equal(forest.score(Float64Array.of(1.5)), forest.score([1.5, 0, 0]));
+});
+
+test("a saved forest numbered in another order scores exactly as the fitted one", () => {
+  const rows = cluster(new SeededRandom(13), 300);
+  const forest = IsolationForest.fit(rows, { trees: 10, sampleSize: 64, seed: 7 });
+  const json = forest.toJSON();
+  // Preorder numbering (a node, its whole left subtree, then its right subtree): siblings no longer side by side.
+  const renumbered = {
+    ...json,
+    trees: json.trees.map((tree) => {
+      const order: number[] = [];
+      const visit = (node: number): void => {
+        order.push(node);
+        if (tree.feature[node]! >= 0) {
+          visit(tree.left[node]!);
+          visit(tree.right[node]!);
+        }
+      };
+      visit(0);
+      const number = new Map(order.map((node, index) => [node, index]));
+      const pick = (values: number[]): number[] => order.map((node) => values[node]!);
+      const child = (values: number[]): number[] => order.map((node) => number.get(values[node]!) ?? -1);
+      return {
+        feature: pick(tree.feature),
+        threshold: pick(tree.threshold),
+        left: child(tree.left),
+        right: child(tree.right),
+        size: pick(tree.size),
+      };
+    }),
+  };
+  const restored = IsolationForest.fromJSON(renumbered);
+  assert.ok(restored.ok);
+  for (const row of [...rows.slice(0, 50), [4, 4, 4], [0, 0, 0]]) {
+    assert.equal(restored.value.score(row), forest.score(row));
+    assert.equal(restored.value.scoreReaching(row, 0.55), forest.scoreReaching(row, 0.55));
+  }
+});
