@@ -3,9 +3,11 @@
  *
  * (a) replay throughput with every detector (`defaultDetectors()` plus the attack-pattern detectors): the agentdojo
  *     baseline learned, then the test capture scored, as `toolwatch replay --baseline` does, without a store. Events
- *     (learned and scored) per CPU second of the whole process; target 50,000 on one core.
- * (b) CPU microseconds per scored event for each detector alone, over the same exchanges held in memory, with the
- *     cost of a pipeline without detectors subtracted (reading and parsing are not the detector's).
+ *     (learned and scored) per CPU second of the whole process, median of the runs after two warm-up runs; target
+ *     50,000 on one core. The first run, compiler still busy, is reported beside it.
+ * (b) CPU microseconds per scored event for each detector alone, and for all of them together, over the same
+ *     exchanges held in memory, with the cost of a pipeline without detectors subtracted (reading and parsing are
+ *     not the detectors'). Alone, each flow detector pays for the analysis the three share.
  * (c) memory per active session: heap growth with every detector while many sessions are open at once (the test
  *     capture's sessions replayed under fresh ids, none ended), divided by the sessions; target 64 KB.
  *
@@ -31,6 +33,12 @@ import { median } from "./bench-statistics.js";
 /** The issue's targets. */
 const TARGET_EVENTS_PER_CPU_SECOND = 50_000;
 const TARGET_SESSION_KILOBYTES = 64;
+/**
+ * Replays run before the measured ones. The capture is 27,815 events, two seconds of work: V8 is still compiling
+ * the detectors (on its own threads, CPU time counted) through the first two, which a capture of real size
+ * leaves behind in its first seconds. The first run's rate is reported too.
+ */
+const WARM_UP_RUNS = 2;
 /** Sessions held open at once for the memory figure. */
 const OPEN_SESSIONS = 4000;
 
@@ -62,8 +70,9 @@ export async function benchDetectors(options: DetectorsBenchOptions = {}): Promi
     const baselineFile = join(datasets, "agentdojo", "baseline.jsonl.gz");
     const testFile = join(datasets, "agentdojo", "test.jsonl.gz");
     const cpu: number[] = [];
+    let firstRun = 0;
     let events = 0;
-    for (let round = 0; round <= rounds; round++) {
+    for (let round = 0; round < rounds + WARM_UP_RUNS; round++) {
       collectGarbage();
       const before = process.cpuUsage();
       const summary = await replay({
@@ -74,10 +83,12 @@ export async function benchDetectors(options: DetectorsBenchOptions = {}): Promi
       });
       const used = process.cpuUsage(before);
       events = summary.events + summary.learned;
-      if (round > 0) cpu.push((used.user + used.system) / 1e6);
+      if (round === 0) firstRun = (used.user + used.system) / 1e6;
+      if (round >= WARM_UP_RUNS) cpu.push((used.user + used.system) / 1e6);
     }
     metrics.replay_events = events;
     metrics.replay_events_per_cpu_second = Math.round(events / median(cpu));
+    metrics.replay_first_run_events_per_cpu_second = Math.round(events / firstRun);
     baseline = await readAll(baselineFile);
     scored = await readAll(testFile);
   }
@@ -85,7 +96,6 @@ export async function benchDetectors(options: DetectorsBenchOptions = {}): Promi
   // (b) each detector alone, minus a pipeline with none.
   const empty = microsecondsPerEvent(() => [], baseline, scored, rounds);
   metrics.pipeline_without_detectors_us_per_event = round(empty, 3);
-  let total = 0;
   for (const probe of allDetectors()) {
     const name = probe.name;
     const cost = microsecondsPerEvent(
@@ -95,9 +105,11 @@ export async function benchDetectors(options: DetectorsBenchOptions = {}): Promi
       rounds,
     );
     metrics[`${name}_us_per_event`] = round(Math.max(0, cost - empty), 3);
-    total += Math.max(0, cost - empty);
   }
-  metrics.all_detectors_us_per_event = round(total, 3);
+  // Together, not the sum of the above: the three flow detectors share one analysis (each alone pays all of it)
+  // and the poisoning detector shares its verdicts with them.
+  const together = microsecondsPerEvent(allDetectors, baseline, scored, rounds);
+  metrics.all_detectors_us_per_event = round(Math.max(0, together - empty), 3);
 
   // (c) memory per open session.
   metrics.session_bytes = sessionBytes(baseline, scored);
