@@ -58,6 +58,9 @@ const ANCHOR = PAIR | STRADDLE | SINGLE;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+// Numbers per entry of the pair table (see `AnchorIndex#entries`).
+const ENTRY_SIZE = 5;
+
 /**
  * The table key of the word holding character `first` then character `second`: the scan computes it
  * as `(word & 255) | ((word >>> 8) & 0xff00)`, which takes the low byte of each 16-bit half.
@@ -137,6 +140,28 @@ function pairWeight(first: number, second: number): number {
 }
 
 /**
+ * The word that an anchor found through its pair at `offset` is checked on first: the rarest other pair
+ * of the same parity, else the keyed pair itself (its whole characters). Returns how many words after
+ * the keyed pair it lies, and its 32-bit value as a signed integer, as the scan reads it.
+ */
+function checkedWord(anchor: string, offset: number): [number, number] {
+  let best = offset;
+  let bestWeight = Number.POSITIVE_INFINITY;
+  for (let other = offset & 1; other + 1 < anchor.length; other += 2) {
+    if (other === offset) continue;
+    const weight = pairWeight(anchor.charCodeAt(other), anchor.charCodeAt(other + 1));
+    if (weight < bestWeight) {
+      best = other;
+      bestWeight = weight;
+    }
+  }
+  const first = anchor.charCodeAt(best);
+  const second = anchor.charCodeAt(best + 1);
+  const word = LITTLE_ENDIAN ? first | (second << 16) : (first << 16) | second;
+  return [(best - offset) >> 1, word | 0];
+}
+
+/**
  * The offset, of the given parity, of the least common pair inside `anchor` (length three or more)
  * that the scan cannot jump over; -1 when there is none. The scan jumps over the words of a digit run
  * after the run's first word, so a pair of two run characters is safe only when the anchor holds
@@ -191,7 +216,12 @@ const RETAINED_BUFFER_BYTES = 4 << 20;
  */
 export class AnchorIndex {
   readonly #pairFlags = new Uint8Array(65_536);
-  /** Per pair key with PAIR, entries `[anchor, offset, first code]` at `#entries[#entryStart[key] ..< #entryStart[key + 1]]`. */
+  /**
+   * Per pair key with PAIR, entries `[anchor, offset, first code, word step, word]` at
+   * `#entries[#entryStart[key] ..< #entryStart[key + 1]]`: `word` is the 32-bit word (as a signed
+   * integer) that the anchor puts `word step` words after the keyed pair, whole characters and not
+   * just their low bytes, so that one comparison turns away most pairs whose low bytes merely look right.
+   */
   readonly #entryStart = new Int32Array(65_537);
   readonly #entries: Int32Array;
   /**
@@ -240,7 +270,8 @@ export class AnchorIndex {
     const addEntry = (key: number, anchor: number, offset: number): void => {
       flags[key] = flags[key]! | PAIR;
       const list = byKey.get(key);
-      const entry = [anchor, offset, anchors[anchor]!.charCodeAt(0)];
+      const [step, word] = checkedWord(anchors[anchor]!, offset);
+      const entry = [anchor, offset, anchors[anchor]!.charCodeAt(0), step, word];
       if (list) list.push(...entry);
       else byKey.set(key, entry);
     };
@@ -311,10 +342,17 @@ export class AnchorIndex {
     let digitsScannedTo = 0;
     let hits = 0;
     for (let word = 0; word < wordCount; word++) {
-      const value = words[word]!;
-      const key = (value & 255) | ((value >>> 8) & 0xff00);
+      // Most words are unflagged: a loop of its own over them compiles to a few instructions a word,
+      // where the same test at the top of the whole body below costs nearly twice as much.
+      let value = words[word]!;
+      let key = (value & 255) | ((value >>> 8) & 0xff00);
+      while (pairFlags[key] === 0) {
+        if (++word === wordCount) break;
+        value = words[word]!;
+        key = (value & 255) | ((value >>> 8) & 0xff00);
+      }
+      if (word === wordCount) break;
       const flags = pairFlags[key]!;
-      if (flags === 0) continue;
       const position = word << 1;
       if ((flags & DIGIT) !== 0 && position + 1 >= digitsScannedTo) {
         let start = -1;
@@ -324,7 +362,7 @@ export class AnchorIndex {
           digitsScannedTo = this.#digitRun(codes, length, start, sink);
           // No anchor starts inside a run of digits: after this pair's anchors, go on where the run ends.
           if (skipRuns && (digitsScannedTo >> 1) - 1 > word) {
-            if ((flags & ANCHOR) !== 0) hits = this.#anchorsAt(codes, length, word, key, flags, hits);
+            if ((flags & ANCHOR) !== 0) hits = this.#anchorsAt(codes, words, length, word, key, flags, hits);
             word = (digitsScannedTo >> 1) - 1;
             continue;
           }
@@ -334,27 +372,39 @@ export class AnchorIndex {
       if (flags === PAIR) {
         // The common case, inline: check the anchors keyed on this pair, first character first.
         const last = entryStart[key + 1]!;
-        for (let entry = entryStart[key]!; entry < last; entry += 3) {
+        for (let entry = entryStart[key]!; entry < last; entry += ENTRY_SIZE) {
+          // Past the text's end the word is stale or missing: `#matchesAt` turns such an anchor away.
+          if ((words[word + entries[entry + 3]!]! | 0) !== entries[entry + 4]) continue;
           const start = position - entries[entry + 1]!;
           if (start < 0 || codes[start] !== entries[entry + 2]) continue;
           const anchor = entries[entry]!;
           if (this.#matchesAt(codes, length, start, anchor)) hits = this.#addHit(hits, start, anchor);
         }
       } else {
-        hits = this.#anchorsAt(codes, length, word, key, flags, hits);
+        hits = this.#anchorsAt(codes, words, length, word, key, flags, hits);
       }
     }
     if (hits > 0) this.#reportHits(hits, sink);
   }
 
   /** The anchors found through pair `word` (flagged for an anchor): recorded as hits; returns the new hit count. */
-  #anchorsAt(codes: Uint16Array, length: number, word: number, key: number, flags: number, found: number): number {
+  #anchorsAt(
+    codes: Uint16Array,
+    words: Uint32Array,
+    length: number,
+    word: number,
+    key: number,
+    flags: number,
+    found: number,
+  ): number {
     let hits = found;
     const position = word << 1;
     if ((flags & PAIR) !== 0) {
       const entries = this.#entries;
       const last = this.#entryStart[key + 1]!;
-      for (let entry = this.#entryStart[key]!; entry < last; entry += 3) {
+      for (let entry = this.#entryStart[key]!; entry < last; entry += ENTRY_SIZE) {
+        // Past the text's end the word is stale or missing: `#matchesAt` turns such an anchor away.
+        if ((words[word + entries[entry + 3]!]! | 0) !== entries[entry + 4]) continue;
         const start = position - entries[entry + 1]!;
         if (start < 0 || codes[start] !== entries[entry + 2]) continue;
         const anchor = entries[entry]!;
