@@ -50,9 +50,12 @@ function decodeTags(text: string, start: number, end: number): string {
   return decoded;
 }
 
-/** Quick rejection: none of the hidden characters can occur in a string that has no unit at or above these. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC is one of the characters looked for
-const MAYBE_HIDDEN = /[\u001b\u200b-\u200f\u2060\u202a-\u202e\u2066-\u2069\ufeff\udb40]/;
+/**
+ * Quick rejection: a text with none of these units has no hidden characters. ESC is looked for on its own
+ * (a native character search) because the rest are all above U+00FF: V8 compiles the pattern for a Latin-1
+ * string to an immediate failure, so most texts are rejected without being scanned unit by unit.
+ */
+const MAYBE_HIDDEN_WIDE = /[\u200b-\u200f\u2060\u202a-\u202e\u2066-\u2069\ufeff\udb40]/;
 
 /**
  * Finds characters that hide content from a human reader: Unicode tag characters (U+E0000–U+E007F),
@@ -63,7 +66,7 @@ const MAYBE_HIDDEN = /[\u001b\u200b-\u200f\u2060\u202a-\u202e\u2066-\u2069\ufeff
  * tag characters also show the ASCII they decode to (clipped), since that is usually a hidden instruction.
  */
 export function findHiddenCharacters(text: string): PoisoningSignal[] {
-  if (!MAYBE_HIDDEN.test(text)) return [];
+  if (!text.includes("\u001b") && !MAYBE_HIDDEN_WIDE.test(text)) return [];
   const signals: PoisoningSignal[] = [];
   let runKind: HiddenClass | null = null;
   let runStart = 0;

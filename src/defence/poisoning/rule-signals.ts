@@ -172,6 +172,8 @@ const STARTS = new RegExp(`\\b(?:${[...RULE_BY_START.keys()].join("|")})\\b`, "g
 const STICKY = RULES.map((rule) => new RegExp(rule.pattern.source, `${rule.pattern.flags.replace("g", "")}y`));
 // The rules whose matches open with `<` or `[` rather than a word: run over the text when it holds one.
 const SYMBOL_RULES = RULES.map((rule) => rule.starts.every((word) => word === "<" || word === "["));
+// How many brackets a symbol rule is tried at one by one before its pattern scans the rest of the text.
+const SYMBOL_TRIES = 16;
 
 // Start positions of the text being read and their rules, reused across calls.
 let startPositions = new Int32Array(64);
@@ -202,13 +204,39 @@ function findStarts(text: string): number {
 export function findRuleSignals(text: string): PoisoningSignal[] {
   const signals: PoisoningSignal[] = [];
   const count = findStarts(text);
-  let symbols: boolean | undefined;
   for (let rule = 0; rule < RULES.length; rule++) {
     const { kind, detail, pattern } = RULES[rule]!;
+    const sticky = STICKY[rule]!;
     if (SYMBOL_RULES[rule] === true) {
-      symbols ??= text.includes("<") || text.includes("[");
-      if (!symbols) continue;
-      pattern.lastIndex = 0;
+      // The first few `<` and `[` are found by a native search and the anchored pattern tried at each, which
+      // skips the unit-by-unit scan of the pattern over most texts; past them (markup, JSON arrays) the
+      // pattern scans on from there, where one native scan beats a call per bracket. Same matches either way.
+      let angle = text.indexOf("<");
+      let square = text.indexOf("[");
+      let from = 0;
+      let tries = 0;
+      while ((angle !== -1 || square !== -1) && tries < SYMBOL_TRIES) {
+        let position: number;
+        if (square === -1 || (angle !== -1 && angle < square)) {
+          position = angle;
+          angle = text.indexOf("<", angle + 1);
+        } else {
+          position = square;
+          square = text.indexOf("[", square + 1);
+        }
+        if (position < from) continue;
+        tries++;
+        sticky.lastIndex = position;
+        const match = sticky.exec(text);
+        if (match === null) continue;
+        from = position + match[0].length;
+        if (match[1] !== undefined && !isInstructionWord(match[1])) continue;
+        signals.push({ kind, detail, start: position, end: from, score: SCORES[kind] });
+        if (signals.length > 32) return signals;
+      }
+      if (angle === -1 && square === -1) continue;
+      // Every bracket before the nearer of the two unread ones has been tried or lies inside a match.
+      pattern.lastIndex = Math.max(from, Math.min(angle === -1 ? square : angle, square === -1 ? angle : square));
       for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
         if (match[1] !== undefined && !isInstructionWord(match[1])) continue;
         signals.push({ kind, detail, start: match.index, end: match.index + match[0].length, score: SCORES[kind] });
@@ -216,7 +244,6 @@ export function findRuleSignals(text: string): PoisoningSignal[] {
       }
       continue;
     }
-    const sticky = STICKY[rule]!;
     // Matches do not overlap, as with the global pattern: the next is looked for from the end of the last.
     let from = 0;
     for (let start = 0; start < count; start++) {

@@ -88,10 +88,29 @@ export function featureName(slot: number): string {
  * (prose otherwise). Linear in the text; looks at the first 32 KB only.
  */
 export function documentKind(text: string): DocumentKind {
+  readLines(text);
+  return linesKind;
+}
+
+// The last text whose lines were read and what they showed: the classifier asks for a text's kind and then
+// whether it is JSON, and both answers come from one pass over its lines.
+let linesText: string | null = null;
+let linesKind: DocumentKind = "prose";
+let linesJson = false;
+
+/** Sets `linesKind` and `linesJson` for `text`, from one pass over its first 32 KB of lines. */
+function readLines(text: string): void {
+  if (linesText === text) return;
   let table = 0;
   let structured = 0;
   let code = 0;
   let total = 0;
+  // The JSON share counts lines from the first unit that is not `isSpace`, as a JSON reader would.
+  let jsonStart = 0;
+  while (jsonStart < text.length && isSpace(text.charCodeAt(jsonStart))) jsonStart++;
+  const opening = text.charCodeAt(jsonStart);
+  let json = 0;
+  let jsonTotal = 0;
   let position = 0;
   const limit = Math.min(text.length, 32768);
   while (position < limit) {
@@ -108,13 +127,24 @@ export function documentKind(text: string): DocumentKind {
       else if (isStructuredLine(text, first, Math.min(end, first + 40))) structured += length;
       else if (last === 59 || last === 123 || last === 125 || isCodeLine(text, first, end)) code += length;
     }
+    if (jsonStart < end) {
+      // Only `isSpace` units precede `jsonStart` on its line, and it is not one: it opens the line there.
+      const jsonFirst = Math.max(first, jsonStart);
+      const jsonCode = text.charCodeAt(jsonFirst);
+      jsonTotal += end - jsonFirst;
+      if (jsonCode === 34 || jsonCode === 123 || jsonCode === 125 || jsonCode === 91 || jsonCode === 93) {
+        json += end - jsonFirst;
+      }
+    }
     position = end + 1;
   }
-  if (total === 0) return "prose";
-  if (table / total >= 0.5) return "table";
-  if (structured / total >= 0.5) return "structured";
-  if (code / total >= 0.4) return "code";
-  return "prose";
+  if (total === 0) linesKind = "prose";
+  else if (table / total >= 0.5) linesKind = "table";
+  else if (structured / total >= 0.5) linesKind = "structured";
+  else if (code / total >= 0.4) linesKind = "code";
+  else linesKind = "prose";
+  linesJson = opening === 123 || opening === 91 || (jsonTotal > 0 && json * 2 >= jsonTotal);
+  linesText = text;
 }
 
 /**
@@ -360,24 +390,15 @@ function isSentencePunctuation(code: number): boolean {
  * another with their paths.
  */
 export function isJsonLike(text: string): boolean {
-  let position = 0;
-  while (position < text.length && isSpace(text.charCodeAt(position))) position++;
-  const first = text.charCodeAt(position);
-  if (first === 123 || first === 91) return true;
-  let json = 0;
-  let total = 0;
-  const limit = Math.min(text.length, 32768);
-  while (position < limit) {
-    let end = text.indexOf("\n", position);
-    if (end === -1 || end > limit) end = limit;
-    let start = position;
-    while (start < end && (text.charCodeAt(start) === 32 || text.charCodeAt(start) === 9)) start++;
-    const code = text.charCodeAt(start);
-    total += end - start;
-    if (code === 34 || code === 123 || code === 125 || code === 91 || code === 93) json += end - start;
-    position = end + 1;
+  if (linesText !== text) {
+    // Answered without reading the lines when the text opens as JSON, for callers that do not ask its kind.
+    let position = 0;
+    while (position < text.length && isSpace(text.charCodeAt(position))) position++;
+    const first = text.charCodeAt(position);
+    if (first === 123 || first === 91) return true;
   }
-  return total > 0 && json * 2 >= total;
+  readLines(text);
+  return linesJson;
 }
 
 /** The string literals of a JSON text as segments, and any non-JSON text between them as prose. */
