@@ -92,11 +92,16 @@ export class SessionFlow {
 
   /** Keeps a successful result of `tool` as a source, dropping the oldest beyond the window. */
   addResult(tool: string, text: string): void {
+    this.addResultOfTool(nameHash(tool), text);
+  }
+
+  /** {@link addResult} for a tool given by its {@link nameHash}, for a caller that has hashed the name already. */
+  addResultOfTool(toolHash: number, text: string): void {
     if (text.length < MINIMUM_PROBE_CHARACTERS) return;
     const limit = this.limits.window_characters;
     const kept = text.length > limit >> 1 ? headCopy(text, limit >> 1) : text;
     this.texts.push(kept);
-    this.tools.push(nameHash(tool));
+    this.tools.push(toolHash);
     this.characters += kept.length;
     while (this.characters > limit && this.texts.length > 1) {
       this.characters -= this.texts.shift()!.length;
@@ -106,7 +111,11 @@ export class SessionFlow {
 
   /** Bytes of the arguments of a call to `tool` that occur in retained output of other tools. */
   measureArguments(tool: string, argumentsObject: Record<string, unknown>): number {
-    const toolHash = nameHash(tool);
+    return this.measureArgumentsOfTool(nameHash(tool), argumentsObject);
+  }
+
+  /** {@link measureArguments} for a tool given by its {@link nameHash}, for a caller that has hashed the name already. */
+  measureArgumentsOfTool(toolHash: number, argumentsObject: Record<string, unknown>): number {
     if (!this.hasOtherTool(toolHash)) return 0;
     this.budget = this.limits.maximum_probes;
     this.valuesLeft = MAXIMUM_VALUES;

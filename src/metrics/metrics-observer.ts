@@ -165,6 +165,8 @@ export class OperationSeries {
   readonly server: string;
   readonly method: string;
   readonly tool: string | null;
+  /** {@link nameHash} of {@link tool} (0 without one), so that each call does not hash its tool's name again. */
+  readonly toolHash: number;
   readonly total = new OperationStats();
   readonly windows = new EventTimeWindows();
   /** `mcp.server.operation.duration` by `error.type` (`""` on success). */
@@ -174,7 +176,16 @@ export class OperationSeries {
     this.server = server;
     this.method = method;
     this.tool = tool;
+    this.toolHash = tool === null ? 0 : nameHash(tool);
   }
+}
+
+/**
+ * {@link nameHash} of `tool`, taken from its series when the series is named by exactly that tool
+ * (not truncated or folded into the overflow label): hashing the name anew costs more than comparing it.
+ */
+function toolHashOf(series: OperationSeries, tool: string): number {
+  return series.tool === tool ? series.toolHash : nameHash(tool);
 }
 
 /** Per-server Prometheus histograms of ended sessions. */
@@ -291,8 +302,9 @@ export class MetricsObserver implements ExchangeObserver {
     const session = this.sessionOf(exchange, series.server, time_ms);
     let flowBytes = 0;
     if (session !== null) {
-      flowBytes = this.trackFlow(session, exchange, signals);
-      this.updateSession(session, exchange, signals, time_ms, flowBytes);
+      const toolHash = signals.is_call ? toolHashOf(series, exchange.tool ?? NO_TOOL) : 0;
+      flowBytes = this.trackFlow(session, exchange, signals, toolHash);
+      this.updateSession(session, exchange, signals, time_ms, flowBytes, toolHash);
     }
 
     const latency = signals.latency_seconds;
@@ -586,9 +598,14 @@ export class MetricsObserver implements ExchangeObserver {
     return state;
   }
 
-  private trackFlow(session: SessionState, exchange: CapturedExchange, signals: ExchangeSignals): number {
+  /** @param toolHash {@link nameHash} of the exchange's tool. */
+  private trackFlow(
+    session: SessionState,
+    exchange: CapturedExchange,
+    signals: ExchangeSignals,
+    toolHash: number,
+  ): number {
     if (this.flowLimits === null || !signals.is_call) return 0;
-    const tool = exchange.tool ?? NO_TOOL;
     let bytes = 0;
     const argumentsObject = exchange.arguments;
     if (
@@ -597,12 +614,12 @@ export class MetricsObserver implements ExchangeObserver {
       argumentsObject !== undefined &&
       typeof argumentsObject === "object"
     ) {
-      bytes = session.flow.measureArguments(tool, argumentsObject);
+      bytes = session.flow.measureArgumentsOfTool(toolHash, argumentsObject);
     }
     const result = exchange.result;
     if (!signals.is_error && typeof result === "string") {
       session.flow ??= new SessionFlow(this.flowLimits);
-      session.flow.addResult(tool, result);
+      session.flow.addResultOfTool(toolHash, result);
     }
     return bytes;
   }
@@ -613,6 +630,7 @@ export class MetricsObserver implements ExchangeObserver {
     signals: ExchangeSignals,
     time_ms: number,
     flowBytes: number,
+    toolHash: number,
   ): void {
     session.exchanges++;
     if (time_ms < session.start_ms) session.start_ms = time_ms;
@@ -623,7 +641,7 @@ export class MetricsObserver implements ExchangeObserver {
     if (session.source === null && typeof exchange.source === "string") session.source = exchange.source;
     if (signals.is_call) {
       session.calls++;
-      if (session.tools.size < this.maximumToolsPerSession) session.tools.add(nameHash(exchange.tool ?? NO_TOOL));
+      if (session.tools.size < this.maximumToolsPerSession) session.tools.add(toolHash);
     }
     if (signals.is_error) session.errors++;
     session.dlp_blocks += signals.dlp_blocks;

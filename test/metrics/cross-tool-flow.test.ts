@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { flowLimits, SessionFlow } from "../../src/metrics/cross-tool-flow.js";
+import { nameHash } from "../../src/metrics/name-hash.js";
 
 const IBAN = "US133000000121212121212";
 const TRANSACTIONS = `- amount: 50.0\n  recipient: ${IBAN}\n  subject: Spotify Premium\n- amount: 10.0\n  subject: Sushi dinner`;
@@ -94,4 +95,18 @@ test("the probe budget bounds the searches of one call", () => {
   const body = "alpha-identifier-1 beta-identifier-2 gamma-identifier-3 extra";
   // One probe for the whole value (not found), one for the first word; the budget ends there.
   assert.equal(flow.measureArguments("send_email", { body }), "alpha-identifier-1".length);
+});
+
+test("a tool given by its name hash is measured as the same tool given by name", () => {
+  const byName = new SessionFlow(flowLimits());
+  const byHash = new SessionFlow(flowLimits());
+  byName.addResult("get_most_recent_transactions", TRANSACTIONS);
+  byHash.addResultOfTool(nameHash("get_most_recent_transactions"), TRANSACTIONS);
+  for (const tool of ["send_money", "get_most_recent_transactions"]) {
+    const argumentsObject = { recipient: IBAN, subject: "Spotify Premium" };
+    assert.equal(
+      byHash.measureArgumentsOfTool(nameHash(tool), argumentsObject),
+      byName.measureArguments(tool, argumentsObject),
+    );
+  }
 });

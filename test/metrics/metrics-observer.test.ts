@@ -275,6 +275,19 @@ test("long tool names are cut, and session ids never become series", () => {
   assert.ok(observer.series().every((series) => (series.tool ?? "").length <= 128));
 });
 
+test("tools whose long names share a cut series stay distinct in a session's tools and flow", () => {
+  const observer = new MetricsObserver();
+  const prefix = "y".repeat(128);
+  const secret = "ACCOUNT-7731-SECRET";
+  feed(observer, [
+    call({ at: 0, tool: `${prefix}-read`, result: `value: ${secret}` }),
+    call({ at: 1, tool: `${prefix}-send`, arguments: { value: secret } }),
+  ]);
+  assert.equal(observer.series().filter((series) => series.tool === prefix).length, 1);
+  const open = observer.session("session-1")!;
+  assert.deepEqual([open.unique_tools, open.flow_bytes], [2, secret.length]);
+});
+
 test("sessions past the open-session cap still count, without per-session figures", () => {
   const observer = new MetricsObserver({ maximum_open_sessions: 2 });
   feed(observer, [call({ at: 0, session: "a" }), call({ at: 1, session: "b" }), call({ at: 2, session: "c" })]);
