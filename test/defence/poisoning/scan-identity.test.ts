@@ -13,18 +13,40 @@ import {
 import { documentKind, isJsonLike } from "../../../src/defence/poisoning/text-features.js";
 import { readCapture } from "../../../src/record/read-capture.js";
 import { DATASETS_MISSING, datasetsFolder } from "../../record/datasets.js";
-import { findHiddenCharacters as referenceHiddenCharacters } from "./reference-hidden-characters.js";
-import { findRuleSignals as referenceRuleSignals } from "./reference-rule-signals.js";
-import { documentKind as referenceDocumentKind, isJsonLike as referenceIsJsonLike } from "./reference-text-features.js";
 
-/** Checks the current rule, hidden-character and line scans against the implementations they replaced. */
+/**
+ * The same characters in a string of their own, stored two bytes a character: the scans take shortcuts on
+ * one-byte strings (a class of characters above U+00FF fails at once there) that must not change answers.
+ */
+function twoByteCopy(text: string): string {
+  return `${text}\u0100`.slice(0, text.length);
+}
+
+/** Another string object with the same characters, as a new event's parse would give. */
+function freshCopy(text: string): string {
+  return ` ${text}`.slice(1);
+}
+
+/**
+ * The scans' shortcuts must not change what they find: the answers are the same for the text stored one byte or
+ * two a character; `documentKind` and `isJsonLike`, which share a reading of the last text, answer alike in either
+ * order and for a copy after another text was read.
+ * (Each shortcut was also checked against the implementation it replaced, on these texts and every agentdojo
+ * result, when it was written; that copy of the old code is not kept, so that rules can change in one place.)
+ */
 function assertSame(text: string): void {
-  assert.deepEqual(findRuleSignals(text), referenceRuleSignals(text), JSON.stringify(text.slice(0, 200)));
-  assert.deepEqual(findHiddenCharacters(text), referenceHiddenCharacters(text), JSON.stringify(text.slice(0, 200)));
-  // `isJsonLike` first as well as second, since the two share one reading of the last text.
-  assert.equal(isJsonLike(text), referenceIsJsonLike(text), JSON.stringify(text.slice(0, 200)));
-  assert.equal(documentKind(text), referenceDocumentKind(text), JSON.stringify(text.slice(0, 200)));
-  assert.equal(isJsonLike(text), referenceIsJsonLike(text), JSON.stringify(text.slice(0, 200)));
+  const label = JSON.stringify(text.slice(0, 200));
+  const wide = twoByteCopy(text);
+  assert.deepEqual(findRuleSignals(text), findRuleSignals(wide), label);
+  assert.deepEqual(findHiddenCharacters(text), findHiddenCharacters(wide), label);
+  const json = isJsonLike(text);
+  const kind = documentKind(text);
+  assert.equal(isJsonLike(text), json, label);
+  documentKind("some other text\nread in between");
+  assert.equal(isJsonLike(freshCopy(text)), json, label);
+  assert.equal(documentKind(freshCopy(text)), kind, label);
+  isJsonLike("[1, 2]");
+  assert.equal(documentKind(wide), kind, label);
 }
 
 // Units that sit at the edges of what the scanners read: ASCII and Latin-1 (the texts V8 stores a byte a unit),
@@ -127,7 +149,7 @@ function randomText(random: Random, alphabet: readonly string[]): string {
   return parts.join(random.pick(["", " ", "\n", "  ", "é"]));
 }
 
-test("the scans match the old implementations on edge cases", () => {
+test("the scans' shortcuts keep their answers on edge cases", () => {
   for (const text of [
     "",
     " ",
@@ -162,7 +184,23 @@ test("the scans match the old implementations on edge cases", () => {
   }
 });
 
-test("the scans match the old implementations on random and synthetic texts", () => {
+test("instruction tags are found alike however many brackets come before them", () => {
+  // The first brackets are tried one by one, the rest by the pattern's own scan: the switch must lose nothing.
+  const body = "<secret>and</secret> text <system>x</system> [INST] do it [/INST] <b>bold</b> <|im_start|>";
+  const alone = findRuleSignals(body).filter((signal) => signal.kind === "instruction_tag");
+  assert.ok(alone.length >= 4);
+  for (let brackets = 0; brackets <= 40; brackets++) {
+    for (const filler of ["[ ", "< ", "[<", "a[b "]) {
+      const prefix = filler.repeat(brackets);
+      const found = findRuleSignals(prefix + body)
+        .filter((signal) => signal.kind === "instruction_tag")
+        .map((signal) => ({ ...signal, start: signal.start - prefix.length, end: signal.end - prefix.length }));
+      assert.deepEqual(found, alone, `${brackets} × ${JSON.stringify(filler)}`);
+    }
+  }
+});
+
+test("the scans' shortcuts keep their answers on random and synthetic texts", () => {
   const random = new Random(20261121);
   for (let index = 0; index < 4000; index++) assertSame(randomText(random, ALPHABET));
   for (let index = 0; index < 2000; index++) assertSame(randomText(random, LATIN1));
@@ -173,7 +211,7 @@ test("the scans match the old implementations on random and synthetic texts", ()
   }
 });
 
-test("the scans match the old implementations on the agentdojo results", async (context) => {
+test("the scans' shortcuts keep their answers on the agentdojo results", async (context) => {
   const folder = datasetsFolder();
   if (folder === null) {
     context.skip(DATASETS_MISSING);
