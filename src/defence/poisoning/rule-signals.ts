@@ -206,7 +206,6 @@ export function findRuleSignals(text: string): PoisoningSignal[] {
   const count = findStarts(text);
   for (let rule = 0; rule < RULES.length; rule++) {
     const { kind, detail, pattern } = RULES[rule]!;
-    const sticky = STICKY[rule]!;
     if (SYMBOL_RULES[rule] === true) {
       // The first few `<` and `[` are found by a native search and the anchored pattern tried at each, which
       // skips the unit-by-unit scan of the pattern over most texts; past them (markup, JSON arrays) the
@@ -226,12 +225,7 @@ export function findRuleSignals(text: string): PoisoningSignal[] {
         }
         if (position < from) continue;
         tries++;
-        sticky.lastIndex = position;
-        const match = sticky.exec(text);
-        if (match === null) continue;
-        from = position + match[0].length;
-        if (match[1] !== undefined && !isInstructionWord(match[1])) continue;
-        signals.push({ kind, detail, start: position, end: from, score: SCORES[kind] });
+        from = matchAt(text, rule, position, from, signals);
         if (signals.length > 32) return signals;
       }
       if (angle === -1 && square === -1) continue;
@@ -249,16 +243,28 @@ export function findRuleSignals(text: string): PoisoningSignal[] {
     for (let start = 0; start < count; start++) {
       const position = startPositions[start]!;
       if (startRules[start] !== rule || position < from) continue;
-      sticky.lastIndex = position;
-      const match = sticky.exec(text);
-      if (match === null) continue;
-      from = position + match[0].length;
-      if (match[1] !== undefined && !isInstructionWord(match[1])) continue;
-      signals.push({ kind, detail, start: position, end: from, score: SCORES[kind] });
+      from = matchAt(text, rule, position, from, signals);
       if (signals.length > 32) return signals;
     }
   }
   return signals;
+}
+
+/**
+ * Tries rule `rule`'s pattern anchored at `position` and adds a signal when it matches (and, for a pattern that
+ * captures a word, the word is an instruction word). Returns where the next match may start: past this match, or
+ * `from` unchanged when there is none, so that matches do not overlap.
+ */
+function matchAt(text: string, rule: number, position: number, from: number, signals: PoisoningSignal[]): number {
+  const sticky = STICKY[rule]!;
+  sticky.lastIndex = position;
+  const match = sticky.exec(text);
+  if (match === null) return from;
+  const end = position + match[0].length;
+  if (match[1] !== undefined && !isInstructionWord(match[1])) return end;
+  const { kind, detail } = RULES[rule]!;
+  signals.push({ kind, detail, start: position, end, score: SCORES[kind] });
+  return end;
 }
 
 /**

@@ -36,8 +36,11 @@ const WHOLE_TEXT = 128;
 const EDGE = 16;
 const SPREAD = 96;
 
-/** A hash of `text`'s length and of a sample of its characters (all of them for a short text). */
-function sampleHash(text: string): number {
+/**
+ * A hash of `text`'s length and of a sample of its characters (all of them for a short text): what memos keyed by
+ * long texts look up by, confirming a hit by comparing the whole text.
+ */
+export function sampleHash(text: string): number {
   const length = text.length;
   let hash = Math.imul(0x811c9dc5 ^ length, 0x01000193);
   if (length <= WHOLE_TEXT) {

@@ -1,3 +1,5 @@
+import { sampleHash as textSampleHash } from "../../defence/poisoning/verdict-memo.js";
+
 /**
  * A bounded memo keyed by text. Real agent traffic repeats result texts (the same document,
  * inbox or file listing read again in session after session: agentdojo's 26,133 events hold 4,462 distinct
@@ -183,11 +185,6 @@ function headHash(text: string): number {
 
 /** Texts that share a sample hash held in a list before they move to the `Map` keyed by text. */
 const BUCKET_LIMIT = 4;
-/** Texts up to this length are hashed whole; longer ones by a sample of about as many characters. */
-const WHOLE_TEXT = 128;
-const EDGE = 16;
-const SPREAD = 96;
-
 /**
  * The last text sampled and its hash, and the key a memo found equal to it (`null` until one did): the flow
  * analysis looks the same result text up in two memos (fingerprints and DLP scans) one after the other, so the
@@ -198,25 +195,11 @@ let lastSampled = "";
 let lastSample = 0;
 let lastKey: string | null = null;
 
-/** A hash of `text`'s length and of a sample of its characters (all of them for a short text). */
+/** {@link textSampleHash} of `text`, remembered for the last text asked about. */
 function sampleHash(text: string): number {
   if (text === lastSampled) return lastSample;
-  const length = text.length;
-  let hash = Math.imul(0x811c9dc5 ^ length, 0x01000193);
-  if (length <= WHOLE_TEXT) {
-    for (let index = 0; index < length; index++) hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193);
-  } else {
-    for (let index = 0; index < EDGE; index++) hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193);
-    for (let index = length - EDGE; index < length; index++) {
-      hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193);
-    }
-    const step = Math.floor((length - 2 * EDGE) / SPREAD);
-    for (let index = EDGE; index < length - EDGE; index += step) {
-      hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193);
-    }
-  }
   lastSampled = text;
-  lastSample = hash;
+  lastSample = textSampleHash(text);
   lastKey = null;
-  return hash;
+  return lastSample;
 }
