@@ -3,6 +3,7 @@ import { z } from "zod";
 import { parseDuration } from "../config/duration.js";
 import type { LiveRuntime } from "../runtime/live-runtime.js";
 import type { Principal } from "./gateway-auth.js";
+import { readBody } from "./request-body.js";
 
 /** Where the admin API lives on the gateway. */
 export const ADMIN_API_PREFIX = "/api/v1/";
@@ -151,24 +152,14 @@ function adminRoutes(options: AdminApiOptions): AdminApiHandler {
 }
 
 function readJsonBody(request: IncomingMessage, response: ServerResponse, then: (value: unknown) => void): void {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let refused = false;
-  request.on("data", (chunk: Buffer) => {
-    if (refused) return;
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) {
-      refused = true;
+  readBody(request, MAX_BODY_BYTES, (body) => {
+    if (body === null) {
       sendError(response, 413, `the body is larger than ${MAX_BODY_BYTES} bytes`, { connection: "close" });
       return;
     }
-    chunks.push(chunk);
-  });
-  request.on("end", () => {
-    if (refused) return;
     let value: unknown;
     try {
-      value = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      value = JSON.parse(body.toString("utf8"));
     } catch {
       sendError(response, 400, "the body is not JSON");
       return;

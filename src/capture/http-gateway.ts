@@ -14,6 +14,7 @@ import type { RecorderOptions, SessionIdentity } from "./exchange-recorder.js";
 import { GatewayAuthenticator, PROTECTED_RESOURCE_METADATA_PATH, type Principal } from "./gateway-auth.js";
 import { GatewaySession, refusalExchange, type SessionEnd } from "./gateway-session.js";
 import { HttpUpstream } from "./http-upstream.js";
+import { readBody } from "./request-body.js";
 import { StdioUpstream } from "./stdio-upstream.js";
 
 /** Builds the transport to one upstream for one gateway session. */
@@ -662,28 +663,6 @@ function declaredLength(request: IncomingMessage): number {
 
 function hasBody(request: IncomingMessage): boolean {
   return declaredLength(request) > 0 || request.headers["transfer-encoding"] !== undefined;
-}
-
-/** Reads the body, giving up (and handing on `null`) as soon as it passes `limit` bytes. */
-function readBody(request: IncomingMessage, limit: number, done: (body: Buffer | null, size: number) => void): void {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let over = false;
-  request.on("data", (chunk: Buffer) => {
-    if (over) return;
-    size += chunk.length;
-    if (size > limit) {
-      over = true;
-      chunks.length = 0;
-      done(null, size);
-      return;
-    }
-    chunks.push(chunk);
-  });
-  request.on("end", () => {
-    if (over) return;
-    done(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), size);
-  });
 }
 
 function isJsonContentType(header: string | undefined): boolean {
