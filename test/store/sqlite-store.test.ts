@@ -35,14 +35,49 @@ describe("SqliteStore", () => {
     const store = new SqliteStore(path, { bulkLoad: true, batchSize: 7 });
     assert.equal(store.syncsCommits, false);
     for (let index = 0; index < 30; index++) store.appendExchange(makeExchange(index));
-    store.close();
-    // Closing checkpoints with a sync: the WAL is emptied into the database file.
+    // The load writes through a rollback journal: no WAL while it runs.
+    store.flush();
     assert.equal(existsSync(`${path}-wal`), false);
+    // Another connection sees a rollback-journal file (its own default journal mode, not the WAL).
+    const during = new Database(path, { readonly: true });
+    assert.equal(during.pragma("journal_mode", { simple: true }), "delete");
+    during.close();
+    store.close();
+    // Closed, the file is back in WAL mode like any other, with nothing left in a log.
+    assert.equal(existsSync(`${path}-wal`), false);
+    const raw = new Database(path, { readonly: true });
+    assert.equal(raw.pragma("journal_mode", { simple: true }), "wal");
+    raw.close();
     const reopened = new SqliteStore(path, { readonly: true });
     assert.equal(reopened.syncsCommits, true);
     assert.equal((await reopened.exchanges()).length, 30);
     assert.deepEqual(await reopened.verifyAudit(), { ok: true, records: 30, first_seq: 1, last_seq: 30 });
     reopened.close();
+  });
+
+  test("another writer opening a file during its bulk load switches it back to WAL, and both chain on", async (context) => {
+    const path = join(temporaryDirectory(context), "bulk-shared.db");
+    const loader = new SqliteStore(path, { bulkLoad: true, batchSize: 5 });
+    for (let index = 0; index < 10; index++) loader.appendExchange(makeExchange(index));
+    loader.flush();
+    const other = new SqliteStore(path, { batchSize: 1 });
+    for (let index = 10; index < 13; index++) other.appendExchange(makeExchange(index));
+    for (let index = 13; index < 23; index++) loader.appendExchange(makeExchange(index));
+    loader.flush();
+    other.appendExchange(makeExchange(23));
+    loader.close();
+    // The loader could not switch back to WAL while the other writer had the file open; it was WAL already.
+    assert.equal(other.counters().dropped + loader.counters().dropped, 0);
+    const stored = await other.exchanges();
+    assert.deepEqual(
+      stored.map((record) => record.seq),
+      Array.from({ length: 24 }, (_, index) => index + 1),
+    );
+    assert.deepEqual(await other.verifyAudit(), { ok: true, records: 24, first_seq: 1, last_seq: 24 });
+    other.close();
+    const raw = new Database(path, { readonly: true });
+    assert.equal(raw.pragma("journal_mode", { simple: true }), "wal");
+    raw.close();
   });
 
   test("a bulk load into an existing file syncs as always: other writers' records cannot be rebuilt", (context) => {
@@ -455,6 +490,28 @@ describe("SqliteStore write failures", () => {
     assert.match(lines[1]!, /recovered; \d+ record\(s\) dropped meanwhile/);
     assert.equal((await store.verifyAudit()).ok, true);
     store.close();
+  });
+
+  test("a bulk load that fills the disk rolls the failed batch back from its in-memory journal", async (context) => {
+    const path = join(temporaryDirectory(context), "full-bulk.db");
+    const { lines, log } = collectLog();
+    const store = new SqliteStore(path, { bulkLoad: true, maxPageCount: 40, batchSize: 5, log });
+    assert.equal(store.syncsCommits, false);
+    let index = 0;
+    while (store.counters().dropped === 0 && index < 1000) {
+      store.appendExchange(makeExchange(index++, { result: "y".repeat(2000) }));
+    }
+    const { written, dropped } = store.counters();
+    assert.ok(dropped > 0, "the page cap was reached");
+    assert.match(lines[0]!, /SQLITE_FULL/);
+    // Nothing of the failed batch is left half-written: the chain holds exactly the committed records.
+    assert.deepEqual(await store.verifyAudit(), { ok: true, records: written, first_seq: 1, last_seq: written });
+    assert.equal((await store.exchanges()).length, written);
+    store.close();
+    const reopened = new SqliteStore(path, { readonly: true });
+    assert.equal(reopened.persistedCounters().dropped_write_failed, dropped);
+    assert.equal((await reopened.verifyAudit()).ok, true);
+    reopened.close();
   });
 
   test("appends after close are counted as dropped and never throw", (context) => {
