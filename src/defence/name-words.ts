@@ -11,3 +11,29 @@ export function nameWords(name: string): string[] {
     .filter((word) => word.length > 0)
     .map((word) => word.toLowerCase());
 }
+
+/**
+ * Verbs that only read. A name that opens with one reads, whatever its nouns: `read_email`, `get_sent_messages`
+ * and `search_contacts(email=...)` look things up; they send nothing.
+ */
+export const READ_VERBS: ReadonlySet<string> = new Set([
+  "get",
+  "list",
+  "search",
+  "find",
+  "read",
+  "query",
+  "lookup",
+  "show",
+  "describe",
+  "fetch",
+  "view",
+  "check",
+  "count",
+]);
+
+/** Whether the words of a name open with one of {@link READ_VERBS}. */
+export function opensWithReadVerb(words: readonly string[]): boolean {
+  const first = words[0];
+  return first !== undefined && READ_VERBS.has(first);
+}

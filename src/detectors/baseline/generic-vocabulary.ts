@@ -4,6 +4,7 @@
  * vary (free text, record ids), so that a new customer in a support ticket is not an alarm but a new recipient of a
  * transfer can be.
  */
+import { nameWords, opensWithReadVerb } from "../../defence/name-words.js";
 
 /** Verbs in a tool name that send data, money or access somewhere. */
 const OUTBOUND_VERBS: ReadonlySet<string> = new Set([
@@ -95,15 +96,6 @@ const TEXT_WORDS: ReadonlySet<string> = new Set([
   "name",
 ]);
 
-/** Splits `send_money`, `sendMoney`, `files.upload`, `to-address` into lower-case words. */
-export function nameWords(name: string): string[] {
-  return name
-    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter((word) => word.length > 0);
-}
-
 /** Names judged so far: tools and argument names repeat on every call, and splitting them is the costly part. */
 const MEMO_SIZE = 4_096;
 const outboundMemo = new Map<string, boolean>();
@@ -120,11 +112,12 @@ function remember<T>(memo: Map<string, T>, key: string, value: T): T {
 export function isOutboundTool(tool: string): boolean {
   const known = outboundMemo.get(tool);
   if (known !== undefined) return known;
-  return remember(
-    outboundMemo,
-    tool,
-    nameWords(tool).some((word) => OUTBOUND_VERBS.has(word)),
-  );
+  return remember(outboundMemo, tool, outboundName(nameWords(tool)));
+}
+
+/** A name that opens with a read verb reads, whatever its nouns (`read_email`, `get_message`); else any outbound word. */
+function outboundName(words: readonly string[]): boolean {
+  return !opensWithReadVerb(words) && words.some((word) => OUTBOUND_VERBS.has(word));
 }
 
 /** What an argument holds, judged from its name (and, for addresses, its value). */

@@ -2,8 +2,10 @@
  * Resources named in tool-call arguments: the external domains of e-mail addresses and URLs, the directories of
  * paths, and channels. Record ids are left out on purpose: they are expected to vary and say nothing about reach.
  */
+
+import { nameWords } from "../../defence/name-words.js";
 import { type ArgumentLeaf, leafContentClass } from "./argument-values.js";
-import { argumentRole, nameWords } from "./generic-vocabulary.js";
+import { argumentRole } from "./generic-vocabulary.js";
 import { hashText } from "./hashed-set.js";
 
 export const RESOURCE_KINDS = ["domain", "directory", "channel"] as const;

@@ -3,7 +3,7 @@
  * name (`send`, `transfer`, `delete`) and the names of its arguments (`recipient`, `url`, `iban`). No list of
  * any deployment's tools: the same words mean the same thing in a mail client, a bank or a code host.
  */
-import { nameWords } from "../../defence/name-words.js";
+import { nameWords, opensWithReadVerb } from "../../defence/name-words.js";
 
 /** What a call may do, each a reason to look harder at the values it carries. */
 export interface ToolCapabilities {
@@ -185,7 +185,7 @@ export { nameWords };
 export function toolCapabilities(tool: string, args: Record<string, unknown> | null | undefined): ToolCapabilities {
   const words = nameWords(tool);
   // A name that opens with a read verb reads whatever its nouns are: `get_sent_emails`, `list_transactions`.
-  const reads = READ_WORDS.has(words[0] ?? "");
+  const reads = opensWithReadVerb(words);
   const has = (set: ReadonlySet<string>): boolean => !reads && words.some((word) => set.has(word));
   const destinations: string[] = [];
   let paymentArgument = false;
@@ -213,22 +213,6 @@ export function toolCapabilities(tool: string, args: Record<string, unknown> | n
   };
 }
 
-/** Verbs that only read: a `search_contacts(email=...)` looks a value up, it sends nothing. */
-const READ_WORDS = new Set([
-  "get",
-  "list",
-  "search",
-  "find",
-  "read",
-  "query",
-  "lookup",
-  "show",
-  "describe",
-  "fetch",
-  "view",
-  "check",
-  "count",
-]);
 /** Verbs that make an admin noun an admin action on their own (`grant_role`, `reset_password`). */
 const ADMIN_ACTION_WORDS = new Set(["grant", "reset", "change", "sudo", "chmod", "chown", "elevate", "assign"]);
 
