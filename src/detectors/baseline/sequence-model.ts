@@ -20,6 +20,23 @@ const MIN_TRANSITION_BITS = 4;
 /** Improbable-transition findings per session: one odd session should not write a page of findings. */
 const MAX_TRANSITION_FINDINGS = 3;
 const MAX_UNSEEN_PER_SESSION = 8;
+/**
+ * Scored sessions of one agent type that must have called a tool missing from its baseline before the next ones
+ * are told it at low severity: past this, the tool looks rolled out to the whole type after the baseline was
+ * learned, rather than reached for by one compromised agent.
+ */
+export const DEFAULT_ROLLOUT_SESSIONS = 5;
+/** Unseen tools counted per agent type; a type that keeps meeting new ones past this reports them at medium. */
+const MAX_ROLLOUT_TOOLS = 256;
+
+/** Options of {@link SequenceDetector}. */
+export interface SequenceDetectorOptions {
+  /**
+   * Sessions of an agent type that call a tool its baseline lacks, each at medium, before later sessions calling
+   * it are reported at low as a likely rollout (default {@link DEFAULT_ROLLOUT_SESSIONS}; 0 never lowers).
+   */
+  rollout_sessions?: number;
+}
 
 interface ContextCounts {
   total: number;
@@ -203,7 +220,8 @@ export type SequenceBaselineState = z.infer<typeof sequenceBaselineSchema>;
  * Tool-call sequences per agent type: a Witten-Bell smoothed trigram model over tool names (with session start
  * and end), learned from baseline traffic. Raises `sequence_anomaly` findings:
  *
- * - a tool this agent type never called in its baseline (medium, 0.6): strong, yet novelty alone;
+ * - a tool this agent type never called in its baseline (medium, 0.6): strong, yet novelty alone; low (0.3) once
+ *   `rollout_sessions` scored sessions of the type have called it, which reads as a rollout, not one agent astray;
  * - a transition whose surprisal is above the type's 99th percentile (and mean + 3σ) of leave-one-out surprisal
  *   over learned transitions (low);
  * - at session end, a mean surprisal above the 99th percentile of learned sessions (low).
@@ -215,7 +233,14 @@ export class SequenceDetector implements Detector {
   private readonly agents = new Map<string, AgentSequences>();
   private readonly learning = new Map<string, LearningSession>();
   private readonly sessions = new Map<string, ScoredSession>();
+  /** Per agent type, the scored sessions that called each tool its baseline lacks. */
+  private readonly unseenToolSessions = new Map<string, Map<string, number>>();
+  private readonly rolloutSessions: number;
   private settled = true;
+
+  constructor(options: SequenceDetectorOptions = {}) {
+    this.rolloutSessions = Math.max(0, Math.floor(options.rollout_sessions ?? DEFAULT_ROLLOUT_SESSIONS));
+  }
 
   learn(exchange: CapturedExchange, position: ExchangePosition): void {
     if (position.call_index === null || typeof exchange.tool !== "string") return;
@@ -268,16 +293,22 @@ export class SequenceDetector implements Detector {
       // An unseen tool has no meaningful surprisal (it is the smoothing's guess); it is reported as itself.
       if (!session.unseen.includes(tool) && session.unseen.length < MAX_UNSEEN_PER_SESSION) {
         session.unseen.push(tool);
+        const before = this.countUnseenTool(session.agent, tool);
+        const rollout = this.rolloutSessions > 0 && before >= this.rolloutSessions;
+        const baselineText = `agent type ${session.agent} never called ${tool} in its baseline (${model.sessions} sessions, ${model.names.length - RESERVED.length} tools)`;
         emit(
           baselineFinding(this.name, exchange, position, {
             category: "sequence_anomaly",
-            severity: "medium",
-            score: 0.6,
-            message: `agent type ${session.agent} never called ${tool} in its baseline (${model.sessions} sessions, ${model.names.length - RESERVED.length} tools): check why this session needs it`,
+            severity: rollout ? "low" : "medium",
+            score: rollout ? 0.3 : 0.6,
+            message: rollout
+              ? `${baselineText}, but ${before} other sessions of this type have called it since: likely a tool rolled out after the baseline was learned (retrain the baseline if so)`
+              : `${baselineText}: check why this session needs it`,
             evidence: {
               kind: "unseen_tool",
               tool,
               previous_tool: previous,
+              sessions_since_baseline: before,
               baseline: {
                 agent: session.agent,
                 sessions: model.sessions,
@@ -322,6 +353,22 @@ export class SequenceDetector implements Detector {
     }
     session.a = session.b;
     session.b = next;
+  }
+
+  /**
+   * Counts one more scored session of `agent` calling `tool`, which its baseline lacks, and returns how many did
+   * before it. Event-time state of the stream, like every other: a replay counts as live traffic did.
+   */
+  private countUnseenTool(agent: string, tool: string): number {
+    let tools = this.unseenToolSessions.get(agent);
+    if (tools === undefined) {
+      tools = new Map();
+      this.unseenToolSessions.set(agent, tools);
+    }
+    const before = tools.get(tool);
+    if (before !== undefined) tools.set(tool, before + 1);
+    else if (tools.size < MAX_ROLLOUT_TOOLS) tools.set(tool, 1);
+    return before ?? 0;
   }
 
   endSession(session: string, _time_ms: number, emit: FindingSink): void {
@@ -416,6 +463,8 @@ export class SequenceDetector implements Detector {
     if (!parsed.success) return `sequence baseline: ${z.prettifyError(parsed.error)}`;
     this.agents.clear();
     this.learning.clear();
+    // A new baseline may hold the tools counted so far; their count starts again against it.
+    this.unseenToolSessions.clear();
     for (const [agent, saved] of Object.entries(parsed.data.agents)) {
       const model = new AgentSequences();
       for (const tool of saved.tools) model.id(tool, true);

@@ -60,6 +60,57 @@ test("a tool the agent type never called is a medium sequence_anomaly naming the
   assert.match(finding.message, /agent type payments never called export_all_accounts in its baseline \(300 sessions/);
 });
 
+test("once five sessions of an agent type have called a tool its baseline lacks, later ones are told it at low as a rollout", () => {
+  const scored = scoredTraffic((payments) => {
+    for (let index = 0; index < 8; index++) {
+      payments.session(
+        [
+          { tool: "get_balance", arguments: {} },
+          { tool: "get_statement_pdf", arguments: {} },
+        ],
+        businessHour(random, 10 + index),
+        { id: `rollout-${index}` },
+      );
+    }
+  });
+  const findings = sequenceFindings(scored)
+    .filter((finding) => finding.evidence.kind === "unseen_tool")
+    .sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
+  assert.deepEqual(
+    findings.map((finding) => [finding.severity, finding.evidence.sessions_since_baseline]),
+    [
+      ["medium", 0],
+      ["medium", 1],
+      ["medium", 2],
+      ["medium", 3],
+      ["medium", 4],
+      ["low", 5],
+      ["low", 6],
+      ["low", 7],
+    ],
+  );
+  assert.match(
+    findings[5]!.message,
+    /but 5 other sessions of this type have called it since: likely a tool rolled out/,
+  );
+  // A different new tool starts its own count; and the count is per agent type.
+  const other = sequenceFindings(
+    scoredTraffic((payments, support) => {
+      payments.session([{ tool: "get_statement_pdf", arguments: {} }], businessHour(random, 30), { id: "p" });
+      support.session([{ tool: "get_statement_pdf", arguments: {} }], businessHour(random, 31), { id: "s" });
+    }),
+  );
+  assert.deepEqual(
+    other.filter((finding) => finding.evidence.kind === "unseen_tool").map((finding) => finding.severity),
+    ["medium", "medium"],
+  );
+  // `rollout_sessions: 0` never lowers.
+  const never = learnThenScore([new SequenceDetector({ rollout_sessions: 0 })], baseline, scored).filter(
+    (finding) => finding.evidence.kind === "unseen_tool",
+  );
+  assert.ok(never.length === 8 && never.every((finding) => finding.severity === "medium"));
+});
+
 test("a tool known to another agent type is still unseen for this one", () => {
   const scored = scoredTraffic((payments) => {
     payments.session([{ tool: "reply_to_customer", arguments: {} }], businessHour(random, 2), { id: "cross" });
