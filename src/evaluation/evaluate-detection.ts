@@ -18,7 +18,8 @@
  * replay by keeping only the chosen detectors' findings (detectors do not see each other's findings).
  * bipia (one call per session): poisoning recall and benign false positives.
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Detector, ExchangeObserver, ExchangePosition } from "../core/detector.js";
@@ -38,6 +39,10 @@ export interface EvaluationLabel {
   injected_calls: number[];
   compromised: boolean;
   attack_type: string | null;
+  /** The environment (tool set) the session ran in, when the labels say (`suite`). */
+  environment: string | null;
+  /** The agent model or defended pipeline that ran the session, when the labels say (`pipeline`). */
+  agent_model: string | null;
 }
 
 /** What is kept of a finding for scoring. */
@@ -61,6 +66,21 @@ export interface DetectionScores {
   prevented_flow: number;
 }
 
+/** One environment scored with a baseline that never saw it. */
+export interface UnseenEnvironmentRow {
+  environment: string;
+  /**
+   * `own`: the sessions keep their agent type, which the baseline has never seen (a new kind of agent);
+   * `shared`: every session, learned and scored, is given one agent type, so the baseline models know the agent
+   * and meet new tools, arguments and resources (a known agent given a new tool set).
+   */
+  agent_type: "own" | "shared";
+  /** Baseline events learned, all from other environments. */
+  learned: number;
+  events: number;
+  scores: DetectionScores;
+}
+
 /** One row of the ablation. */
 export interface AblationRow {
   name: string;
@@ -80,6 +100,15 @@ export interface DatasetEvaluation {
   findings_by_detector: Record<string, Record<string, number>>;
   overall: DetectionScores;
   by_attack_type: Record<string, DetectionScores>;
+  /** Per environment, each with its own benign sessions; empty when the labels name none. */
+  by_environment: Record<string, DetectionScores>;
+  /** Per agent model, each with its own benign sessions; empty when the labels name none. */
+  by_agent_model: Record<string, DetectionScores>;
+  /**
+   * Each environment scored by detectors whose baseline was learned from the other environments only: how they
+   * behave on a tool set they have never seen. Empty when the labels name fewer than two environments.
+   */
+  unseen_environment: UnseenEnvironmentRow[];
   ablation: AblationRow[];
   /** Benign sessions with a high or critical finding: the detectors and messages, to read when the rate moves. */
   false_positive_examples: { session: string; detector: string; message: string }[];
@@ -100,11 +129,11 @@ export function evaluatedDetectors(extraDetectors: readonly Detector[] = []): De
   return detectors;
 }
 
-/** Reads the labels of the test split (all labels when the file has no `split`). */
-export function readEvaluationLabels(file: string): Map<string, EvaluationLabel> {
+/** Reads the labels of one split (`test` by default; all labels when the file has no `split`). */
+export function readEvaluationLabels(file: string, split = "test"): Map<string, EvaluationLabel> {
   const labels = new Map<string, EvaluationLabel>();
   for (const row of readJsonLines(file)) {
-    if (row.split !== undefined && row.split !== "test") continue;
+    if (row.split !== undefined && row.split !== split) continue;
     labels.set(String(row.session), {
       session: String(row.session),
       kind: String(row.kind),
@@ -114,6 +143,8 @@ export function readEvaluationLabels(file: string): Map<string, EvaluationLabel>
         : [],
       compromised: row.compromised === true,
       attack_type: typeof row.attack_type === "string" ? row.attack_type : null,
+      environment: typeof row.suite === "string" ? row.suite : null,
+      agent_model: typeof row.pipeline === "string" ? row.pipeline : null,
     });
   }
   return labels;
@@ -224,22 +255,36 @@ function score(
   return scores;
 }
 
-/** Replays one data set and scores it. */
-export async function evaluateDataset(
-  folder: string,
-  dataset: string,
-  options: { extraDetectors?: readonly Detector[] } = {},
-): Promise<DatasetEvaluation> {
-  const directory = join(folder, dataset);
-  const labels = readEvaluationLabels(join(directory, "labels.jsonl.gz"));
+/** What one replay leaves for scoring. */
+interface ReplayFindings {
+  events: number;
+  learned: number;
+  sessions: number;
+  elapsed_ms: number;
+  events_per_second: number;
+  names: string[];
+  findings: Map<string, ScoredFinding[]>;
+  byDetector: Record<string, Record<string, number>>;
+  examples: DatasetEvaluation["false_positive_examples"];
+  attackerCalls: ReadonlyMap<string, { next: number | null; flow: number | null }>;
+}
+
+/** Learns the baseline files, replays the test files with every evaluated detector and keeps the findings. */
+async function replayForScoring(options: {
+  labels: ReadonlyMap<string, EvaluationLabel>;
+  test: string[];
+  baseline: string[];
+  extraDetectors?: readonly Detector[] | undefined;
+}): Promise<ReplayFindings> {
+  const { labels } = options;
   const detectors = evaluatedDetectors(options.extraDetectors);
   const observer = new AttackerCallObserver(labels);
   const findings = new Map<string, ScoredFinding[]>();
   const byDetector: Record<string, Record<string, number>> = {};
   const examples: DatasetEvaluation["false_positive_examples"] = [];
   const summary = await replay({
-    files: [join(directory, "test.jsonl.gz")],
-    baseline: [join(directory, "baseline.jsonl.gz")],
+    files: options.test,
+    baseline: options.baseline,
     detectors,
     observers: [observer],
     progress: null,
@@ -264,7 +309,58 @@ export async function evaluateDataset(
       }
     },
   });
-  const names = detectors.map((detector) => detector.name);
+  return {
+    events: summary.events,
+    learned: summary.learned,
+    sessions: summary.sessions,
+    elapsed_ms: Math.round(summary.elapsed_ms),
+    events_per_second: Math.round(summary.events_per_second),
+    names: detectors.map((detector) => detector.name),
+    findings,
+    byDetector,
+    examples,
+    attackerCalls: observer.attackerCalls,
+  };
+}
+
+/** Scores each group of sessions (by `keyOf`) on its own; sessions without a key are left out. */
+function scoresByGroup(
+  labels: Iterable<EvaluationLabel>,
+  keyOf: (label: EvaluationLabel) => string | null,
+  run: ReplayFindings,
+): Record<string, DetectionScores> {
+  const groups = new Map<string, EvaluationLabel[]>();
+  for (const label of labels) {
+    const key = keyOf(label);
+    if (key === null) continue;
+    const list = groups.get(key);
+    if (list === undefined) groups.set(key, [label]);
+    else list.push(label);
+  }
+  const scores: Record<string, DetectionScores> = {};
+  const all = new Set(run.names);
+  for (const [key, list] of [...groups].sort(([a], [b]) => a.localeCompare(b))) {
+    scores[key] = score(list, run.findings, run.attackerCalls, all);
+  }
+  return scores;
+}
+
+/** Replays one data set and scores it. */
+export async function evaluateDataset(
+  folder: string,
+  dataset: string,
+  options: { extraDetectors?: readonly Detector[] } = {},
+): Promise<DatasetEvaluation> {
+  const directory = join(folder, dataset);
+  const labelsFile = join(directory, "labels.jsonl.gz");
+  const labels = readEvaluationLabels(labelsFile);
+  const run = await replayForScoring({
+    labels,
+    test: [join(directory, "test.jsonl.gz")],
+    baseline: [join(directory, "baseline.jsonl.gz")],
+    extraDetectors: options.extraDetectors,
+  });
+  const { findings, attackerCalls, names } = run;
   const all = new Set(names);
   const byType = new Map<string, EvaluationLabel[]>();
   for (const label of labels.values()) {
@@ -276,16 +372,16 @@ export async function evaluateDataset(
   const benign = [...labels.values()].filter((label) => label.kind === "benign");
   const by_attack_type: Record<string, DetectionScores> = {};
   for (const [type, list] of [...byType].sort()) {
-    by_attack_type[type] = score([...list, ...benign], findings, observer.attackerCalls, all);
+    by_attack_type[type] = score([...list, ...benign], findings, attackerCalls, all);
   }
   const ablation: AblationRow[] = [
-    { name: "all", detectors: names, scores: score(labels.values(), findings, observer.attackerCalls, all) },
+    { name: "all", detectors: names, scores: score(labels.values(), findings, attackerCalls, all) },
   ];
   for (const name of names) {
     ablation.push({
       name: `only ${name}`,
       detectors: [name],
-      scores: score(labels.values(), findings, observer.attackerCalls, new Set([name])),
+      scores: score(labels.values(), findings, attackerCalls, new Set([name])),
     });
   }
   for (const name of names) {
@@ -293,23 +389,85 @@ export async function evaluateDataset(
     ablation.push({
       name: `all but ${name}`,
       detectors: rest,
-      scores: score(labels.values(), findings, observer.attackerCalls, new Set(rest)),
+      scores: score(labels.values(), findings, attackerCalls, new Set(rest)),
     });
   }
   return {
     dataset,
-    events: summary.events,
-    learned: summary.learned,
-    sessions: summary.sessions,
-    elapsed_ms: Math.round(summary.elapsed_ms),
-    events_per_second: Math.round(summary.events_per_second),
+    events: run.events,
+    learned: run.learned,
+    sessions: run.sessions,
+    elapsed_ms: run.elapsed_ms,
+    events_per_second: run.events_per_second,
     detectors: names,
-    findings_by_detector: byDetector,
+    findings_by_detector: run.byDetector,
     overall: ablation[0]!.scores,
     by_attack_type,
+    by_environment: scoresByGroup(labels.values(), (label) => label.environment, run),
+    by_agent_model: scoresByGroup(labels.values(), (label) => label.agent_model, run),
+    unseen_environment: await scoreUnseenEnvironments(directory, labels),
     ablation,
-    false_positive_examples: examples,
+    false_positive_examples: run.examples,
   };
+}
+
+/**
+ * Scores each environment with a baseline learned from the others only (the evaluated detectors, without extras):
+ * the baseline models meet an agent type and a tool set they have never seen, as they will in a new deployment.
+ * Baseline sessions whose environment the labels do not give are left out.
+ */
+async function scoreUnseenEnvironments(
+  directory: string,
+  labels: ReadonlyMap<string, EvaluationLabel>,
+): Promise<UnseenEnvironmentRow[]> {
+  const environments = [
+    ...new Set([...labels.values()].map((label) => label.environment).filter((name) => name !== null)),
+  ].sort();
+  if (environments.length < 2) return [];
+  const baselineLabels = readEvaluationLabels(join(directory, "labels.jsonl.gz"), "baseline");
+  const environmentOf = (row: Record<string, unknown>, from: ReadonlyMap<string, EvaluationLabel>): string | null =>
+    from.get(String(row.session))?.environment ?? null;
+  const baselineRows = readJsonLines(join(directory, "baseline.jsonl.gz"));
+  const testRows = readJsonLines(join(directory, "test.jsonl.gz"));
+  const scratch = mkdtempSync(join(tmpdir(), "toolwatch-eval-unseen-"));
+  const rows: UnseenEnvironmentRow[] = [];
+  try {
+    for (const agentType of ["own", "shared"] as const) {
+      // Any name will do for the shared type, as long as it is the same on both sides.
+      const retype = (row: Record<string, unknown>): Record<string, unknown> =>
+        agentType === "own" ? row : { ...row, agent: "agent" };
+      for (const [index, environment] of environments.entries()) {
+        const baseline = join(scratch, `baseline-${agentType}-${index}.jsonl`);
+        const test = join(scratch, `test-${agentType}-${index}.jsonl`);
+        writeJsonLines(
+          baseline,
+          baselineRows
+            .filter((row) => {
+              const other = environmentOf(row, baselineLabels);
+              return other !== null && other !== environment;
+            })
+            .map(retype),
+        );
+        writeJsonLines(test, testRows.filter((row) => environmentOf(row, labels) === environment).map(retype));
+        const subset = new Map([...labels].filter(([, label]) => label.environment === environment));
+        const run = await replayForScoring({ labels: subset, test: [test], baseline: [baseline] });
+        rows.push({
+          environment,
+          agent_type: agentType,
+          learned: run.learned,
+          events: run.events,
+          scores: score(subset.values(), run.findings, run.attackerCalls, new Set(run.names)),
+        });
+      }
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+function writeJsonLines(path: string, rows: readonly Record<string, unknown>[]): void {
+  writeFileSync(path, rows.map((row) => `${JSON.stringify(row)}\n`).join(""));
 }
 
 function percent(part: number, whole: number): string {
@@ -356,6 +514,31 @@ export function formatEvaluation(evaluations: readonly DatasetEvaluation[]): str
         `### Per attack type (benign sessions are the same in every row)\n\n${table(
           ["attack type", ...SCORE_HEADERS],
           types.map(([type, scores]) => [type, ...scoreCells(scores)]),
+        )}`,
+      );
+    }
+    const groupTable = (title: string, column: string, groups: Record<string, DetectionScores>): void => {
+      const entries = Object.entries(groups);
+      if (entries.length === 0) return;
+      parts.push(
+        `### ${title}\n\n${table(
+          [column, ...SCORE_HEADERS],
+          entries.map(([name, scores]) => [name, ...scoreCells(scores)]),
+        )}`,
+      );
+    };
+    groupTable("Per environment (each with its own benign sessions)", "environment", evaluation.by_environment);
+    groupTable("Per agent model (each with its own benign sessions)", "agent model", evaluation.by_agent_model);
+    if (evaluation.unseen_environment.length > 0) {
+      parts.push(
+        `### Environment unseen in the baseline (learned from the other environments only)\n\n${table(
+          ["environment", "agent type", "baseline events", ...SCORE_HEADERS],
+          evaluation.unseen_environment.map((row) => [
+            row.environment,
+            row.agent_type === "own" ? "its own (unknown to the baseline)" : "one type for all (known)",
+            String(row.learned),
+            ...scoreCells(row.scores),
+          ]),
         )}`,
       );
     }
