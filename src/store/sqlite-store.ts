@@ -541,7 +541,11 @@ export class SqliteStore implements Store {
       // log emptied into the file.
       if (this.unsynced) {
         this.database.pragma("synchronous = NORMAL");
-        this.database.pragma("journal_mode = WAL");
+        try {
+          this.database.pragma("journal_mode = WAL");
+        } catch {
+          // Another process held the file past the busy timeout: the next opening switches it instead.
+        }
         this.database.pragma("wal_checkpoint(TRUNCATE)");
       }
     } finally {
