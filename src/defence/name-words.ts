@@ -13,8 +13,8 @@ export function nameWords(name: string): string[] {
 }
 
 /**
- * Verbs that only read. A name that opens with one reads, whatever its nouns: `read_email`, `get_sent_messages`
- * and `search_contacts(email=...)` look things up; they send nothing.
+ * Verbs that only read. A name whose first verb is one of them reads, whatever its nouns: `read_email`,
+ * `get_sent_messages` and `search_contacts(email=...)` look things up; they send nothing.
  */
 export const READ_VERBS: ReadonlySet<string> = new Set([
   "get",
@@ -30,10 +30,99 @@ export const READ_VERBS: ReadonlySet<string> = new Set([
   "view",
   "check",
   "count",
+  "retrieve",
 ]);
 
-/** Whether the words of a name open with one of {@link READ_VERBS}. */
-export function opensWithReadVerb(words: readonly string[]): boolean {
-  const first = words[0];
-  return first !== undefined && READ_VERBS.has(first);
+/** Verbs that create or change something (the flow detectors' `write` capability). */
+export const WRITE_VERBS: ReadonlySet<string> = new Set([
+  "create",
+  "write",
+  "append",
+  "update",
+  "edit",
+  "set",
+  "add",
+  "insert",
+  "put",
+  "save",
+  "modify",
+  "rename",
+  "move",
+  "reschedule",
+  "schedule",
+  "patch",
+  "commit",
+  "push",
+  "merge",
+  "store",
+  "book",
+  "reserve",
+]);
+
+/** Verbs that delete or take away (the flow detectors' `delete` capability). */
+export const DELETE_VERBS: ReadonlySet<string> = new Set([
+  "delete",
+  "remove",
+  "drop",
+  "destroy",
+  "purge",
+  "erase",
+  "wipe",
+  "truncate",
+  "revoke",
+]);
+
+/** Verbs that send, pay, change, delete or run something: a name whose first verb is one of them does not read. */
+export const ACTION_VERBS: ReadonlySet<string> = new Set([
+  ...WRITE_VERBS,
+  ...DELETE_VERBS,
+  // Sending.
+  "send",
+  "post",
+  "upload",
+  "share",
+  "forward",
+  "publish",
+  "reply",
+  "invite",
+  "notify",
+  "submit",
+  "export",
+  "broadcast",
+  // Paying.
+  "pay",
+  "transfer",
+  "wire",
+  "refund",
+  "purchase",
+  "buy",
+  "withdraw",
+  "deposit",
+  "remit",
+  // Changing access, cancelling, running.
+  "cancel",
+  "grant",
+  "reset",
+  "change",
+  "assign",
+  "elevate",
+  "exec",
+  "execute",
+  "run",
+  "eval",
+  "spawn",
+  "install",
+]);
+
+/**
+ * Whether a tool name reads: its first verb, past any service or server prefix (`gmail_get_message`,
+ * `mcp__slack__list_channels`, `stripe_list_payments`), is one of {@link READ_VERBS} rather than one of
+ * {@link ACTION_VERBS}. A name with neither (`email_report`) does not read.
+ */
+export function readsFirst(words: readonly string[]): boolean {
+  for (const word of words) {
+    if (READ_VERBS.has(word)) return true;
+    if (ACTION_VERBS.has(word)) return false;
+  }
+  return false;
 }

@@ -4,7 +4,7 @@
  * vary (free text, record ids), so that a new customer in a support ticket is not an alarm but a new recipient of a
  * transfer can be.
  */
-import { nameWords, opensWithReadVerb } from "../../defence/name-words.js";
+import { nameWords, readsFirst } from "../../defence/name-words.js";
 
 /** Verbs in a tool name that send data, money or access somewhere. */
 const OUTBOUND_VERBS: ReadonlySet<string> = new Set([
@@ -115,9 +115,9 @@ export function isOutboundTool(tool: string): boolean {
   return remember(outboundMemo, tool, outboundName(nameWords(tool)));
 }
 
-/** A name that opens with a read verb reads, whatever its nouns (`read_email`, `get_message`); else any outbound word. */
+/** A name whose first verb reads reads, whatever its nouns (`read_email`, `gmail_get_message`); else any outbound word. */
 function outboundName(words: readonly string[]): boolean {
-  return !opensWithReadVerb(words) && words.some((word) => OUTBOUND_VERBS.has(word));
+  return !readsFirst(words) && words.some((word) => OUTBOUND_VERBS.has(word));
 }
 
 /** What an argument holds, judged from its name (and, for addresses, its value). */

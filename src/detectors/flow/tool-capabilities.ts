@@ -3,7 +3,7 @@
  * name (`send`, `transfer`, `delete`) and the names of its arguments (`recipient`, `url`, `iban`). No list of
  * any deployment's tools: the same words mean the same thing in a mail client, a bank or a code host.
  */
-import { nameWords, opensWithReadVerb } from "../../defence/name-words.js";
+import { DELETE_VERBS, nameWords, readsFirst, WRITE_VERBS } from "../../defence/name-words.js";
 
 /** What a call may do, each a reason to look harder at the values it carries. */
 export interface ToolCapabilities {
@@ -68,31 +68,6 @@ const PAYMENT_WORDS = new Set([
   "payout",
   "remit",
 ]);
-const WRITE_WORDS = new Set([
-  "create",
-  "write",
-  "append",
-  "update",
-  "edit",
-  "set",
-  "add",
-  "insert",
-  "put",
-  "save",
-  "modify",
-  "rename",
-  "move",
-  "reschedule",
-  "schedule",
-  "patch",
-  "commit",
-  "push",
-  "merge",
-  "store",
-  "book",
-  "reserve",
-]);
-const DELETE_WORDS = new Set(["delete", "remove", "drop", "destroy", "purge", "erase", "wipe", "truncate", "revoke"]);
 const ADMIN_WORDS = new Set([
   "admin",
   "grant",
@@ -184,8 +159,8 @@ export { nameWords };
 /** Reads the capabilities of a call from its tool name and its argument names. */
 export function toolCapabilities(tool: string, args: Record<string, unknown> | null | undefined): ToolCapabilities {
   const words = nameWords(tool);
-  // A name that opens with a read verb reads whatever its nouns are: `get_sent_emails`, `list_transactions`.
-  const reads = opensWithReadVerb(words);
+  // A name whose first verb reads reads whatever its nouns are: `get_sent_emails`, `slack_list_channels`.
+  const reads = readsFirst(words);
   const has = (set: ReadonlySet<string>): boolean => !reads && words.some((word) => set.has(word));
   const destinations: string[] = [];
   let paymentArgument = false;
@@ -205,9 +180,9 @@ export function toolCapabilities(tool: string, args: Record<string, unknown> | n
   return {
     outbound: has(OUTBOUND_WORDS) || webDestination || (destinations.length > 0 && !reads),
     payment,
-    write: has(WRITE_WORDS),
-    delete: has(DELETE_WORDS),
-    admin: has(ADMIN_WORDS) && (has(WRITE_WORDS) || has(DELETE_WORDS) || has(ADMIN_ACTION_WORDS)),
+    write: has(WRITE_VERBS),
+    delete: has(DELETE_VERBS),
+    admin: has(ADMIN_WORDS) && (has(WRITE_VERBS) || has(DELETE_VERBS) || has(ADMIN_ACTION_WORDS)),
     exec: has(EXEC_WORDS),
     destination_arguments: destinations,
   };
