@@ -132,9 +132,14 @@ export function argumentRole(path: string): ArgumentRole {
 
 function judgeRole(path: string): ArgumentRole {
   const words = nameWords(path.replace(/\[\]/g, ""));
-  const last = words.slice(-2);
-  if (last.some((word) => DESTINATION_WORDS.has(word))) return "destination";
-  if (last.length > 0 && IDENTIFIER_WORDS.has(last[last.length - 1]!)) return "identifier";
-  if (last.some((word) => TEXT_WORDS.has(word))) return "text";
+  // A compound name says what it holds in its last word: an `email_subject` is a subject, a `target_date` a date;
+  // the word before counts for an identifier (`channel_id`, `account_number`) and for text (`subject_line`).
+  const head = words.at(-1);
+  if (head === undefined) return "other";
+  const before = words.at(-2);
+  if (DESTINATION_WORDS.has(head)) return "destination";
+  if (IDENTIFIER_WORDS.has(head))
+    return before !== undefined && DESTINATION_WORDS.has(before) ? "destination" : "identifier";
+  if (TEXT_WORDS.has(head) || (before !== undefined && TEXT_WORDS.has(before))) return "text";
   return "other";
 }

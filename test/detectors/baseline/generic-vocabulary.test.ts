@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isOutboundTool } from "../../../src/detectors/baseline/generic-vocabulary.js";
+import { argumentRole, isOutboundTool } from "../../../src/detectors/baseline/generic-vocabulary.js";
 import { toolCapabilities } from "../../../src/detectors/flow/tool-capabilities.js";
 
 test("a tool name whose first verb reads reads, whatever its nouns or prefix, for the baselines and the flow detectors alike", () => {
@@ -33,4 +33,34 @@ test("a tool name whose first verb reads reads, whatever its nouns or prefix, fo
   // The first verb decides: a payment made after a look-up is still a payment.
   assert.equal(toolCapabilities("stripe_create_payment_link", { id: "1" }).payment, true);
   assert.equal(toolCapabilities("stripe_list_payments", { id: "1" }).payment, false);
+});
+
+test("an argument name's last word says what it holds: an email_subject is text, a channel_id a destination", () => {
+  const roles = (paths: string[]): string[] => paths.map((path) => `${path}=${argumentRole(path)}`);
+  assert.deepEqual(
+    roles(["to", "recipients[]", "cc[].email", "toAddress", "webhook_url", "channel_id", "account_number"]),
+    [
+      "to=destination",
+      "recipients[]=destination",
+      "cc[].email=destination",
+      "toAddress=destination",
+      "webhook_url=destination",
+      "channel_id=destination",
+      "account_number=destination",
+    ],
+  );
+  assert.deepEqual(roles(["email_subject", "email_body", "recipient.name", "domain_description", "subject_line"]), [
+    "email_subject=text",
+    "email_body=text",
+    "recipient.name=text",
+    "domain_description=text",
+    "subject_line=text",
+  ]);
+  assert.deepEqual(roles(["file_id", "event_id", "target_date", "webhook_secret", "amount"]), [
+    "file_id=identifier",
+    "event_id=identifier",
+    "target_date=other",
+    "webhook_secret=other",
+    "amount=other",
+  ]);
 });
