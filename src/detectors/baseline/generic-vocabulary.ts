@@ -75,6 +75,27 @@ const DESTINATION_WORDS: ReadonlySet<string> = new Set([
 ]);
 
 /** Words in an argument name that make its value an identifier of a record: expected to vary, never alarming alone. */
+/**
+ * Destinations that an id or number can name (`channel_id`, `account_number`, `recipient_id`). Not `email` or
+ * `url`: an `email_id` is the id of a message, not an address.
+ */
+const PARTY_WORDS: ReadonlySet<string> = new Set([
+  "recipient",
+  "receiver",
+  "payee",
+  "beneficiary",
+  "destination",
+  "target",
+  "account",
+  "channel",
+  "chat",
+  "conversation",
+  "phone",
+  "wallet",
+  "participant",
+  "invitee",
+]);
+
 const IDENTIFIER_WORDS: ReadonlySet<string> = new Set(["id", "ids", "uuid", "key", "ref", "reference", "number"]);
 
 /** Words of an argument holding free text written for people: expected to vary. */
@@ -133,13 +154,13 @@ export function argumentRole(path: string): ArgumentRole {
 function judgeRole(path: string): ArgumentRole {
   const words = nameWords(path.replace(/\[\]/g, ""));
   // A compound name says what it holds in its last word: an `email_subject` is a subject, a `target_date` a date;
-  // the word before counts for an identifier (`channel_id`, `account_number`) and for text (`subject_line`).
+  // the word before counts for an identifier (`channel_id`, `account_number`, but `email_id` names a message) and
+  // for text (`subject_line`).
   const head = words.at(-1);
   if (head === undefined) return "other";
   const before = words.at(-2);
   if (DESTINATION_WORDS.has(head)) return "destination";
-  if (IDENTIFIER_WORDS.has(head))
-    return before !== undefined && DESTINATION_WORDS.has(before) ? "destination" : "identifier";
+  if (IDENTIFIER_WORDS.has(head)) return before !== undefined && PARTY_WORDS.has(before) ? "destination" : "identifier";
   if (TEXT_WORDS.has(head) || (before !== undefined && TEXT_WORDS.has(before))) return "text";
   return "other";
 }

@@ -35,7 +35,7 @@ test("a tool name whose first verb reads reads, whatever its nouns or prefix, fo
   assert.equal(toolCapabilities("stripe_list_payments", { id: "1" }).payment, false);
 });
 
-test("an argument name's last word says what it holds: an email_subject is text, a channel_id a destination", () => {
+test("an argument name's last word says what it holds: an email_subject is text, a channel_id a destination, an email_id an id", () => {
   const roles = (paths: string[]): string[] => paths.map((path) => `${path}=${argumentRole(path)}`);
   assert.deepEqual(
     roles(["to", "recipients[]", "cc[].email", "toAddress", "webhook_url", "channel_id", "account_number"]),
@@ -56,7 +56,8 @@ test("an argument name's last word says what it holds: an email_subject is text,
     "domain_description=text",
     "subject_line=text",
   ]);
-  assert.deepEqual(roles(["file_id", "event_id", "target_date", "webhook_secret", "amount"]), [
+  assert.deepEqual(roles(["email_id", "file_id", "event_id", "target_date", "webhook_secret", "amount"]), [
+    "email_id=identifier",
     "file_id=identifier",
     "event_id=identifier",
     "target_date=other",
