@@ -99,8 +99,11 @@ export const ACTION_VERBS: ReadonlySet<string> = new Set([
   "withdraw",
   "deposit",
   "remit",
-  // Changing access, cancelling, running.
+  // Changing access or state, cancelling, running.
   "cancel",
+  "archive",
+  "mark",
+  "flag",
   "grant",
   "reset",
   "change",

@@ -4,7 +4,7 @@
  * vary (free text, record ids), so that a new customer in a support ticket is not an alarm but a new recipient of a
  * transfer can be.
  */
-import { nameWords, readsFirst } from "../../defence/name-words.js";
+import { ACTION_VERBS, nameWords, readsFirst } from "../../defence/name-words.js";
 
 /** Verbs in a tool name that send data, money or access somewhere. */
 const OUTBOUND_VERBS: ReadonlySet<string> = new Set([
@@ -23,9 +23,6 @@ const OUTBOUND_VERBS: ReadonlySet<string> = new Set([
   "submit",
   "push",
   "notify",
-  "email",
-  "mail",
-  "message",
   "schedule",
   "wire",
   "export",
@@ -35,6 +32,9 @@ const OUTBOUND_VERBS: ReadonlySet<string> = new Set([
   "append",
   "update",
 ]);
+
+/** Channels named as nouns: they make a name with no verb of its own a sending tool (`email_report`, `slack_message`). */
+const OUTBOUND_NOUNS: ReadonlySet<string> = new Set(["email", "mail", "message"]);
 
 /** Words in an argument name that make its value a destination: a recipient, account, address or endpoint. */
 const DESTINATION_WORDS: ReadonlySet<string> = new Set([
@@ -138,7 +138,10 @@ export function isOutboundTool(tool: string): boolean {
 
 /** A name whose first verb reads reads, whatever its nouns (`read_email`, `gmail_get_message`); else any outbound word. */
 function outboundName(words: readonly string[]): boolean {
-  return !readsFirst(words) && words.some((word) => OUTBOUND_VERBS.has(word));
+  if (readsFirst(words)) return false;
+  if (words.some((word) => OUTBOUND_VERBS.has(word))) return true;
+  // A verb of its own says what the tool does with the channel: `delete_email` deletes, `email_report` sends.
+  return !words.some((word) => ACTION_VERBS.has(word)) && words.some((word) => OUTBOUND_NOUNS.has(word));
 }
 
 /** What an argument holds, judged from its name (and, for addresses, its value). */
