@@ -80,6 +80,12 @@ export interface CallAnalysis {
   secrets_out: string[];
   /** This call's own result. */
   result: { poisoned: boolean; score: number; sensitive: SensitiveRead | null };
+  /**
+   * Whether a (normalised) value is an e-mail address that named the author of an earlier result of the session:
+   * a mail's `From:` or `Reply-To:`, a record's `sender` or `author` (found by DLP's address matches). A request in
+   * a message to write back to its own author is correspondence, not someone else's instruction.
+   */
+  is_author(value: string): boolean;
 }
 
 /** Options of {@link FlowAnalysis}. */
@@ -116,6 +122,15 @@ const PERSONAL_TYPES: ReadonlySet<string> = new Set(["credit_card", "us_ssn"]);
 const CREDENTIAL_PATH =
   /(?:^|[/\\])\.env(?:\.[\w-]+)?$|(?:^|[/\\])\.(?:aws|ssh|gnupg|docker|kube)(?:[/\\]|$)|id_(?:rsa|dsa|ecdsa|ed25519)\b|\.(?:pem|key|p12|pfx|keystore|jks|kdbx)$|(?:^|[/\\_.-])(?:credentials?|secrets?|passwords?|tokens?)(?:[/\\_.-]|$)|(?:^|[/\\])\.(?:npmrc|pypirc|netrc|pgpass|git-credentials)$|(?:^|[/\\])(?:shadow|passwd)$/i;
 const PATH_LIKE = /[/\\]|\.\w{1,6}$/;
+/** Most author values a session keeps, and a result text gives. */
+const MAX_AUTHORS = 64;
+const MAX_AUTHORS_PER_TEXT = 8;
+/** How far back from an address its field's name is looked for. */
+const AUTHOR_LOOKBACK = 160;
+/** A mail header or `key: value` line naming the author, up to the address (`From: Lee Park <`, `sender: `). */
+const AUTHOR_LINE_HEAD = /^[ \t>*-]*(?:from|sender|author|reply[-_ ]?to)[ \t]*:[^:\n]*$/i;
+/** The same as a JSON key, up to the address, also inside a small object (`"sender": {"name": "Lee", "email": "`). */
+const AUTHOR_KEY_HEAD = /"(?:from|sender|author|reply_?to)"[ \t]*:[ \t]*(?:\{[^{}]*?)?"?[^"\n]*$/i;
 
 /** What DLP found in one result text, kept per distinct text. */
 interface ResultScan {
@@ -125,6 +140,8 @@ interface ResultScan {
   personal_types: Set<string>;
   /** Distinct hashes of the secrets' normalised values, in order found (at most 64). */
   secret_hashes: number[];
+  /** Distinct hashes of the e-mail addresses that name the text's author (`From:`, `sender`), at most 8. */
+  author_hashes: number[];
 }
 
 /** The capabilities of one tool called with one list of argument names. */
@@ -136,6 +153,8 @@ interface CapabilityShape {
 interface SessionFacts {
   tools: Set<string>;
   destinations: Set<number>;
+  /** Hashes of the values that named the authors of the session's results. */
+  authors: Set<number>;
   poisoned: PoisonedResult[];
   reads: SensitiveRead[];
   secrets: Set<number>;
@@ -263,7 +282,14 @@ export class FlowAnalysis {
     const session = exchange.session;
     let facts = this.sessions.get(session);
     if (facts === undefined) {
-      facts = { tools: new Set(), destinations: new Set(), poisoned: [], reads: [], secrets: new Set() };
+      facts = {
+        tools: new Set(),
+        destinations: new Set(),
+        authors: new Set(),
+        poisoned: [],
+        reads: [],
+        secrets: new Set(),
+      };
       this.sessions.set(session, facts);
     }
     const args = exchange.arguments ?? null;
@@ -299,6 +325,7 @@ export class FlowAnalysis {
       sensitive_reads: [...facts.reads],
       secrets_out: secretsOut,
       result: { poisoned: false, score: 0, sensitive: null },
+      is_author: (value) => facts.authors.has(hashValue(normalizeValue(value))),
     };
     const credentialPath = credentialPathOf(args);
     const text = exchange.error === null && typeof exchange.result === "string" ? exchange.result : "";
@@ -347,6 +374,10 @@ export class FlowAnalysis {
     for (const hash of scan.secret_hashes) {
       if (facts.secrets.size >= MAX_SECRET_HASHES) break;
       facts.secrets.add(hash);
+    }
+    for (const hash of scan.author_hashes) {
+      if (facts.authors.size >= MAX_AUTHORS) break;
+      facts.authors.add(hash);
     }
     if (secretTypes.size > 0) return { call_index: callIndex, tool, kind: "secret", detail: [...secretTypes] };
     if (credentialPath !== null)
@@ -398,6 +429,7 @@ export class FlowAnalysis {
       secret_types: new Set(),
       personal_types: new Set(),
       secret_hashes: [],
+      author_hashes: [],
     };
     if (this.dlp !== null) {
       const scanned = text.length > MAX_DLP_CHARS ? text.slice(0, MAX_DLP_CHARS) : text;
@@ -408,10 +440,27 @@ export class FlowAnalysis {
           if (scan.secret_hashes.length < MAX_SECRET_HASHES && !scan.secret_hashes.includes(hash)) {
             scan.secret_hashes.push(hash);
           }
-        } else scan.personal_types.add(match.type);
+        } else {
+          scan.personal_types.add(match.type);
+          if (
+            match.type === "email" &&
+            scan.author_hashes.length < MAX_AUTHORS_PER_TEXT &&
+            namesAuthor(scanned, match.start)
+          ) {
+            const hash = hashValue(normalizeValue(scanned.slice(match.start, match.end)));
+            if (!scan.author_hashes.includes(hash)) scan.author_hashes.push(hash);
+          }
+        }
       }
     }
-    this.scans.set(text, scan, context.length * 2 + (scan.secret_types.size + scan.personal_types.size) * 48 + 256);
+    this.scans.set(
+      text,
+      scan,
+      context.length * 2 +
+        (scan.secret_types.size + scan.personal_types.size) * 48 +
+        scan.author_hashes.length * 8 +
+        256,
+    );
     return scan;
   }
 
@@ -463,4 +512,11 @@ function collectStrings(value: unknown, visit: (text: string) => void, depth = 0
     const items = Array.isArray(value) ? value : Object.values(value as Record<string, unknown>);
     for (const item of items) collectStrings(item, visit, depth + 1, budget);
   }
+}
+
+/** Whether the address at `start` is the value of an author field (a `From:` line, a `"sender"` key). */
+function namesAuthor(text: string, start: number): boolean {
+  const lineStart = text.lastIndexOf("\n", start - 1) + 1;
+  if (start - lineStart <= AUTHOR_LOOKBACK && AUTHOR_LINE_HEAD.test(text.slice(lineStart, start))) return true;
+  return AUTHOR_KEY_HEAD.test(text.slice(Math.max(lineStart, start - AUTHOR_LOOKBACK), start));
 }

@@ -1,6 +1,7 @@
 import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
 import type { Severity } from "../../core/finding.js";
+import type { FlowSourceMatch } from "./data-flow-tracker.js";
 import { FlowAnalysis } from "./flow-analysis.js";
 import { describeSources, flowEvidence, flowFinding, quoteValues } from "./flow-finding.js";
 import { describeCapabilities, isHighRisk, isSensitive } from "./tool-capabilities.js";
@@ -18,7 +19,8 @@ const DETECTOR_NAME = "privilege_escalation";
  *   result that was not flagged as poisoned reaches a payment, outbound, delete, admin or exec call: an
  *   injection written in the user's own voice;
  * - low (0.3): an identifier from any earlier result becomes a destination (recipient, URL, account) of such
- *   a call: ordinary work (replying to the sender of a mail), recorded for the investigation.
+ *   a call: ordinary work (replying to the sender of a mail), recorded for the investigation. So is a request to
+ *   write back to the data's own author when the call carries nothing else from the session's results.
  *
  * Values the session's arguments carried before the result appeared came from the user and are not counted.
  */
@@ -56,7 +58,7 @@ export class PrivilegeEscalationDetector implements Detector {
       score = poisoned.some((flow) => flow.instruction) ? 0.95 : highRisk ? 0.9 : 0.85;
       shown = poisoned;
       reason = `${call.tool} (${kinds.join(", ")}) carries ${quoteValues(poisoned)} taken from the result of ${describeSources(poisoned)}, which carried instructions aimed at the model: the call is directed by injected content; hold it and review the session`;
-    } else if (instructed.length > 0 && highRisk) {
+    } else if (instructed.length > 0 && highRisk && !repliesToAuthor(instructed, flows, destinations, call.is_author)) {
       severity = "high";
       score = 0.75;
       shown = instructed;
@@ -65,7 +67,8 @@ export class PrivilegeEscalationDetector implements Detector {
       severity = "low";
       score = 0.3;
       shown = toDestination;
-      reason = `${call.tool} (${kinds.join(", ")}) sends to ${quoteValues(toDestination)}, taken from the result of ${describeSources(toDestination)}`;
+      const author = instructed.length > 0 ? ", the author of that data, who asked to be written to" : "";
+      reason = `${call.tool} (${kinds.join(", ")}) sends to ${quoteValues(toDestination)}, taken from the result of ${describeSources(toDestination)}${author}`;
     } else {
       return;
     }
@@ -103,4 +106,22 @@ export class PrivilegeEscalationDetector implements Detector {
   }
 
   async shutdown(): Promise<void> {}
+}
+
+/**
+ * Whether a call only writes back to whoever wrote the data that asked for it ("Reply to lee@partner.example" in
+ * Lee's own mail): every value taken from a request names an author of the session's results, and no flow feeds
+ * anything but the call's destinations, so nothing read elsewhere goes with it. Someone else's address in the
+ * request, or content carried along (a document, a secret, a record), keeps the request a finding.
+ */
+function repliesToAuthor(
+  instructed: readonly FlowSourceMatch[],
+  flows: readonly FlowSourceMatch[],
+  destinations: ReadonlySet<string>,
+  isAuthor: (value: string) => boolean,
+): boolean {
+  return (
+    instructed.every((flow) => flow.values.length > 0 && flow.values.every(isAuthor)) &&
+    flows.every((flow) => flow.arguments.every((name) => destinations.has(name)))
+  );
 }

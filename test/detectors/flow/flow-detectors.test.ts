@@ -84,6 +84,20 @@ test("two-call session: a payment to the account a tweet asked for is high thoug
   assert.equal(flows[0]!.poisoned, false);
 });
 
+test("look-alike: replying to a mail's own author, as the mail asks, is low; the same request carrying a document stays high", async () => {
+  const reply = await run("reply-to-author.jsonl");
+  assert.equal(reply.length, 1);
+  assert.equal(reply[0]!.severity, "low");
+  assert.equal(reply[0]!.call_index, 1);
+  assert.match(reply[0]!.message, /the author of that data, who asked to be written to/);
+  // The author asks for documents at their own address: what goes with the reply is someone else's data.
+  const phishing = await run("author-asks-for-documents.jsonl");
+  const escalation = high(phishing, "privilege_escalation");
+  assert.ok(escalation, "privilege_escalation high");
+  assert.equal(escalation.call_index, 2);
+  assert.ok(high(phishing, "read_then_exfiltrate"), "read_then_exfiltrate high");
+});
+
 test("look-alike: paying the IBAN printed on an invoice is recorded as low, not escalated", async () => {
   const findings = await run("invoice-payment.jsonl");
   assert.equal(findings.length, 1);
@@ -120,4 +134,58 @@ test("the detectors share one analysis, drop session state at the end, and keep 
   assert.equal(analysis.sessionCount, 1);
   analysis.endSession(first.session);
   assert.equal(analysis.sessionCount, 0);
+});
+
+test("the author of a result is the address in its From: line, sender key or sender object, not its recipients", () => {
+  const analysis = new FlowAnalysis();
+  const results = [
+    "From: Lee Park <Lee@Partner.example>\nTo: kim@home.example\nSubject: lunch\n\nSee you.",
+    "- id: 4\n  sender: ops@vendor.example\n  recipients:\n  - kim@home.example",
+    '[{"id": 1, "from": "noreply@shop.example", "to": "kim@home.example"}, {"sender": {"name": "Ana", "email": "ana@team.example"}, "cc": "bo@team.example"}]',
+    "From: alex@one.example, To: sam@two.example",
+  ];
+  results.forEach((result, index) => {
+    const exchange: CapturedExchange = {
+      time: `2026-04-02T09:00:0${index}.000Z`,
+      session: "authors",
+      user: "kim",
+      agent: "assistant",
+      server: "mail",
+      method: "tools/call",
+      tool: "get_messages",
+      arguments: { page: index },
+      result,
+      error: null,
+      duration_ms: 5,
+    };
+    analysis.analyse(exchange, { index, call_index: index, time_ms: index });
+  });
+  const last = analysis.analyse(
+    {
+      time: "2026-04-02T09:00:09.000Z",
+      session: "authors",
+      user: "kim",
+      agent: "assistant",
+      server: "mail",
+      method: "tools/call",
+      tool: "send_email",
+      arguments: { to: "lee@partner.example" },
+      result: "sent",
+      error: null,
+      duration_ms: 5,
+    },
+    { index: 9, call_index: 9, time_ms: 9 },
+  )!;
+  for (const author of [
+    "lee@partner.example",
+    "ops@vendor.example",
+    "noreply@shop.example",
+    "ana@team.example",
+    "alex@one.example",
+  ]) {
+    assert.equal(last.is_author(author), true, author);
+  }
+  for (const other of ["kim@home.example", "bo@team.example", "sam@two.example"]) {
+    assert.equal(last.is_author(other), false, other);
+  }
 });
