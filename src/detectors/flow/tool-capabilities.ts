@@ -3,7 +3,7 @@
  * name (`send`, `transfer`, `delete`) and the names of its arguments (`recipient`, `url`, `iban`). No list of
  * any deployment's tools: the same words mean the same thing in a mail client, a bank or a code host.
  */
-import { DELETE_VERBS, nameWords, readsFirst, WRITE_VERBS } from "../../defence/name-words.js";
+import { ACTION_VERBS, DELETE_VERBS, nameWords, readsFirst, WRITE_VERBS } from "../../defence/name-words.js";
 
 /** What a call may do, each a reason to look harder at the values it carries. */
 export interface ToolCapabilities {
@@ -152,6 +152,8 @@ const DESTINATION_ARGUMENTS = new Set([
   "beneficiary",
 ]);
 const WEB_ARGUMENTS = new Set(["url", "endpoint", "webhook", "callback", "host", "hostname", "domain"]);
+/** Verbs that take something away or change its state rather than send it. */
+const REMOVING_VERBS: ReadonlySet<string> = new Set([...DELETE_VERBS, "archive", "mark", "flag", "cancel"]);
 const PAYMENT_ARGUMENTS = new Set(["amount", "iban", "payee", "beneficiary", "currency", "bic", "swift"]);
 
 export { nameWords };
@@ -175,10 +177,14 @@ export function toolCapabilities(tool: string, args: Record<string, unknown> | n
     }
   }
   const payment = has(PAYMENT_WORDS) || (paymentArgument && destinations.length > 0);
+  // A name whose first verb deletes or changes state names its channel as the thing acted on: `delete_email`
+  // and `archive_message` send nothing.
+  const firstAction = words.find((word) => ACTION_VERBS.has(word));
+  const removes = firstAction !== undefined && REMOVING_VERBS.has(firstAction);
   // A web request sends its URL out whatever its verb: `get_webpage(url=...)` can carry data in a query.
   const webDestination = destinations.some((key) => WEB_ARGUMENTS.has(nameWords(key).at(-1) ?? ""));
   return {
-    outbound: has(OUTBOUND_WORDS) || webDestination || (destinations.length > 0 && !reads),
+    outbound: (!removes && has(OUTBOUND_WORDS)) || webDestination || (destinations.length > 0 && !reads),
     payment,
     write: has(WRITE_VERBS),
     delete: has(DELETE_VERBS),

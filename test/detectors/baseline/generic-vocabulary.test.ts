@@ -31,8 +31,11 @@ test("a tool name whose first verb reads reads, whatever its nouns or prefix, fo
     assert.equal(toolCapabilities(tool, { id: "1" }).outbound, true, tool);
   }
   // A verb of its own says what a tool does with a channel: deleting or archiving an e-mail sends nothing.
-  for (const tool of ["delete_email", "archive_message", "mark_email_read"])
+  for (const tool of ["delete_email", "archive_message", "mark_email_read"]) {
     assert.equal(isOutboundTool(tool), false, tool);
+    assert.equal(toolCapabilities(tool, { id: "1" }).outbound, false, tool);
+  }
+  assert.equal(toolCapabilities("delete_email", { email_id: "1" }).delete, true);
   // The first verb decides: a payment made after a look-up is still a payment.
   assert.equal(toolCapabilities("stripe_create_payment_link", { id: "1" }).payment, true);
   assert.equal(toolCapabilities("stripe_list_payments", { id: "1" }).payment, false);
