@@ -189,6 +189,11 @@ export const configSchema = z
          * as known-normal (and, after a restart, learned again from the store), then scoring begins.
          */
         learning_period: duration.optional(),
+        /**
+         * Sessions of an agent type that call a tool its baseline lacks, each a medium finding, before later ones
+         * are reported at low as a likely rollout of a new tool (docs/baselines.md); 0 never lowers.
+         */
+        rollout_sessions: z.number().int().min(0).optional(),
       })
       .strict()
       .default({}),

@@ -1,6 +1,6 @@
 import type { Detector } from "../core/detector.js";
 import type { PoisoningClassifier } from "../defence/poisoning/poisoning-classifier.js";
-import { baselineDetectors } from "./baseline/index.js";
+import { type BaselineDetectorsOptions, baselineDetectors } from "./baseline/index.js";
 import { flowDetectors, RecentPoisoningVerdicts } from "./flow/index.js";
 import { InlineDecisionDetector } from "./inline-decision-detector.js";
 import { OperationalDetector } from "./operational-detector.js";
@@ -19,14 +19,16 @@ export { PoisoningDetector, type PoisoningDetectorOptions, type PoisoningInspect
  * `classifier` is the poisoning classifier to use (the configured one, shared with inline defence so a result the
  * guard already judged is a memo hit); the shipped model at its own threshold when absent.
  */
-export function defaultDetectors(options: { classifier?: PoisoningClassifier } = {}): Detector[] {
+export function defaultDetectors(
+  options: { classifier?: PoisoningClassifier; baseline?: BaselineDetectorsOptions } = {},
+): Detector[] {
   // The poisoning detector and the flow detectors ask the classifier about the same results: one verdict each.
   const verdicts = new RecentPoisoningVerdicts(options.classifier);
   return [
     new OperationalDetector(),
     new InlineDecisionDetector(),
     new PoisoningDetector({ classifier: verdicts }),
-    ...baselineDetectors(),
+    ...baselineDetectors(options.baseline),
     ...patternDetectors(),
     ...flowDetectors({ verdicts }),
   ];

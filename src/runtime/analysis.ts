@@ -61,7 +61,11 @@ export function loadSavedBaseline(file: string, detectors: readonly Detector[]):
 export function createAnalysis(options: AnalysisOptions): Analysis {
   const { config } = options;
   const metrics = new MetricsObserver({ flow: config.metrics.flow ? {} : false });
-  const detectors = defaultDetectors({ classifier: options.classifier ?? createPoisoningClassifier(config) });
+  const rollout = config.detectors.rollout_sessions;
+  const detectors = defaultDetectors({
+    classifier: options.classifier ?? createPoisoningClassifier(config),
+    ...(rollout === undefined ? {} : { baseline: { sequence: { rollout_sessions: rollout } } }),
+  });
   if (config.detectors.baseline !== undefined) loadSavedBaseline(config.detectors.baseline, detectors);
   let rules: RuleSet | null = null;
   if (config.alerts.enabled && options.rules !== null) {

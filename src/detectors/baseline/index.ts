@@ -1,7 +1,12 @@
 import type { Detector } from "../../core/detector.js";
 import { ARGUMENT_DETECTOR, ArgumentDetector, describeArgumentBaseline } from "./argument-model.js";
 import { describeResourceBaseline, RESOURCE_DETECTOR, ResourceDetector } from "./resource-model.js";
-import { describeSequenceBaseline, SEQUENCE_DETECTOR, SequenceDetector } from "./sequence-model.js";
+import {
+  describeSequenceBaseline,
+  SEQUENCE_DETECTOR,
+  SequenceDetector,
+  type SequenceDetectorOptions,
+} from "./sequence-model.js";
 import { describeTemporalBaseline, TEMPORAL_DETECTOR, TemporalDetector } from "./temporal-model.js";
 
 export {
@@ -23,6 +28,7 @@ export {
   SEQUENCE_DETECTOR,
   type SequenceBaselineState,
   SequenceDetector,
+  type SequenceDetectorOptions,
   sequenceBaselineSchema,
 } from "./sequence-model.js";
 export {
@@ -33,9 +39,19 @@ export {
   temporalBaselineSchema,
 } from "./temporal-model.js";
 
+/** Options of {@link baselineDetectors}. */
+export interface BaselineDetectorsOptions {
+  sequence?: SequenceDetectorOptions;
+}
+
 /** The four learned-baseline detectors (sequences, arguments, timing, resources): fresh instances. */
-export function baselineDetectors(): Detector[] {
-  return [new SequenceDetector(), new ArgumentDetector(), new TemporalDetector(), new ResourceDetector()];
+export function baselineDetectors(options: BaselineDetectorsOptions = {}): Detector[] {
+  return [
+    new SequenceDetector(options.sequence),
+    new ArgumentDetector(),
+    new TemporalDetector(),
+    new ResourceDetector(),
+  ];
 }
 
 const DESCRIBERS: Record<string, (state: unknown) => string[] | null> = {
