@@ -5,13 +5,9 @@
  * texts. The classifier is deterministic, so a verdict remembered for a text is exactly the verdict it
  * would compute again, and a repeat costs a lookup instead of a pass of the rules and the model.
  *
- * The lookup is by a hash of a sample of the text (its length, its head and tail, and characters spread
- * over the rest), confirmed by comparing the whole text: a text parsed from a new event is a new string,
- * and a `Map` keyed by it would hash every character of it first, which cost more than the comparison.
- * Texts that share a sample (a document whose timestamp changed) are told apart by the comparison, a
- * few at most per sample: past that, a sample's texts move to a `Map` keyed by the text itself, so no
- * text can make a lookup compare against many others.
+ * Texts are looked up through a {@link SampledTextIndex}: a hash of a sample of the text, confirmed by comparing it.
  */
+import { SampledTextIndex, sampleHash } from "./sampled-text-index.js";
 
 /** Limits of a `VerdictMemo`. */
 export interface VerdictMemoOptions {
@@ -29,37 +25,10 @@ export interface VerdictMemoOptions {
 const DEFAULT_MAX_ENTRIES = 4096;
 const DEFAULT_MAX_CHARACTERS = 8 * 1024 * 1024;
 
-/** Texts that share a sample hash held in a list before they move to the `Map` keyed by text. */
-const BUCKET_LIMIT = 4;
-/** Texts up to this length are hashed whole; longer ones by a sample of about as many characters. */
-const WHOLE_TEXT = 128;
-const EDGE = 16;
-const SPREAD = 96;
-
-/**
- * A hash of `text`'s length and of a sample of its characters (all of them for a short text): what memos keyed by
- * long texts look up by, confirming a hit by comparing the whole text.
- */
-export function sampleHash(text: string): number {
-  const length = text.length;
-  let hash = Math.imul(0x811c9dc5 ^ length, 0x01000193);
-  if (length <= WHOLE_TEXT) {
-    for (let index = 0; index < length; index++) hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193);
-    return hash;
-  }
-  for (let index = 0; index < EDGE; index++) hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193);
-  for (let index = length - EDGE; index < length; index++) hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193);
-  const step = Math.floor((length - 2 * EDGE) / SPREAD);
-  for (let index = EDGE; index < length - EDGE; index += step) {
-    hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193);
-  }
-  return hash;
-}
-
 /** One remembered text: its values by kind, and its place in the recency list. */
 interface MemoNode<Kind, Value> {
-  text: string;
-  sample: number;
+  readonly text: string;
+  readonly sample: number;
   /** The kinds it is remembered for, least recently used first, and their values. */
   kinds: Kind[];
   values: Value[];
@@ -75,10 +44,7 @@ interface MemoNode<Kind, Value> {
 export class VerdictMemo<Kind extends string, Value> {
   readonly maxEntries: number;
   readonly maxCharacters: number;
-  // Texts by sample hash, a few per sample; the texts of a crowded sample by themselves.
-  private readonly bySample = new Map<number, MemoNode<Kind, Value>[]>();
-  private readonly crowdedSamples = new Map<number, number>();
-  private readonly crowded = new Map<string, MemoNode<Kind, Value>>();
+  private readonly index = new SampledTextIndex<MemoNode<Kind, Value>>();
   // Texts by recency, least recently used first (a hit moves its text last).
   private oldest: MemoNode<Kind, Value> | null = null;
   private newest: MemoNode<Kind, Value> | null = null;
@@ -94,7 +60,7 @@ export class VerdictMemo<Kind extends string, Value> {
 
   /** The remembered value for (kind, text), marked as recently used, or undefined. */
   get(kind: Kind, text: string): Value | undefined {
-    const node = this.entryCount === 0 ? undefined : this.find(sampleHash(text), text);
+    const node = this.entryCount === 0 ? undefined : this.index.find(sampleHash(text), text);
     const at = node === undefined ? -1 : node.kinds.indexOf(kind);
     if (node === undefined || at === -1) {
       this.missCount++;
@@ -110,13 +76,13 @@ export class VerdictMemo<Kind extends string, Value> {
   set(kind: Kind, text: string, value: Value): void {
     if (this.maxEntries === 0 || text.length > this.maxCharacters / 8) return;
     const sample = sampleHash(text);
-    let node = this.find(sample, text);
+    let node = this.index.find(sample, text);
     if (node === undefined) {
       node = { text, sample, kinds: [kind], values: [value], older: this.newest, newer: null };
       if (this.newest === null) this.oldest = node;
       else this.newest.newer = node;
       this.newest = node;
-      this.index(node);
+      this.index.add(node);
     } else {
       const at = node.kinds.indexOf(kind);
       if (at !== -1) {
@@ -150,59 +116,13 @@ export class VerdictMemo<Kind extends string, Value> {
 
   /** Forgets everything. */
   clear(): void {
-    this.bySample.clear();
-    this.crowdedSamples.clear();
-    this.crowded.clear();
+    this.index.clear();
     this.oldest = null;
     this.newest = null;
     this.entryCount = 0;
     this.characterCount = 0;
     this.hitCount = 0;
     this.missCount = 0;
-  }
-
-  private find(sample: number, text: string): MemoNode<Kind, Value> | undefined {
-    const nodes = this.bySample.get(sample);
-    if (nodes !== undefined) {
-      for (const node of nodes) if (node.text === text) return node;
-      return undefined;
-    }
-    return this.crowdedSamples.has(sample) ? this.crowded.get(text) : undefined;
-  }
-
-  private index(node: MemoNode<Kind, Value>): void {
-    const crowdedCount = this.crowdedSamples.get(node.sample);
-    if (crowdedCount !== undefined) {
-      this.crowded.set(node.text, node);
-      this.crowdedSamples.set(node.sample, crowdedCount + 1);
-      return;
-    }
-    const nodes = this.bySample.get(node.sample);
-    if (nodes === undefined) {
-      this.bySample.set(node.sample, [node]);
-    } else if (nodes.length < BUCKET_LIMIT) {
-      nodes.push(node);
-    } else {
-      for (const other of nodes) this.crowded.set(other.text, other);
-      this.crowded.set(node.text, node);
-      this.crowdedSamples.set(node.sample, nodes.length + 1);
-      this.bySample.delete(node.sample);
-    }
-  }
-
-  private unindex(node: MemoNode<Kind, Value>): void {
-    const crowdedCount = this.crowdedSamples.get(node.sample);
-    if (crowdedCount !== undefined) {
-      this.crowded.delete(node.text);
-      if (crowdedCount === 1) this.crowdedSamples.delete(node.sample);
-      else this.crowdedSamples.set(node.sample, crowdedCount - 1);
-      return;
-    }
-    const nodes = this.bySample.get(node.sample);
-    if (nodes === undefined) return;
-    const at = nodes.indexOf(node);
-    if (at !== -1) nodes.splice(at, 1);
-    if (nodes.length === 0) this.bySample.delete(node.sample);
   }
 
   /** Marks the text most recently used, and its kind at `at` the most recently used of its kinds. */
@@ -236,7 +156,7 @@ export class VerdictMemo<Kind extends string, Value> {
     node.values.shift();
     if (node.kinds.length === 0) {
       this.unlink(node);
-      this.unindex(node);
+      this.index.delete(node);
     }
     this.entryCount--;
     this.characterCount -= node.text.length;

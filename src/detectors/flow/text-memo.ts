@@ -1,16 +1,11 @@
-import { sampleHash as textSampleHash } from "../../defence/poisoning/verdict-memo.js";
+import { SampledTextIndex, sampleHash as textSampleHash } from "../../defence/poisoning/sampled-text-index.js";
 
 /**
  * A bounded memo keyed by text. Real agent traffic repeats result texts (the same document,
  * inbox or file listing read again in session after session: agentdojo's 26,133 events hold 4,462 distinct
  * result texts), so work that depends only on the text is done once per distinct text and reused.
  *
- * The lookup is by a hash of a sample of the text (its length, its head and tail, and characters spread over the
- * rest), confirmed by comparing the whole text, so there is no collision to reason about: a text parsed from a new
- * event is a new string, and a `Map` keyed by it would hash every character of it first, which costs more than
- * the comparison. Texts that share a sample (a document whose timestamp changed) are told apart by the comparison,
- * a few at most per sample: past that, a sample's texts move to a `Map` keyed by the text itself, so no text can
- * make a lookup compare against many others.
+ * Texts are looked up through a {@link SampledTextIndex}: a hash of a sample of the text, confirmed by comparing it.
  *
  * Memory is bounded by a byte budget that counts each key at 2 bytes per character (the worst case for a V8
  * string) plus the size each value declares; past the budget the oldest entries go (first in, first out: moving
@@ -20,10 +15,7 @@ import { sampleHash as textSampleHash } from "../../defence/poisoning/verdict-me
 export class TextMemo<Value> {
   /** The newest entry per hash of a text's first {@link HEAD} characters, when asked for (see {@link similar}). */
   private readonly heads: Map<number, MemoEntry<Value>> | null;
-  /** Entries by sample hash, a few per sample; the entries of a crowded sample by their text. */
-  private readonly bySample = new Map<number, MemoEntry<Value>[]>();
-  private readonly crowdedSamples = new Map<number, number>();
-  private readonly crowded = new Map<string, MemoEntry<Value>>();
+  private readonly index = new SampledTextIndex<MemoEntry<Value>>();
   /** Age order, oldest first. */
   private oldest: MemoEntry<Value> | null = null;
   private newest: MemoEntry<Value> | null = null;
@@ -84,7 +76,7 @@ export class TextMemo<Value> {
     if (this.newest === null) this.oldest = entry;
     else this.newest.newer = entry;
     this.newest = entry;
-    this.index(entry);
+    this.index.add(entry);
     if (head !== -1) this.heads!.set(head, entry);
     this.count++;
     this.used += bytes;
@@ -92,9 +84,7 @@ export class TextMemo<Value> {
 
   clear(): void {
     this.heads?.clear();
-    this.bySample.clear();
-    this.crowdedSamples.clear();
-    this.crowded.clear();
+    this.index.clear();
     this.oldest = null;
     this.newest = null;
     this.count = 0;
@@ -102,54 +92,17 @@ export class TextMemo<Value> {
   }
 
   private find(sample: number, text: string): MemoEntry<Value> | undefined {
-    const entries = this.bySample.get(sample);
-    if (entries !== undefined) {
-      // The key another memo found equal to this very text: comparing with it is comparing two references.
-      const probe = text === lastSampled && lastKey !== null ? lastKey : text;
-      for (const entry of entries) {
-        if (entry.text !== probe) continue;
-        if (text === lastSampled) lastKey = entry.text;
-        return entry;
-      }
-      return undefined;
-    }
-    return this.crowdedSamples.has(sample) ? this.crowded.get(text) : undefined;
-  }
-
-  private index(entry: MemoEntry<Value>): void {
-    const crowdedCount = this.crowdedSamples.get(entry.sample);
-    if (crowdedCount !== undefined) {
-      this.crowded.set(entry.text, entry);
-      this.crowdedSamples.set(entry.sample, crowdedCount + 1);
-      return;
-    }
-    const entries = this.bySample.get(entry.sample);
-    if (entries === undefined) this.bySample.set(entry.sample, [entry]);
-    else if (entries.length < BUCKET_LIMIT) entries.push(entry);
-    else {
-      for (const other of entries) this.crowded.set(other.text, other);
-      this.crowded.set(entry.text, entry);
-      this.crowdedSamples.set(entry.sample, entries.length + 1);
-      this.bySample.delete(entry.sample);
-    }
+    if (text !== lastSampled) return this.index.find(sample, text);
+    // The key another memo found equal to this very text: comparing with it is comparing two references.
+    const entry = this.index.find(sample, text, lastKey ?? text);
+    if (entry !== undefined) lastKey = entry.text;
+    return entry;
   }
 
   /** Drops `entry` from the indexes and the age order. */
   private remove(entry: MemoEntry<Value>): void {
     if (entry.head !== -1 && this.heads!.get(entry.head) === entry) this.heads!.delete(entry.head);
-    const crowdedCount = this.crowdedSamples.get(entry.sample);
-    if (crowdedCount !== undefined) {
-      this.crowded.delete(entry.text);
-      if (crowdedCount === 1) this.crowdedSamples.delete(entry.sample);
-      else this.crowdedSamples.set(entry.sample, crowdedCount - 1);
-    } else {
-      const entries = this.bySample.get(entry.sample);
-      if (entries !== undefined) {
-        const at = entries.indexOf(entry);
-        if (at !== -1) entries.splice(at, 1);
-        if (entries.length === 0) this.bySample.delete(entry.sample);
-      }
-    }
+    this.index.delete(entry);
     if (entry.older === null) this.oldest = entry.newer;
     else entry.older.newer = entry.newer;
     if (entry.newer === null) this.newest = entry.older;
@@ -183,8 +136,6 @@ function headHash(text: string): number {
   return hash & 0x7fffffff;
 }
 
-/** Texts that share a sample hash held in a list before they move to the `Map` keyed by text. */
-const BUCKET_LIMIT = 4;
 /**
  * The last text sampled and its hash, and the key a memo found equal to it (`null` until one did): the flow
  * analysis looks the same result text up in two memos (fingerprints and DLP scans) one after the other, so the
