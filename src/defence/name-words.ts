@@ -118,14 +118,10 @@ export const ACTION_VERBS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Whether a tool name reads: its first verb, past any service or server prefix (`gmail_get_message`,
- * `mcp__slack__list_channels`, `stripe_list_payments`), is one of {@link READ_VERBS} rather than one of
- * {@link ACTION_VERBS}. A name with neither (`email_report`) does not read.
+ * The first verb of a tool name, past any service or server prefix (`gmail_get_message` → `get`,
+ * `mcp__slack__list_channels` → `list`): its first word in {@link READ_VERBS} or {@link ACTION_VERBS}, or
+ * `undefined` for a name without one (`email_report`). A name whose first verb is a read verb reads.
  */
-export function readsFirst(words: readonly string[]): boolean {
-  for (const word of words) {
-    if (READ_VERBS.has(word)) return true;
-    if (ACTION_VERBS.has(word)) return false;
-  }
-  return false;
+export function firstVerb(words: readonly string[]): string | undefined {
+  return words.find((word) => READ_VERBS.has(word) || ACTION_VERBS.has(word));
 }

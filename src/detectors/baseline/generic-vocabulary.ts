@@ -4,7 +4,7 @@
  * vary (free text, record ids), so that a new customer in a support ticket is not an alarm but a new recipient of a
  * transfer can be.
  */
-import { ACTION_VERBS, nameWords, readsFirst } from "../../defence/name-words.js";
+import { firstVerb, nameWords, READ_VERBS } from "../../defence/name-words.js";
 
 /** Verbs in a tool name that send data, money or access somewhere. */
 const OUTBOUND_VERBS: ReadonlySet<string> = new Set([
@@ -74,7 +74,6 @@ const DESTINATION_WORDS: ReadonlySet<string> = new Set([
   "remote",
 ]);
 
-/** Words in an argument name that make its value an identifier of a record: expected to vary, never alarming alone. */
 /**
  * Destinations that an id or number can name (`channel_id`, `account_number`, `recipient_id`). Not `email` or
  * `url`: an `email_id` is the id of a message, not an address.
@@ -96,6 +95,7 @@ const PARTY_WORDS: ReadonlySet<string> = new Set([
   "invitee",
 ]);
 
+/** Words in an argument name that make its value an identifier of a record: expected to vary, never alarming alone. */
 const IDENTIFIER_WORDS: ReadonlySet<string> = new Set(["id", "ids", "uuid", "key", "ref", "reference", "number"]);
 
 /** Words of an argument holding free text written for people: expected to vary. */
@@ -138,10 +138,11 @@ export function isOutboundTool(tool: string): boolean {
 
 /** A name whose first verb reads reads, whatever its nouns (`read_email`, `gmail_get_message`); else any outbound word. */
 function outboundName(words: readonly string[]): boolean {
-  if (readsFirst(words)) return false;
+  const verb = firstVerb(words);
+  if (verb !== undefined && READ_VERBS.has(verb)) return false;
   if (words.some((word) => OUTBOUND_VERBS.has(word))) return true;
   // A verb of its own says what the tool does with the channel: `delete_email` deletes, `email_report` sends.
-  return !words.some((word) => ACTION_VERBS.has(word)) && words.some((word) => OUTBOUND_NOUNS.has(word));
+  return verb === undefined && words.some((word) => OUTBOUND_NOUNS.has(word));
 }
 
 /** What an argument holds, judged from its name (and, for addresses, its value). */

@@ -3,7 +3,7 @@
  * name (`send`, `transfer`, `delete`) and the names of its arguments (`recipient`, `url`, `iban`). No list of
  * any deployment's tools: the same words mean the same thing in a mail client, a bank or a code host.
  */
-import { ACTION_VERBS, DELETE_VERBS, nameWords, readsFirst, WRITE_VERBS } from "../../defence/name-words.js";
+import { DELETE_VERBS, firstVerb, nameWords, READ_VERBS, WRITE_VERBS } from "../../defence/name-words.js";
 
 /** What a call may do, each a reason to look harder at the values it carries. */
 export interface ToolCapabilities {
@@ -162,7 +162,8 @@ export { nameWords };
 export function toolCapabilities(tool: string, args: Record<string, unknown> | null | undefined): ToolCapabilities {
   const words = nameWords(tool);
   // A name whose first verb reads reads whatever its nouns are: `get_sent_emails`, `slack_list_channels`.
-  const reads = readsFirst(words);
+  const verb = firstVerb(words);
+  const reads = verb !== undefined && READ_VERBS.has(verb);
   const has = (set: ReadonlySet<string>): boolean => !reads && words.some((word) => set.has(word));
   const destinations: string[] = [];
   let paymentArgument = false;
@@ -179,8 +180,7 @@ export function toolCapabilities(tool: string, args: Record<string, unknown> | n
   const payment = has(PAYMENT_WORDS) || (paymentArgument && destinations.length > 0);
   // A name whose first verb deletes or changes state names its channel as the thing acted on: `delete_email`
   // and `archive_message` send nothing.
-  const firstAction = words.find((word) => ACTION_VERBS.has(word));
-  const removes = firstAction !== undefined && REMOVING_VERBS.has(firstAction);
+  const removes = verb !== undefined && REMOVING_VERBS.has(verb);
   // A web request sends its URL out whatever its verb: `get_webpage(url=...)` can carry data in a query.
   const webDestination = destinations.some((key) => WEB_ARGUMENTS.has(nameWords(key).at(-1) ?? ""));
   return {
