@@ -311,9 +311,31 @@ const sharedSegments = new SegmentList();
 /** `segmentText` into `segments` (cleared first); returns it. */
 export function segmentInto(text: string, segments: SegmentList): SegmentList {
   segments.length = 0;
-  if (isJsonLike(text)) jsonSegments(text, segments);
-  else proseSegments(text, 0, text.length, segments);
+  const reading = escapesAsSpace(text);
+  if (isJsonLike(text)) jsonSegments(text, reading, segments);
+  else proseSegments(reading, 0, text.length, segments);
   return segments;
+}
+
+// Escapes a serialiser leaves in text it does not parse as JSON: `\n`, `\r`, `\t` and an escaped space (Python's
+// repr writes a dict's strings that way), and a backslash that ends a line with the indentation and escaped
+// space after it (YAML folds a long double-quoted string so: the whole fold stands for one space, not a break).
+const ESCAPE = /\\(?:[nrt ]|\r?\n[ \t]*(?:\\ )?)/g;
+
+/**
+ * `text` with each such escape turned into the white space it stands for, padded with spaces to the same
+ * length, so that offsets into it are offsets into `text`. Segment boundaries are found in this reading: read
+ * raw, a document's escaped line breaks are not breaks, its lines run into one segment, and an injected line
+ * hides among the data lines around it (a review in a repr'd dict, the sentence after a folded YAML line).
+ * The features are still read from `text` itself.
+ */
+function escapesAsSpace(text: string): string {
+  if (text.indexOf("\\") === -1) return text;
+  return text.replace(ESCAPE, escapeAsSpace);
+}
+
+function escapeAsSpace(sequence: string): string {
+  return sequence === "\\n" ? " \n" : " ".repeat(sequence.length);
 }
 
 function addSegment(text: string, start: number, end: number, segments: SegmentList): void {
@@ -401,14 +423,17 @@ export function isJsonLike(text: string): boolean {
   return linesJson;
 }
 
-/** The string literals of a JSON text as segments, and any non-JSON text between them as prose. */
-function jsonSegments(text: string, segments: SegmentList): void {
+/**
+ * The string literals of a JSON text as segments, and any non-JSON text between them as prose, its boundaries
+ * found in `reading` (`escapesAsSpace(text)`).
+ */
+function jsonSegments(text: string, reading: string, segments: SegmentList): void {
   let position = 0;
   const length = text.length;
   while (position < length) {
     const quote = text.indexOf('"', position);
     const gapEnd = quote === -1 ? length : quote;
-    if (hasProseBetween(text, position, gapEnd)) proseSegments(text, position, gapEnd, segments);
+    if (hasProseBetween(text, position, gapEnd)) proseSegments(reading, position, gapEnd, segments);
     if (quote === -1) return;
     let index = quote + 1;
     while (index < length) {
