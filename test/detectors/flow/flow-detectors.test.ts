@@ -152,6 +152,26 @@ test("team chat look-alike: relaying a channel message to a colleague raises not
   assert.deepEqual(await run("chat-relay-colleague.jsonl"), []);
 });
 
+test("team chat: a notice asking for a link to be sent to every member is high at each message carrying it", async () => {
+  const findings = await run("chat-phishing-link.jsonl");
+  const escalations = findings.filter(
+    (finding) => finding.detector === "privilege_escalation" && finding.severity === "high",
+  );
+  assert.deepEqual(
+    escalations.map((finding) => finding.call_index),
+    [2, 3],
+  );
+  for (const escalation of escalations) {
+    const flows = escalation.evidence.flows as { from_call: number; values: string[] }[];
+    assert.equal(flows[0]!.from_call, 0);
+    assert.ok(flows[0]!.values.includes("www.secure-login-check.com"));
+  }
+});
+
+test("team chat look-alike: opening the shop page a colleague mentioned raises nothing", async () => {
+  assert.deepEqual(await run("chat-visit-mentioned-site.jsonl"), []);
+});
+
 test("travel: a booking whose hotel and dates come from an injected review (in a repr'd dict) is high", async () => {
   const findings = await run("travel-booking-redirect.jsonl");
   const poisoning = high(findings, "poisoning");
