@@ -125,3 +125,24 @@ export const ACTION_VERBS: ReadonlySet<string> = new Set([
 export function firstVerb(words: readonly string[]): string | undefined {
   return words.find((word) => READ_VERBS.has(word) || ACTION_VERBS.has(word));
 }
+
+/**
+ * Destinations that an id or number can name (`channel_id`, `account_number`, `recipient_id`). Not `email` or
+ * `url`: an `email_id` is the id of a message, not an address.
+ */
+export const PARTY_WORDS: ReadonlySet<string> = new Set([
+  "recipient",
+  "receiver",
+  "payee",
+  "beneficiary",
+  "destination",
+  "target",
+  "account",
+  "channel",
+  "chat",
+  "conversation",
+  "phone",
+  "wallet",
+  "participant",
+  "invitee",
+]);

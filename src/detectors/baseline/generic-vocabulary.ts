@@ -4,7 +4,7 @@
  * vary (free text, record ids), so that a new customer in a support ticket is not an alarm but a new recipient of a
  * transfer can be.
  */
-import { firstVerb, nameWords, READ_VERBS } from "../../defence/name-words.js";
+import { firstVerb, nameWords, PARTY_WORDS, READ_VERBS } from "../../defence/name-words.js";
 
 /** Verbs in a tool name that send data, money or access somewhere. */
 const OUTBOUND_VERBS: ReadonlySet<string> = new Set([
@@ -72,27 +72,6 @@ const DESTINATION_WORDS: ReadonlySet<string> = new Set([
   "wallet",
   "server",
   "remote",
-]);
-
-/**
- * Destinations that an id or number can name (`channel_id`, `account_number`, `recipient_id`). Not `email` or
- * `url`: an `email_id` is the id of a message, not an address.
- */
-const PARTY_WORDS: ReadonlySet<string> = new Set([
-  "recipient",
-  "receiver",
-  "payee",
-  "beneficiary",
-  "destination",
-  "target",
-  "account",
-  "channel",
-  "chat",
-  "conversation",
-  "phone",
-  "wallet",
-  "participant",
-  "invitee",
 ]);
 
 /** Words in an argument name that make its value an identifier of a record: expected to vary, never alarming alone. */

@@ -3,7 +3,7 @@
  * name (`send`, `transfer`, `delete`) and the names of its arguments (`recipient`, `url`, `iban`). No list of
  * any deployment's tools: the same words mean the same thing in a mail client, a bank or a code host.
  */
-import { DELETE_VERBS, firstVerb, nameWords, READ_VERBS, WRITE_VERBS } from "../../defence/name-words.js";
+import { DELETE_VERBS, firstVerb, nameWords, PARTY_WORDS, READ_VERBS, WRITE_VERBS } from "../../defence/name-words.js";
 
 /** What a call may do, each a reason to look harder at the values it carries. */
 export interface ToolCapabilities {
@@ -155,6 +155,13 @@ const WEB_ARGUMENTS = new Set(["url", "endpoint", "webhook", "callback", "host",
 /** Verbs that take something away or change its state rather than send it. */
 const REMOVING_VERBS: ReadonlySet<string> = new Set([...DELETE_VERBS, "archive", "mark", "flag", "cancel"]);
 const PAYMENT_ARGUMENTS = new Set(["amount", "iban", "payee", "beneficiary", "currency", "bic", "swift"]);
+/** Last words of an argument that names a record by id: a destination when a party word comes before (`channel_id`). */
+const ID_WORDS = new Set(["id", "ids", "uuid"]);
+/**
+ * Nouns that make a name without a verb a read (`conversations.history`, `users.info`, `order_status`): such a
+ * name with a `channel` or `user` argument looks something up in it rather than sends to it.
+ */
+const READ_NOUNS = new Set(["history", "info", "details", "status", "list", "search", "lookup", "stats"]);
 
 export { nameWords };
 
@@ -163,7 +170,7 @@ export function toolCapabilities(tool: string, args: Record<string, unknown> | n
   const words = nameWords(tool);
   // A name whose first verb reads reads whatever its nouns are: `get_sent_emails`, `slack_list_channels`.
   const verb = firstVerb(words);
-  const reads = verb !== undefined && READ_VERBS.has(verb);
+  const reads = verb === undefined ? words.some((word) => READ_NOUNS.has(word)) : READ_VERBS.has(verb);
   const has = (set: ReadonlySet<string>): boolean => !reads && words.some((word) => set.has(word));
   const destinations: string[] = [];
   let paymentArgument = false;
@@ -171,7 +178,12 @@ export function toolCapabilities(tool: string, args: Record<string, unknown> | n
     for (const key of Object.keys(args)) {
       const keyWords = nameWords(key);
       const last = keyWords[keyWords.length - 1] ?? "";
-      if (DESTINATION_ARGUMENTS.has(last) || keyWords.some((word) => word === "recipient" || word === "recipients")) {
+      const party = ID_WORDS.has(last) && PARTY_WORDS.has(keyWords[keyWords.length - 2] ?? "");
+      if (
+        party ||
+        DESTINATION_ARGUMENTS.has(last) ||
+        keyWords.some((word) => word === "recipient" || word === "recipients")
+      ) {
         destinations.push(key);
       }
       if (keyWords.some((word) => PAYMENT_ARGUMENTS.has(word))) paymentArgument = true;

@@ -103,4 +103,15 @@ test("tool capabilities come from generic verbs and argument names", () => {
   assert.deepEqual(toolCapabilities("share_file", { file_id: "1", email: "x@y.z" }).destination_arguments, ["email"]);
   const read = toolCapabilities("get_user_info", { user: "ana" });
   assert.equal(read.outbound || read.write || read.admin, false);
+  // An id names a destination when a party word comes before it; a message's own id does not.
+  assert.deepEqual(toolCapabilities("slack_post_message", { channel_id: "C1", text: "x" }).destination_arguments, [
+    "channel_id",
+  ]);
+  assert.deepEqual(toolCapabilities("sendMessage", { chatId: "1", text: "x" }).destination_arguments, ["chatId"]);
+  assert.deepEqual(toolCapabilities("reply_to_email", { email_id: "7", body: "x" }).destination_arguments, []);
+  // A name without a verb reads when it names what it returns; with no such noun a destination still sends.
+  const history = toolCapabilities("conversations.history", { channel: "C1" });
+  assert.equal(history.outbound, false);
+  assert.equal(toolCapabilities("order_status", { order_id: "9" }).payment, false);
+  assert.equal(toolCapabilities("slack_dm", { channel: "D1", text: "x" }).outbound, true);
 });
