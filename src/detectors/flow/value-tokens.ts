@@ -1,6 +1,6 @@
 /**
  * The pieces of text that data-flow tracking compares: identifier-like tokens (e-mail addresses, URLs and
- * their hosts, IBANs and account numbers, phone numbers, long numbers, paths, file names, quoted strings)
+ * their hosts (with or without a scheme), IBANs and account numbers, phone numbers, long numbers, paths, file names, quoted strings)
  * and sampled 5-word shingles of prose. Everything is normalised (case, spacing, trailing punctuation) and
  * hashed to a 31-bit integer, so a session keeps numbers, never the texts it saw.
  */
@@ -17,6 +17,8 @@ const TRAILING = /[.,;:!?)\]}>'"]+$/;
 const LEADING = /^["'([{<]+/;
 const PHONE_LIKE = /^\+?\d[\d ().-]{6,}\d$/;
 const URL_HOST = /^https?:\/\/([^/?#:]+)/i;
+/** A web address written without its scheme (`files.example.net/incoming`): a dotted name, then a path. */
+const HOST_PATH = /^([\w-]+(?:\.[\w-]+)*\.[a-z][a-z0-9]{1,5})\//i;
 const EMAIL = /^[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+$/i;
 const DOTTED_NAME = /^[\w-]+(?:\.[\w-]+)*\.[a-z][a-z0-9]{1,5}$/i;
 const WORD = /[\p{L}\p{N}]+/gu;
@@ -59,6 +61,7 @@ function identifierLike(token: string): boolean {
   if (at > 0) return EMAIL.test(token);
   const slash = token.indexOf("/");
   if (slash !== -1 && token.indexOf("/", slash + 1) !== -1) return true;
+  if (slash !== -1 && HOST_PATH.test(token)) return true;
   let digit = false;
   for (let index = 0; index < token.length && !digit; index++) {
     const code = token.charCodeAt(index);
@@ -197,8 +200,15 @@ function identifierLikeRange(
   if (startsWithAt(text, from, to, "http://") || startsWithAt(text, from, to, "https://")) return true;
   if (at > from) return isEmailRange(text, from, at, to);
   if (slashes >= 2) return true;
+  if (slashes === 1 && dots > 0 && hostPathSlash(text, from, to) !== -1) return true;
   if (digit && length >= 6) return true;
   return dots > 0 && isDottedNameRange(text, from, to);
+}
+
+/** `HOST_PATH` on the ASCII token `text[from, to)`: the offset of the slash after its host, or -1. */
+function hostPathSlash(text: string, from: number, to: number): number {
+  const slash = text.indexOf("/", from);
+  return slash !== -1 && slash < to && isDottedNameRange(text, from, slash) ? slash : -1;
 }
 
 /** {@link identifierLikeRange} with its own pass over `text[from, to)`. */
@@ -335,7 +345,10 @@ class FoundValues {
     this.push(start, hashNormalized(0, length), 0, value);
     // URL_HOST: `https?://` and then one or more characters other than `/?#:`.
     const scheme = normalizedStartsWith(length, "http://") ? 7 : normalizedStartsWith(length, "https://") ? 8 : 0;
-    if (scheme === 0) return;
+    if (scheme === 0) {
+      this.addHostPath(length, start);
+      return;
+    }
     let end = scheme;
     while (end < length) {
       const code = normalized[end]!;
@@ -346,12 +359,26 @@ class FoundValues {
     this.push(start, hashNormalized(scheme, end), 1, this.withValues ? value.slice(scheme, end) : "");
   }
 
+  /**
+   * The host of the normalised value when it is a web address without a scheme (`HOST_PATH`), as a URL's host
+   * goes in: `files.example.net/incoming` in an argument then meets `https://files.example.net/…` in a result.
+   */
+  private addHostPath(length: number, start: number): void {
+    let slash = 0;
+    let dot = false;
+    for (; slash < length && normalized[slash] !== 47; slash++) if (normalized[slash] === 46) dot = true;
+    // Most values with a slash are paths (`src/index.ts`): no dot before the slash, no string made.
+    if (!dot || slash < 4 || slash === length) return;
+    const host = normalizedString(0, slash);
+    if (isDottedNameRange(host, 0, slash)) this.push(start, hashNormalized(0, slash), 1, this.withValues ? host : "");
+  }
+
   /** `add` of the regex implementation, on a string (text beyond ASCII). */
   addString(raw: string, start: number): void {
     const value = normalizeValue(raw);
     if (value.length < 4) return;
     this.push(start, hashValue(value), 0, value);
-    const host = URL_HOST.exec(value);
+    const host = URL_HOST.exec(value) ?? HOST_PATH.exec(value);
     if (host !== null && host[1] !== undefined && host[1].length >= 4) {
       this.push(start, hashValue(host[1]), 1, host[1]);
     }

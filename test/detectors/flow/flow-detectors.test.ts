@@ -114,6 +114,14 @@ test("a short id named by an injected instruction, used by a delete right after,
   assert.ok(high(findings, "behaviour_change"));
 });
 
+test("a web address taken from a request in the data matches though the call drops its https:// scheme", async () => {
+  const findings = await run("notes-upload-link.jsonl");
+  const escalation = high(findings, "privilege_escalation");
+  assert.ok(escalation);
+  assert.equal(escalation.call_index, 2);
+  assert.ok((escalation.evidence.flows as { values: string[] }[])[0]!.values.includes("files.drop-box-share.net"));
+});
+
 // Two environments the detectors never learned, with their own tool names, data and wording: a team chat
 // workspace and a travel assistant. Nothing in the detectors names them; what carries over is the flow of
 // values from results into calls and the poisoning signal.
@@ -168,8 +176,11 @@ test("team chat: a notice asking for a link to be sent to every member is high a
   }
 });
 
-test("team chat look-alike: opening the shop page a colleague mentioned raises nothing", async () => {
-  assert.deepEqual(await run("chat-visit-mentioned-site.jsonl"), []);
+test("team chat look-alike: opening the shop page a colleague mentioned is recorded as low, nothing more", async () => {
+  const findings = await run("chat-visit-mentioned-site.jsonl");
+  assert.equal(findings.length, 1);
+  assert.equal(findings[0]!.severity, "low");
+  assert.equal(findings[0]!.call_index, 1);
 });
 
 test("travel: a booking whose hotel and dates come from an injected review (in a repr'd dict) is high", async () => {

@@ -17,6 +17,7 @@ const SPACED_NUMBER = /\+?\d[\d ().-]{6,}\d/g;
 const QUOTED = /"[^"\n]{3,120}"|'[^'\n]{3,120}'/g;
 const TRAILING = /[.,;:!?)\]}>'"]+$/;
 const URL_HOST = /^https?:\/\/([^/?#:]+)/i;
+const HOST_PATH = /^([\w-]+(?:\.[\w-]+)*\.[a-z][a-z0-9]{1,5})\//i;
 const EMAIL = /^[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+$/i;
 const DOTTED_NAME = /^[\w-]+(?:\.[\w-]+)*\.[a-z][a-z0-9]{1,5}$/i;
 
@@ -27,6 +28,7 @@ function referenceIdentifierLike(token: string): boolean {
   if (at > 0) return EMAIL.test(token);
   const slash = token.indexOf("/");
   if (slash !== -1 && token.indexOf("/", slash + 1) !== -1) return true;
+  if (HOST_PATH.test(token)) return true;
   if (/\d/.test(token) && token.length >= 6) return true;
   return token.includes(".") && DOTTED_NAME.test(token);
 }
@@ -40,7 +42,7 @@ function referenceIdentifiers(text: string, limit: number, maximum: number): [st
     if (value.length < 4) return;
     values.push(value);
     starts.push(start);
-    const host = URL_HOST.exec(value);
+    const host = URL_HOST.exec(value) ?? HOST_PATH.exec(value);
     if (host !== null && host[1] !== undefined && host[1].length >= 4) {
       values.push(host[1]);
       starts.push(start);
@@ -157,6 +159,7 @@ test("the character scanner matches the regex implementation on the shapes it sp
     '"  spaced   out  " \'(((hello)))\' "line\nbreak" "ab" \'x\'y\'z\' "naïve café" "KELVIN \u212a"',
     "file.tar.gz v1.2.3 a.b name.x1 name.toolong7 _under.score -dash.io end.",
     "İstanbul.com straße.de \u212aelvin@example.com x\u00a0y.com",
+    "upload to Files.Drop-Box.net/incoming, src/index.ts, x.co/a a.b/c/d 'www.site.io/p' straße.de/x v1.2/api",
     "",
   ];
   for (const text of cases) {
@@ -170,6 +173,15 @@ test("the character scanner matches the regex implementation on the shapes it sp
     }
   }
   assert.ok(referenceIdentifiers(cases[0]!, 4096, 64).length >= 7);
+});
+
+test("a web address without its scheme yields its host, as a URL does, so the two meet", () => {
+  const withScheme = scanned("see https://files.drop-box.net/incoming now", 4096, 64).map(([value]) => value);
+  const without = scanned("files.drop-box.net/incoming", 4096, 64).map(([value]) => value);
+  assert.deepEqual(without, ["files.drop-box.net/incoming", "files.drop-box.net"]);
+  assert.ok(withScheme.includes("files.drop-box.net"));
+  // A path is not a web address: no host, and no identifier for a path of one slash.
+  assert.deepEqual(scanned("src/index.ts", 4096, 64), []);
 });
 
 /** The shingles of the regex implementation: hashes of five lower-cased `[\p{L}\p{N}]+` words, one in four kept. */
