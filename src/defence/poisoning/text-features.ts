@@ -311,9 +311,8 @@ const sharedSegments = new SegmentList();
 /** `segmentText` into `segments` (cleared first); returns it. */
 export function segmentInto(text: string, segments: SegmentList): SegmentList {
   segments.length = 0;
-  const reading = escapesAsSpace(text);
-  if (isJsonLike(text)) jsonSegments(text, reading, segments);
-  else proseSegments(reading, 0, text.length, segments);
+  if (isJsonLike(text)) jsonSegments(text, segments);
+  else proseSegments(escapesAsSpace(text), 0, text.length, segments);
   return segments;
 }
 
@@ -425,15 +424,20 @@ export function isJsonLike(text: string): boolean {
 
 /**
  * The string literals of a JSON text as segments, and any non-JSON text between them as prose, its boundaries
- * found in `reading` (`escapesAsSpace(text)`).
+ * found in `escapesAsSpace(text)`: made only when such text is met, since most JSON has none and its strings
+ * read their own escapes.
  */
-function jsonSegments(text: string, reading: string, segments: SegmentList): void {
+function jsonSegments(text: string, segments: SegmentList): void {
+  let reading: string | null = null;
   let position = 0;
   const length = text.length;
   while (position < length) {
     const quote = text.indexOf('"', position);
     const gapEnd = quote === -1 ? length : quote;
-    if (hasProseBetween(text, position, gapEnd)) proseSegments(reading, position, gapEnd, segments);
+    if (hasProseBetween(text, position, gapEnd)) {
+      reading ??= escapesAsSpace(text);
+      proseSegments(reading, position, gapEnd, segments);
+    }
     if (quote === -1) return;
     let index = quote + 1;
     while (index < length) {

@@ -1,8 +1,8 @@
 /**
- * The pieces of text that data-flow tracking compares: identifier-like tokens (e-mail addresses, URLs and
- * their hosts (with or without a scheme), IBANs and account numbers, phone numbers, long numbers, paths, file names, quoted strings)
- * and sampled 5-word shingles of prose. Everything is normalised (case, spacing, trailing punctuation) and
- * hashed to a 31-bit integer, so a session keeps numbers, never the texts it saw.
+ * The pieces of text that data-flow tracking compares: identifier-like tokens (e-mail addresses, URLs with or
+ * without their scheme and their hosts, IBANs and account numbers, phone numbers, long numbers, paths, file
+ * names, quoted strings) and sampled 5-word shingles of prose. Everything is normalised (case, spacing, trailing
+ * punctuation) and hashed to a 31-bit integer, so a session keeps numbers, never the texts it saw.
  */
 
 /** One identifier-like token found in a text. */
