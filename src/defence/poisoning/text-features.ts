@@ -260,10 +260,15 @@ export class FeatureBuffer {
   }
 }
 
-// Segments end at sentence punctuation followed by space, at blank lines, and at line breaks that open
-// a new structural element (list item, table row, heading, quote, `key:` field). A plain wrapped line
-// stays in its sentence, so an instruction folded over two lines of YAML is scored whole.
-const BOUNDARY = /[.!?]+["')\]]*\s+|\n\s*\n|\n(?=[ \t]*(?:[-*+|#>[]|\d+[.)]\s|[A-Za-z_][\w ]{0,30}:(?:\s|$)))|\|/g;
+// Segments end at sentence punctuation followed by space, at blank lines, at line breaks that open a new
+// structural element (list item, table row, heading, quote, `key:` field), and at a line break before an
+// unindented line that is a sentence of its own (a capital, and sentence punctuation where the line ends). A
+// plain wrapped line stays in its sentence, and so does an indented one, so an instruction folded over two lines
+// of YAML is scored whole; but a line after one that a preview clipped ("… The Mercury T") does not run on into
+// it, and is read as the request it may be.
+// The price: a wrapped sentence whose last line opens with a name ("help with\nMarch's figures.") is cut there.
+const BOUNDARY =
+  /[.!?]+["')\]]*\s+|\n\s*\n|\n(?=[ \t]*(?:[-*+|#>[]|\d+[.)]\s|[A-Za-z_][\w ]{0,30}:(?:\s|$))|(?=[A-Z][^\n]*[.!?]["')\]]*[ \t]*(?:\r?\n|$)))|\|/g;
 const MAX_SEGMENT = 360;
 // Shorter spans (a number, a name in a table cell) cannot hold an instruction worth the name, and
 // scoring them would cost more than all the prose of a table.
