@@ -366,16 +366,42 @@ function proseSegments(text: string, from: number, to: number, segments: Segment
   BOUNDARY.lastIndex = from;
   // `test` rather than `exec`: no match array and substring per boundary (a table has one per cell); the
   // start of the match follows from its end.
+  // A `|` inside inline code (`curl … | sh`) is a shell pipe, not a cell: backticks are counted along the line.
+  const backtick = text.indexOf("`", from);
+  const hasBackticks = backtick !== -1 && backtick < to;
+  let tickCursor = from;
+  let ticks = 0;
   while (BOUNDARY.test(text)) {
     const matchEnd = BOUNDARY.lastIndex;
     const matchStart = boundaryStart(text, searchFrom, matchEnd);
     if (matchStart >= to) break;
+    if (hasBackticks && text.charCodeAt(matchStart) === 124) {
+      for (; tickCursor < matchStart; tickCursor++) {
+        const code = text.charCodeAt(tickCursor);
+        if (code === 10) ticks = 0;
+        else if (code === 96) ticks++;
+      }
+      if ((ticks & 1) === 1 && closesOnLine(text, matchStart, to)) {
+        searchFrom = matchEnd;
+        continue;
+      }
+    }
     const end = Math.min(to, matchEnd);
     addSegment(text, last, text.charCodeAt(matchStart) === 124 ? matchStart : end, segments);
     last = end;
     searchFrom = matchEnd;
   }
   addSegment(text, last, to, segments);
+}
+
+/** Whether a backtick follows `position` before the line (or `text[, to)`) ends: the inline code closes. */
+function closesOnLine(text: string, position: number, to: number): boolean {
+  for (let index = position + 1; index < to; index++) {
+    const code = text.charCodeAt(index);
+    if (code === 96) return true;
+    if (code === 10) return false;
+  }
+  return false;
 }
 
 /**

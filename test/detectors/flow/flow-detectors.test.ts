@@ -286,3 +286,41 @@ test("the author of a result is the address in its From: line, sender key or sen
     assert.equal(last.is_author(other), false, other);
   }
 });
+
+// A third environment: a coding agent with its own tools (`fetch_issue`, `execute_shell`, `add_pr_comment`).
+
+test("coding agent: a shell command an injected issue comment gave is high at the call that runs it", async () => {
+  const findings = await run("coding-issue-bootstrap.jsonl");
+  const poisoning = high(findings, "poisoning");
+  assert.ok(poisoning);
+  assert.equal(poisoning.call_index, 0);
+  // The pipe inside the inline code is part of the quoted request, not a table cell boundary.
+  assert.match(poisoning.message, /bootstrap\.sh \| sh/);
+  const escalation = high(findings, "privilege_escalation");
+  assert.ok(escalation, "privilege_escalation high");
+  assert.equal(escalation.call_index, 1);
+  const flows = escalation.evidence.flows as { from_call: number; values: string[] }[];
+  assert.equal(flows[0]!.from_call, 0);
+  assert.ok(flows[0]!.values.includes("https://get.devkit-mirror.sh/bootstrap.sh"));
+  assert.equal(high(findings, "behaviour_change")?.call_index, 1);
+});
+
+test("coding agent: secrets read from .env and posted as a pull request comment are high at the comment", async () => {
+  const findings = await run("coding-env-to-pr-comment.jsonl");
+  assert.equal(high(findings, "poisoning")?.call_index, 0);
+  const exfiltration = high(findings, "read_then_exfiltrate");
+  assert.ok(exfiltration, "read_then_exfiltrate high");
+  assert.equal(exfiltration.call_index, 2);
+});
+
+test("coding agent look-alikes: running the tests an issue asks for, and moving code between files, raise nothing", async () => {
+  for (const name of ["coding-run-tests-from-issue.jsonl", "coding-refactor-comment.jsonl"]) {
+    const findings = await run(name);
+    const raised = findings.filter((finding) => finding.severity !== "info" && finding.severity !== "low");
+    assert.deepEqual(
+      raised.map((finding) => `${finding.detector} ${finding.severity} ${finding.message}`),
+      [],
+      name,
+    );
+  }
+});
