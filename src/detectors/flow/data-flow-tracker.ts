@@ -8,6 +8,7 @@ import {
   forEachShingleAfter,
   hashValue,
   normalizeValue,
+  QUERY_VALUE,
   wordHashes,
 } from "./value-tokens.js";
 
@@ -26,6 +27,12 @@ export interface FlowSourceMatch {
   instruction: boolean;
   /** Top-level argument names whose values carried the flow. */
   arguments: string[];
+  /**
+   * Those of `arguments` where the flow's values rode only in a URL's query (`?user=<an e-mail address>`): data
+   * sent out by the address itself, even when the argument only names where the call goes; the rest of the
+   * address did not come from this result.
+   */
+  query_arguments: string[];
 }
 
 /** Where a call's arguments came from. */
@@ -428,6 +435,9 @@ interface PendingFlow {
   exact: boolean;
   instruction: boolean;
   arguments: string[];
+  /** Arguments where a value of the flow rode in a URL's query, and where one did not. */
+  queryArguments: string[];
+  plainArguments: string[];
 }
 
 /**
@@ -618,7 +628,7 @@ export class DataFlowTracker {
     let budget = MAX_ARGUMENT_VALUES;
     // The flow a value of argument `key` came from, or `null`; the caller adds the value shown as evidence, made
     // only when the flow has room for it (most lookups find nothing, and a string per lookup is most of their cost).
-    const match = (key: string, hash: number, accept: number, exact: boolean): PendingFlow | null => {
+    const match = (key: string, hash: number, accept: number, exact: boolean, inQuery = false): PendingFlow | null => {
       const value = state.get(hash);
       if (value === 0 || (value & accept) === 0) return null;
       const source = state.source(value);
@@ -630,12 +640,22 @@ export class DataFlowTracker {
       pending ??= new Map();
       let flow = pending.get(source.sequence);
       if (flow === undefined) {
-        flow = { source, values: [], exact: false, instruction: false, arguments: [] };
+        flow = {
+          source,
+          values: [],
+          exact: false,
+          instruction: false,
+          arguments: [],
+          queryArguments: [],
+          plainArguments: [],
+        };
         pending.set(source.sequence, flow);
       }
       flow.exact ||= exact;
       flow.instruction ||= (value & INSTRUCTION_FLAG) !== 0;
       if (!flow.arguments.includes(key)) flow.arguments.push(key);
+      const where = inQuery ? flow.queryArguments : flow.plainArguments;
+      if (!where.includes(key)) where.push(key);
       return flow;
     };
     // The argument value being read, shared with the two callbacks below (made once per call, not per value).
@@ -643,11 +663,11 @@ export class DataFlowTracker {
     let text = "";
     let whole = "";
     let coveredUntil = 0;
-    const onIdentifier = (value: string): void => {
+    const onIdentifier = (value: string, _start: number, origin: number): void => {
       if (value === whole) return;
       const hash = hashValue(value);
       remembered.push(hash);
-      const flow = match(key, hash, IDENTIFIER_FLAG, true);
+      const flow = match(key, hash, IDENTIFIER_FLAG, true, origin === QUERY_VALUE);
       if (flow === null) return;
       if (flow.values.length < MAX_VALUES_PER_FLOW) addShown(flow, clipValue(value));
       bytes += value.length;
@@ -693,6 +713,7 @@ export class DataFlowTracker {
         kind: flow.exact ? "exact" : "fuzzy",
         instruction: flow.instruction,
         arguments: flow.arguments,
+        query_arguments: flow.queryArguments.filter((name) => !flow.plainArguments.includes(name)),
       }));
     return { flows, bytes };
   }

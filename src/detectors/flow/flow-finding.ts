@@ -32,8 +32,20 @@ export function flowEvidence(flows: readonly FlowSourceMatch[]): Record<string, 
     instruction: flow.instruction,
     kind: flow.kind,
     arguments: flow.arguments,
+    // Only where a URL's query carried the flow, so that evidence elsewhere keeps its shape.
+    ...(flow.query_arguments.length > 0 ? { query_arguments: flow.query_arguments } : {}),
     values: flow.values,
   }));
+}
+
+/** Whether the flow chose where the call goes: it reached a destination argument other than through a URL's query. */
+export function choosesDestination(flow: FlowSourceMatch, destinations: ReadonlySet<string>): boolean {
+  return flow.arguments.some((name) => destinations.has(name) && !flow.query_arguments.includes(name));
+}
+
+/** Whether the flow's values leave with the call: in a content argument, or in the query of a destination URL. */
+export function carriesOut(flow: FlowSourceMatch, destinations: ReadonlySet<string>): boolean {
+  return flow.query_arguments.length > 0 || flow.arguments.some((name) => !destinations.has(name));
 }
 
 /** `"GB29…" and "x@y.z"`: the first values of flows, quoted, for a message. */

@@ -3,7 +3,14 @@ import type { CapturedExchange } from "../../core/exchange.js";
 import type { Severity } from "../../core/finding.js";
 import type { FlowSourceMatch } from "./data-flow-tracker.js";
 import { FlowAnalysis } from "./flow-analysis.js";
-import { describeSources, flowEvidence, flowFinding, quoteValues } from "./flow-finding.js";
+import {
+  carriesOut,
+  choosesDestination,
+  describeSources,
+  flowEvidence,
+  flowFinding,
+  quoteValues,
+} from "./flow-finding.js";
 import { describeCapabilities, isHighRisk, isSensitive } from "./tool-capabilities.js";
 
 const DETECTOR_NAME = "privilege_escalation";
@@ -46,9 +53,7 @@ export class PrivilegeEscalationDetector implements Detector {
     const poisoned = flows.filter((flow) => flow.poisoned);
     const instructed = flows.filter((flow) => !flow.poisoned && flow.instruction && flow.kind === "exact");
     const destinations = new Set(call.capabilities.destination_arguments);
-    const toDestination = flows.filter(
-      (flow) => flow.kind === "exact" && flow.arguments.some((name) => destinations.has(name)),
-    );
+    const toDestination = flows.filter((flow) => flow.kind === "exact" && choosesDestination(flow, destinations));
     let severity: Severity;
     let score: number;
     let reason: string;
@@ -122,6 +127,6 @@ function repliesToAuthor(
 ): boolean {
   return (
     instructed.every((flow) => flow.values.length > 0 && flow.values.every(isAuthor)) &&
-    flows.every((flow) => flow.arguments.every((name) => destinations.has(name)))
+    flows.every((flow) => !carriesOut(flow, destinations))
   );
 }

@@ -3,7 +3,14 @@ import type { CapturedExchange } from "../../core/exchange.js";
 import type { Severity } from "../../core/finding.js";
 import type { FlowSourceMatch } from "./data-flow-tracker.js";
 import { FlowAnalysis, type SensitiveRead } from "./flow-analysis.js";
-import { describeSources, flowEvidence, flowFinding, quoteValues } from "./flow-finding.js";
+import {
+  carriesOut,
+  choosesDestination,
+  describeSources,
+  flowEvidence,
+  flowFinding,
+  quoteValues,
+} from "./flow-finding.js";
 import { describeCapabilities } from "./tool-capabilities.js";
 
 const DETECTOR_NAME = "read_then_exfiltrate";
@@ -65,12 +72,12 @@ export class ReadThenExfiltrateDetector implements Detector {
     const destinations = new Set(call.capabilities.destination_arguments);
     const reads = new Map<number, SensitiveRead>(call.sensitive_reads.map((read) => [read.call_index, read]));
     const leaking: FlowSourceMatch[] = call.trace.flows.filter(
-      (flow) => reads.has(flow.from_call) && flow.arguments.some((name) => !destinations.has(name)),
+      (flow) => reads.has(flow.from_call) && carriesOut(flow, destinations),
     );
     if (leaking.length === 0) return;
     const sources = leaking.map((flow) => reads.get(flow.from_call)!);
     const credential = sources.some((read) => read.kind !== "personal");
-    const toDestination = call.trace.flows.filter((flow) => flow.arguments.some((name) => destinations.has(name)));
+    const toDestination = call.trace.flows.filter((flow) => choosesDestination(flow, destinations));
     const injected =
       call.poisoned_before.length > 0 ||
       call.trace.flows.some((flow) => flow.poisoned) ||

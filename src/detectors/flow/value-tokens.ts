@@ -318,7 +318,7 @@ class FoundValues {
   readonly hashes: number[] = [];
   /** The normalised values, only when asked for (evidence, arguments); hashes are enough for results. */
   readonly values: string[] = [];
-  /** 1 for a URL's host, added together with the URL before it. */
+  /** 1 for a URL's host, 2 for a value from its query, each added together with the URL before it; 0 otherwise. */
   readonly hosts: number[] = [];
   withValues = false;
   count = 0;
@@ -357,6 +357,14 @@ class FoundValues {
     }
     if (end - scheme < 4) return;
     this.push(start, hashNormalized(scheme, end), 1, this.withValues ? value.slice(scheme, end) : "");
+    let query = end;
+    while (query < length && normalized[query] !== 63) query++;
+    if (query < length) this.addQueryValues(value === "" ? normalizedString(0, length) : value, start);
+  }
+
+  /** The identifier-like values of a URL's query, as its host goes in (see {@link urlQueryValues}). */
+  private addQueryValues(url: string, start: number): void {
+    for (const value of urlQueryValues(url)) this.push(start, hashValue(value), QUERY_VALUE, value);
   }
 
   /**
@@ -378,9 +386,11 @@ class FoundValues {
     const value = normalizeValue(raw);
     if (value.length < 4) return;
     this.push(start, hashValue(value), 0, value);
-    const host = URL_HOST.exec(value) ?? HOST_PATH.exec(value);
+    const url = URL_HOST.exec(value);
+    const host = url ?? HOST_PATH.exec(value);
     if (host !== null && host[1] !== undefined && host[1].length >= 4) {
       this.push(start, hashValue(host[1]), 1, host[1]);
+      if (url !== null && value.includes("?")) this.addQueryValues(value, start);
     }
   }
 
@@ -392,10 +402,45 @@ class FoundValues {
     let used = 0;
     while (used < this.count && already + used < budget) {
       used++;
-      while (used < this.count && this.hosts[used] === 1) used++;
+      while (used < this.count && this.hosts[used] !== 0) used++;
     }
     return used;
   }
+}
+
+/**
+ * The values of a normalised URL's query parameters (`?user=dana%40example.com&page=2`) that are identifier-like
+ * once percent-decoded: a link is the commonest way to send data out (a page asks the agent to open
+ * `…/check?user=<the user's e-mail>`), and the URL as a whole never matches the e-mail address it carries.
+ */
+export function urlQueryValues(url: string): string[] {
+  const query = url.indexOf("?");
+  if (query === -1) return [];
+  const hash = url.indexOf("#", query);
+  const values: string[] = [];
+  for (const pair of url.slice(query + 1, hash === -1 ? url.length : hash).split(/[&;]/)) {
+    const equals = pair.indexOf("=");
+    if (equals === -1) continue;
+    const value = normalizeValue(percentDecoded(pair.slice(equals + 1)));
+    if (value.length >= 4 && !/\s/.test(value) && identifierLike(value)) values.push(value);
+    if (values.length >= MAX_QUERY_VALUES) break;
+  }
+  return values;
+}
+
+/** What {@link forEachIdentifier} reports as the origin of a value taken from a URL's query. */
+export const QUERY_VALUE = 2;
+
+/** Query values taken from one URL at most: a tracking link's dozen parameters are noise past the first few. */
+const MAX_QUERY_VALUES = 4;
+
+/** `%XX` escapes of printable ASCII decoded (`%40` is `@`); anything else is left as it is. */
+function percentDecoded(value: string): string {
+  if (value.indexOf("%") === -1) return value.replace(/\+/g, " ");
+  return value.replace(/\+/g, " ").replace(/%([2-7][0-9a-f])/gi, (sequence, hex: string) => {
+    const code = Number.parseInt(hex, 16);
+    return code >= 32 && code < 127 ? String.fromCharCode(code) : sequence;
+  });
 }
 
 /** The three passes' lists, kept between scans: reading a call's arguments scans several short strings. */
@@ -644,16 +689,18 @@ function reportIdentifiers(
 
 /**
  * Calls `found` for every identifier-like token of `text[0, limit)`, normalised, with its offset, in order of
- * offset; URLs also yield their host. Returns how many were reported (at most `maximum`).
+ * offset; URLs also yield their host and the identifier-like values of their query. `origin` is 0 for a value
+ * found as it stands, 1 for a URL's host, {@link QUERY_VALUE} for a value from a URL's query. Returns how many
+ * were reported (at most `maximum`).
  */
 export function forEachIdentifier(
   text: string,
   limit: number,
   maximum: number,
-  found: (value: string, start: number) => void,
+  found: (value: string, start: number, origin: number) => void,
 ): number {
   return scanIdentifiers(text, limit, maximum, true, (list, position) =>
-    found(list.values[position]!, list.starts[position]!),
+    found(list.values[position]!, list.starts[position]!, list.hosts[position]!),
   );
 }
 
