@@ -367,15 +367,17 @@ function proseSegments(text: string, from: number, to: number, segments: Segment
   // `test` rather than `exec`: no match array and substring per boundary (a table has one per cell); the
   // start of the match follows from its end.
   // A `|` inside inline code (`curl … | sh`) is a shell pipe, not a cell: backticks are counted along the line.
-  const backtick = text.indexOf("`", from);
-  const hasBackticks = backtick !== -1 && backtick < to;
+  // Whether the span holds any is asked at its first `|` only, so that the many short spans between a JSON
+  // text's strings do not each search the rest of the text for one.
+  let backticks: boolean | undefined;
   let tickCursor = from;
   let ticks = 0;
   while (BOUNDARY.test(text)) {
     const matchEnd = BOUNDARY.lastIndex;
     const matchStart = boundaryStart(text, searchFrom, matchEnd);
     if (matchStart >= to) break;
-    if (hasBackticks && text.charCodeAt(matchStart) === 124) {
+    if (text.charCodeAt(matchStart) === 124) backticks ??= hasBacktick(text, from, to);
+    if (backticks === true && text.charCodeAt(matchStart) === 124) {
       for (; tickCursor < matchStart; tickCursor++) {
         const code = text.charCodeAt(tickCursor);
         if (code === 10) ticks = 0;
@@ -392,6 +394,12 @@ function proseSegments(text: string, from: number, to: number, segments: Segment
     searchFrom = matchEnd;
   }
   addSegment(text, last, to, segments);
+}
+
+/** Whether `text[from, to)` holds a backtick. */
+function hasBacktick(text: string, from: number, to: number): boolean {
+  const backtick = text.indexOf("`", from);
+  return backtick !== -1 && backtick < to;
 }
 
 /** Whether a backtick follows `position` before the line (or `text[, to)`) ends: the inline code closes. */

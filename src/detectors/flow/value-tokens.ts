@@ -413,7 +413,7 @@ class FoundValues {
  * once percent-decoded: a link is the commonest way to send data out (a page asks the agent to open
  * `…/check?user=<the user's e-mail>`), and the URL as a whole never matches the e-mail address it carries.
  */
-export function urlQueryValues(url: string): string[] {
+function urlQueryValues(url: string): string[] {
   const query = url.indexOf("?");
   if (query === -1) return [];
   const hash = url.indexOf("#", query);
@@ -434,12 +434,18 @@ export const QUERY_VALUE = 2;
 /** Query values taken from one URL at most: a tracking link's dozen parameters are noise past the first few. */
 const MAX_QUERY_VALUES = 4;
 
-/** `%XX` escapes of printable ASCII decoded (`%40` is `@`); anything else is left as it is. */
+/**
+ * `+` as a space and `%XX` escapes of printable ASCII decoded (`%40` is `@`); anything else is left as it is.
+ * Not `URLSearchParams`, which splits only at `&` (`;` separates here too) and decodes UTF-8 sequences as well:
+ * addresses and ids, the values worth following, are printable ASCII.
+ */
 function percentDecoded(value: string): string {
-  if (value.indexOf("%") === -1) return value.replace(/\+/g, " ");
-  return value.replace(/\+/g, " ").replace(/%([2-7][0-9a-f])/gi, (sequence, hex: string) => {
+  const spaced = value.replace(/\+/g, " ");
+  if (spaced.indexOf("%") === -1) return spaced;
+  // `[2-7]` keeps the escapes to U+0020..U+007F; U+007F (DEL) is no printable character.
+  return spaced.replace(/%([2-7][0-9a-f])/gi, (sequence, hex: string) => {
     const code = Number.parseInt(hex, 16);
-    return code >= 32 && code < 127 ? String.fromCharCode(code) : sequence;
+    return code < 127 ? String.fromCharCode(code) : sequence;
   });
 }
 
