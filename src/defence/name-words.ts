@@ -72,10 +72,17 @@ export const DELETE_VERBS: ReadonlySet<string> = new Set([
   "revoke",
 ]);
 
+/**
+ * Verbs that lift a protection (the flow detectors' `admin` capability on their own): unlocking a door or an
+ * account, disarming an alarm, disabling a check changes who may do what as surely as granting a role.
+ */
+export const ACCESS_VERBS: ReadonlySet<string> = new Set(["unlock", "disarm", "disable", "deactivate", "bypass"]);
+
 /** Verbs that send, pay, change, delete or run something: a name whose first verb is one of them does not read. */
 export const ACTION_VERBS: ReadonlySet<string> = new Set([
   ...WRITE_VERBS,
   ...DELETE_VERBS,
+  ...ACCESS_VERBS,
   // Sending.
   "send",
   "post",

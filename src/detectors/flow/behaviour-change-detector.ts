@@ -1,6 +1,6 @@
 import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
-import { FlowAnalysis } from "./flow-analysis.js";
+import { type CallAnalysis, FlowAnalysis } from "./flow-analysis.js";
 import { describeSources, flowEvidence, flowFinding, quoteValues } from "./flow-finding.js";
 import { describeCapabilities, isHighRisk } from "./tool-capabilities.js";
 
@@ -34,16 +34,24 @@ export class BehaviourChangeDetector implements Detector {
 
   observe(exchange: CapturedExchange, position: ExchangePosition, emit: FindingSink): void {
     const call = this.analysis.analyse(exchange, position);
-    if (call === null || call.poisoned_before.length === 0) return;
+    if (call === null) return;
+    if (!this.afterPoisoning(exchange, call, emit) && call.enacted_request !== null) {
+      this.afterRequest(exchange, call, emit);
+    }
+  }
+
+  /** The rules for a call after a poisoned result; whether one of them raised a finding. */
+  private afterPoisoning(exchange: CapturedExchange, call: CallAnalysis, emit: FindingSink): boolean {
+    if (call.poisoned_before.length === 0) return false;
     const last = call.poisoned_before[call.poisoned_before.length - 1]!;
     const since = call.call_index - last.call_index;
-    if (since > WINDOW_CALLS || !(call.new_tool || call.new_destinations.length > 0)) return;
+    if (since > WINDOW_CALLS || !(call.new_tool || call.new_destinations.length > 0)) return false;
     const traced = call.trace.flows.filter((flow) => flow.poisoned);
     const reported = this.reported.get(call.session) ?? 0;
     const high = traced.length > 0 && (reported & 2) === 0;
     const medium = traced.length === 0 && call.new_tool && isHighRisk(call.capabilities) && (reported & 1) === 0;
     // Most calls in the window raise nothing (the session already had its finding): no message or evidence for them.
-    if (!high && !medium) return;
+    if (!high && !medium) return false;
     const kinds = describeCapabilities(call.capabilities);
     const departures: string[] = [];
     if (call.new_tool) {
@@ -66,37 +74,69 @@ export class BehaviourChangeDetector implements Detector {
       baseline:
         "the tools and destinations of this session before the poisoned result; the agent type's tools in the baseline traffic",
     };
-    if (high) {
-      this.reported.set(call.session, reported | 2);
-      emit(
-        flowFinding(
-          exchange,
-          call.call_index,
-          DETECTOR_NAME,
-          "tool_poisoning",
-          "high",
-          call.tool_in_baseline === false ? 0.95 : 0.9,
-          `call ${call.call_index}: after the result of call ${last.call_index} (${last.tool}) carried instructions, the agent turned to ${departures.join(" and ")} with ${quoteValues(traced)} from ${describeSources(traced)}: it is following the injected instructions; hold the call`,
-          evidence,
-        ),
-      );
-      return;
-    }
-    if (medium) {
-      this.reported.set(call.session, reported | 1);
-      emit(
-        flowFinding(
-          exchange,
-          call.call_index,
-          DETECTOR_NAME,
-          "tool_poisoning",
-          "medium",
-          0.6,
-          `call ${call.call_index}: ${since} call(s) after the result of call ${last.call_index} (${last.tool}) carried instructions, the agent turned to ${departures.join(" and ")} (${kinds.join(", ")}); check it against the user's request`,
-          evidence,
-        ),
-      );
-    }
+    this.reported.set(call.session, reported | (high ? 2 : 1));
+    const message = high
+      ? `call ${call.call_index}: after the result of call ${last.call_index} (${last.tool}) carried instructions, the agent turned to ${departures.join(" and ")} with ${quoteValues(traced)} from ${describeSources(traced)}: it is following the injected instructions; hold the call`
+      : `call ${call.call_index}: ${since} call(s) after the result of call ${last.call_index} (${last.tool}) carried instructions, the agent turned to ${departures.join(" and ")} (${kinds.join(", ")}); check it against the user's request`;
+    const score = high ? (call.tool_in_baseline === false ? 0.95 : 0.9) : 0.6;
+    emit(
+      flowFinding(
+        exchange,
+        call.call_index,
+        DETECTOR_NAME,
+        "tool_poisoning",
+        high ? "high" : "medium",
+        score,
+        message,
+        evidence,
+      ),
+    );
+    return true;
+  }
+
+  /**
+   * A first call of a tool that changes something and does what a sentence of the result just before asked, with
+   * no identifier to trace (`enacted_request`): high for a payment, outbound, delete or admin tool, medium for a
+   * write or a command. Commands are medium because running what documentation says to run (`npm install`, `make
+   * deploy`) is a coding agent's everyday work; a command an injection asks for is the poisoning rules' to catch.
+   * A reply to the author of the data that asked is correspondence and raises nothing.
+   */
+  private afterRequest(exchange: CapturedExchange, call: CallAnalysis, emit: FindingSink): void {
+    const request = call.enacted_request!;
+    if (repliesToAuthor(exchange, call)) return;
+    const capabilities = call.capabilities;
+    const highRisk = capabilities.payment || capabilities.outbound || capabilities.delete || capabilities.admin;
+    const reported = this.reported.get(call.session) ?? 0;
+    const bit = highRisk ? 2 : 1;
+    if ((reported & bit) !== 0) return;
+    this.reported.set(call.session, reported | bit);
+    const kinds = describeCapabilities(call.capabilities);
+    emit(
+      flowFinding(
+        exchange,
+        call.call_index,
+        DETECTOR_NAME,
+        "tool_poisoning",
+        highRisk ? "high" : "medium",
+        highRisk ? 0.7 : 0.5,
+        `call ${call.call_index}: ${call.tool} (${kinds.join(", ")}), a tool not used before in this session, does what a sentence of the result of call ${request.from_call} (${request.from_tool}) asks: ${JSON.stringify(request.sentence)} (shared words: ${request.words.slice(0, 4).join(", ")}); check that the user, not the data, asked for this`,
+        {
+          call_index: call.call_index,
+          tool: call.tool,
+          capabilities: kinds,
+          new_tool: true,
+          tool_in_baseline: call.tool_in_baseline,
+          request: {
+            from_call: request.from_call,
+            from_tool: request.from_tool,
+            sentence: request.sentence,
+            score: Math.round(request.score * 1000) / 1000,
+            shared_words: request.words,
+          },
+          baseline: "the tools of this session before the result that asked",
+        },
+      ),
+    );
   }
 
   endSession(session: string): void {
@@ -107,4 +147,20 @@ export class BehaviourChangeDetector implements Detector {
   async shutdown(): Promise<void> {
     this.reported.clear();
   }
+}
+
+/** Whether every destination of the call (at least one) is the author of a result of the session. */
+function repliesToAuthor(exchange: CapturedExchange, call: CallAnalysis): boolean {
+  const args = exchange.arguments;
+  if (args === null || args === undefined) return false;
+  let destinations = 0;
+  for (const key of call.capabilities.destination_arguments) {
+    const values = args[key];
+    for (const value of Array.isArray(values) ? values : [values]) {
+      if (typeof value !== "string") return false;
+      if (!call.is_author(value)) return false;
+      destinations++;
+    }
+  }
+  return destinations > 0;
 }

@@ -3,8 +3,9 @@ import type { CapturedExchange } from "../../core/exchange.js";
 import { DlpEngine, defaultDlpSettings } from "../../defence/dlp/index.js";
 import { PoisoningClassifier, type PoisoningVerdict } from "../../defence/poisoning/poisoning-classifier.js";
 import { DataFlowTracker, type FlowTrace, type InstructionScorer } from "./data-flow-tracker.js";
+import { type EnactedRequest, findEnactedRequest } from "./enacted-request.js";
 import { TextMemo } from "./text-memo.js";
-import { type ToolCapabilities, toolCapabilities } from "./tool-capabilities.js";
+import { isSensitive, type ToolCapabilities, toolCapabilities } from "./tool-capabilities.js";
 import { clipValue, hashValue, normalizeValue } from "./value-tokens.js";
 
 /** What the flow detectors need of a poisoning classifier: `PoisoningClassifier.inspect`. */
@@ -78,6 +79,12 @@ export interface CallAnalysis {
   sensitive_reads: SensitiveRead[];
   /** Secrets (DLP types) in this call's arguments that an earlier result of the session held. */
   secrets_out: string[];
+  /**
+   * A sentence of the result just before this call (another tool's, not poisoned) that reads as a request and
+   * names this call, when the call is the first of its tool in the session and changes something: a request
+   * without an identifier to trace, acted on. `null` otherwise.
+   */
+  enacted_request: (EnactedRequest & { from_call: number; from_tool: string }) | null;
   /** This call's own result. */
   result: { poisoned: boolean; score: number; sensitive: SensitiveRead | null };
   /**
@@ -108,6 +115,7 @@ export interface FlowAnalysisOptions {
 }
 
 const MAX_RESULT_CHARS = 256 * 1024;
+const DEFAULT_INSTRUCTION_THRESHOLD = 0.2;
 const MAX_DLP_CHARS = 65_536;
 const MAX_TOOLS = 128;
 const MAX_DESTINATIONS = 256;
@@ -158,6 +166,8 @@ interface SessionFacts {
   poisoned: PoisonedResult[];
   reads: SensitiveRead[];
   secrets: Set<number>;
+  /** The session's latest result, kept until the next call looks at it for a request it enacts. */
+  last_result: { call_index: number; tool: string; text: string; poisoned: boolean } | null;
 }
 
 /**
@@ -182,6 +192,8 @@ export class FlowAnalysis {
   private lastExchange: CapturedExchange | null = null;
   private lastAnalysis: CallAnalysis | null = null;
   private lastLearned: CapturedExchange | null = null;
+  private readonly scorer: InstructionScorer;
+  private readonly instructionThreshold: number;
 
   constructor(options: FlowAnalysisOptions = {}) {
     const classifier =
@@ -201,9 +213,11 @@ export class FlowAnalysis {
       segments: (text) => classifier.segmentsOf(text),
       scoreSpan: (text, start, end, index) => classifier.scoreSegment(text, start, end, index ?? -1),
     };
+    this.scorer = scorer;
+    this.instructionThreshold = options.instruction_threshold ?? DEFAULT_INSTRUCTION_THRESHOLD;
     this.tracker = new DataFlowTracker({
       scorer,
-      ...(options.instruction_threshold === undefined ? {} : { instruction_threshold: options.instruction_threshold }),
+      instruction_threshold: this.instructionThreshold,
       ...(options.fingerprint_memo_bytes === undefined
         ? {}
         : { fingerprint_memo_bytes: options.fingerprint_memo_bytes }),
@@ -289,6 +303,7 @@ export class FlowAnalysis {
         poisoned: [],
         reads: [],
         secrets: new Set(),
+        last_result: null,
       };
       this.sessions.set(session, facts);
     }
@@ -324,6 +339,7 @@ export class FlowAnalysis {
       poisoned_before: [...facts.poisoned],
       sensitive_reads: [...facts.reads],
       secrets_out: secretsOut,
+      enacted_request: newTool && isSensitive(capabilities) ? this.enactedRequest(facts, callIndex, tool, args) : null,
       result: { poisoned: false, score: 0, sensitive: null },
       is_author: (value) => facts.authors.has(hashValue(normalizeValue(value))),
     };
@@ -334,6 +350,7 @@ export class FlowAnalysis {
       analysis.result.poisoned = verdict.poisoned;
       analysis.result.score = verdict.score;
       this.tracker.observeResult(session, callIndex, tool, text, verdict.poisoned);
+      facts.last_result = { call_index: callIndex, tool, text, poisoned: verdict.poisoned };
       if (verdict.poisoned) {
         facts.poisoned.push({ call_index: callIndex, tool, score: verdict.score });
         if (facts.poisoned.length > MAX_POISONED) facts.poisoned.shift();
@@ -347,6 +364,20 @@ export class FlowAnalysis {
       if (facts.reads.length > MAX_READS) facts.reads.shift();
     }
     return analysis;
+  }
+
+  /** The request in the result of the call just before that this call enacts ({@link findEnactedRequest}). */
+  private enactedRequest(
+    facts: SessionFacts,
+    callIndex: number,
+    tool: string,
+    args: Record<string, unknown> | null,
+  ): CallAnalysis["enacted_request"] {
+    const last = facts.last_result;
+    // A poisoned result is the behaviour-change rules' own case; a tool's own result asks nothing of a new tool.
+    if (last === null || last.call_index !== callIndex - 1 || last.poisoned || last.tool === tool) return null;
+    const found = findEnactedRequest(last.text, tool, args, this.scorer, this.instructionThreshold);
+    return found === null ? null : { ...found, from_call: last.call_index, from_tool: last.tool };
   }
 
   private poisoning(exchange: CapturedExchange, text: string): { poisoned: boolean; score: number } {

@@ -3,7 +3,15 @@
  * name (`send`, `transfer`, `delete`) and the names of its arguments (`recipient`, `url`, `iban`). No list of
  * any deployment's tools: the same words mean the same thing in a mail client, a bank or a code host.
  */
-import { DELETE_VERBS, firstVerb, nameWords, PARTY_WORDS, READ_VERBS, WRITE_VERBS } from "../../defence/name-words.js";
+import {
+  ACCESS_VERBS,
+  DELETE_VERBS,
+  firstVerb,
+  nameWords,
+  PARTY_WORDS,
+  READ_VERBS,
+  WRITE_VERBS,
+} from "../../defence/name-words.js";
 
 /** What a call may do, each a reason to look harder at the values it carries. */
 export interface ToolCapabilities {
@@ -200,7 +208,8 @@ export function toolCapabilities(tool: string, args: Record<string, unknown> | n
     payment,
     write: has(WRITE_VERBS),
     delete: has(DELETE_VERBS),
-    admin: has(ADMIN_WORDS) && (has(WRITE_VERBS) || has(DELETE_VERBS) || has(ADMIN_ACTION_WORDS)),
+    admin:
+      (has(ADMIN_WORDS) && (has(WRITE_VERBS) || has(DELETE_VERBS) || has(ADMIN_ACTION_WORDS))) || has(ACCESS_VERBS),
     exec: has(EXEC_WORDS),
     destination_arguments: destinations,
   };
