@@ -90,8 +90,11 @@ test("the evaluation scores recall, false positives, prevention and the ablation
     assert.equal(evaluation.overall.benign, 2);
     assert.equal(evaluation.overall.benign_high, 0);
     assert.equal(evaluation.overall.prevented_flow, 3);
-    // The tweet carries no instruction the poisoning model flags: only the flow detectors catch it.
-    assert.equal(evaluation.overall.injected_poisoning_found, 2);
+    // The tweet carries no instruction the poisoning model flags: the flow detectors catch it, and behaviour_change
+    // reports the payment it asked for as tool_poisoning.
+    assert.equal(evaluation.overall.injected_poisoning_found, 3);
+    const changeOnly = evaluation.ablation.find((row) => row.name === "only behaviour_change")!;
+    assert.equal(changeOnly.scores.injected_poisoning_found, 3);
     const poisoningOnly = evaluation.ablation.find((row) => row.name === "only poisoning")!;
     assert.equal(poisoningOnly.scores.compromised_detected, 2);
     const escalationOnly = evaluation.ablation.find((row) => row.name === "only privilege_escalation")!;
