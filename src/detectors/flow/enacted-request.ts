@@ -20,8 +20,8 @@ export interface EnactedRequest {
   words: string[];
 }
 
-/** Characters of a result searched for the request. */
-const MAX_TEXT_CHARS = 16_384;
+/** Characters of a result searched for the request: what a session needs to keep of its latest result. */
+export const REQUEST_SEARCH_CHARS = 16_384;
 /** Segments of a result whose words are compared; the rest are not read. */
 const MAX_SEGMENTS = 256;
 /** Segments scored by the model at most (only those sharing enough words with the call are). */
@@ -119,7 +119,7 @@ export function findEnactedRequest(
 ): EnactedRequest | null {
   const callWords = wordsOfCall(tool, args);
   if (callWords.size < 2) return null;
-  const clipped = text.length > MAX_TEXT_CHARS ? text.slice(0, MAX_TEXT_CHARS) : text;
+  const clipped = text.length > REQUEST_SEARCH_CHARS ? text.slice(0, REQUEST_SEARCH_CHARS) : text;
   const segments = scorer.segments(clipped);
   const count = Math.min(segments.length, MAX_SEGMENTS);
   let scored = 0;
@@ -138,6 +138,16 @@ export function findEnactedRequest(
     };
   }
   return null;
+}
+
+/**
+ * The part of a result that {@link findEnactedRequest} reads, as a string of its own. A slice of a longer string
+ * would keep the whole of it alive (V8 slices point into their parent), so a long text's head is copied: a session
+ * holding its latest result holds 32 KB of it at most.
+ */
+export function requestSearchText(text: string): string {
+  if (text.length <= REQUEST_SEARCH_CHARS) return text;
+  return Buffer.from(text.slice(0, REQUEST_SEARCH_CHARS), "utf16le").toString("utf16le");
 }
 
 /**

@@ -3,7 +3,7 @@ import type { CapturedExchange } from "../../core/exchange.js";
 import { DlpEngine, defaultDlpSettings } from "../../defence/dlp/index.js";
 import { PoisoningClassifier, type PoisoningVerdict } from "../../defence/poisoning/poisoning-classifier.js";
 import { DataFlowTracker, type FlowTrace, type InstructionScorer } from "./data-flow-tracker.js";
-import { type EnactedRequest, findEnactedRequest } from "./enacted-request.js";
+import { type EnactedRequest, findEnactedRequest, requestSearchText } from "./enacted-request.js";
 import { TextMemo } from "./text-memo.js";
 import { isSensitive, type ToolCapabilities, toolCapabilities } from "./tool-capabilities.js";
 import { clipValue, hashValue, normalizeValue } from "./value-tokens.js";
@@ -166,7 +166,7 @@ interface SessionFacts {
   poisoned: PoisonedResult[];
   reads: SensitiveRead[];
   secrets: Set<number>;
-  /** The session's latest result, kept until the next call looks at it for a request it enacts. */
+  /** The session's latest result (its head, {@link requestSearchText}), kept for the next call to look for a request in. */
   last_result: { call_index: number; tool: string; text: string; poisoned: boolean } | null;
 }
 
@@ -175,7 +175,8 @@ interface SessionFacts {
  * ({@link DataFlowTracker}), reads what the call can do ({@link toolCapabilities}), and classifies its result
  * (poisoned? secrets or personal data?), once, whichever detector asks first. Per session it keeps the
  * tracker's bounded tables and a few bounded lists (tools, destination hashes, poisoned results, sensitive
- * reads): about 26 KB at most, dropped at `endSession`.
+ * reads), about 26 KB at most, and the first 16,384 characters of its latest result (32 KB at most), all dropped
+ * at `endSession`.
  */
 export class FlowAnalysis {
   readonly tracker: DataFlowTracker;
@@ -350,7 +351,7 @@ export class FlowAnalysis {
       analysis.result.poisoned = verdict.poisoned;
       analysis.result.score = verdict.score;
       this.tracker.observeResult(session, callIndex, tool, text, verdict.poisoned);
-      facts.last_result = { call_index: callIndex, tool, text, poisoned: verdict.poisoned };
+      facts.last_result = { call_index: callIndex, tool, text: requestSearchText(text), poisoned: verdict.poisoned };
       if (verdict.poisoned) {
         facts.poisoned.push({ call_index: callIndex, tool, score: verdict.score });
         if (facts.poisoned.length > MAX_POISONED) facts.poisoned.shift();
