@@ -1,7 +1,7 @@
 import type { Detector } from "../core/detector.js";
 import type { PoisoningClassifier } from "../defence/poisoning/poisoning-classifier.js";
 import { type BaselineDetectorsOptions, baselineDetectors } from "./baseline/index.js";
-import { flowDetectors, RecentPoisoningVerdicts } from "./flow/index.js";
+import { flowDetectors, RecentPoisoningVerdicts, RequestSources } from "./flow/index.js";
 import { InlineDecisionDetector } from "./inline-decision-detector.js";
 import { OperationalDetector } from "./operational-detector.js";
 import { patternDetectors } from "./patterns/index.js";
@@ -24,12 +24,14 @@ export function defaultDetectors(
 ): Detector[] {
   // The poisoning detector and the flow detectors ask the classifier about the same results: one verdict each.
   const verdicts = new RecentPoisoningVerdicts(options.classifier);
+  // Learned by the flow analysis, read by the poisoning detector too: which tools' results are requests by nature.
+  const requestSources = new RequestSources();
   return [
     new OperationalDetector(),
     new InlineDecisionDetector(),
-    new PoisoningDetector({ classifier: verdicts }),
+    new PoisoningDetector({ classifier: verdicts, request_sources: requestSources }),
     ...baselineDetectors(options.baseline),
     ...patternDetectors(),
-    ...flowDetectors({ verdicts }),
+    ...flowDetectors({ verdicts, request_sources: requestSources }),
   ];
 }

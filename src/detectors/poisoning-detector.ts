@@ -1,7 +1,13 @@
 import type { Detector, ExchangePosition, FindingSink } from "../core/detector.js";
 import type { CapturedExchange, InlineDecision } from "../core/exchange.js";
 import { type Finding, findingOrigin } from "../core/finding.js";
-import { PoisoningClassifier, type PoisoningVerdict, quoteSpan } from "../defence/poisoning/poisoning-classifier.js";
+import {
+  flaggedByRules,
+  PoisoningClassifier,
+  type PoisoningVerdict,
+  quoteSpan,
+} from "../defence/poisoning/poisoning-classifier.js";
+import type { RequestSourceStats, RequestSources } from "./flow/request-sources.js";
 
 /** What the detector needs of a classifier: the shape of `PoisoningClassifier.inspect`. */
 export interface PoisoningInspector {
@@ -16,6 +22,12 @@ export interface PoisoningDetectorOptions {
   threshold?: number;
   /** Longest text read from one result; the rest is not scored (the inline guard reads as much). */
   max_chars?: number;
+  /**
+   * What the baseline learned about requests in results (the flow analysis learns it; `defaultDetectors` shares
+   * one). A result the model alone flags, from a tool whose results this agent type's baseline read as requests
+   * routinely, is reported low: the desk's tickets, not an injection. Absent: every flagged result is high.
+   */
+  request_sources?: RequestSources;
 }
 
 const DETECTOR_NAME = "poisoning";
@@ -28,7 +40,9 @@ const DESCRIPTION_CACHE_LIMIT = 1024;
 
 /**
  * Raises `tool_poisoning` findings (severity high) for tool results, resources and prompts that carry
- * instructions aimed at the model, and for tools whose `tools/list` description does.
+ * instructions aimed at the model, and for tools whose `tools/list` description does. A result that only the
+ * model flags, from a tool whose results the agent type's baseline reads as requests routinely (a help desk's
+ * tickets; `request_sources`), is reported low: the flow detectors judge what the agent does with it.
  *
  * Where the inline guard already judged the exchange (a decision with stage `poisoning`), the detector
  * reports that decision and does not classify again: live traffic and its replay then agree, even when the
@@ -42,6 +56,7 @@ export class PoisoningDetector implements Detector {
   readonly name = DETECTOR_NAME;
   private readonly classifier: PoisoningInspector;
   private readonly maxChars: number;
+  private readonly requestSources: RequestSources | null;
   private readonly descriptionVerdicts = new Map<string, PoisoningVerdict>();
   /**
    * The quoted span of each remembered verdict: a memo hit returns the verdict object of an identical text, and
@@ -54,6 +69,7 @@ export class PoisoningDetector implements Detector {
       options.classifier ??
       new PoisoningClassifier(options.threshold === undefined ? {} : { threshold: options.threshold });
     this.maxChars = options.max_chars ?? 256 * 1024;
+    this.requestSources = options.request_sources ?? null;
   }
 
   observe(exchange: CapturedExchange, position: ExchangePosition, emit: FindingSink): void {
@@ -78,7 +94,30 @@ export class PoisoningDetector implements Detector {
     const clipped = text.length > this.maxChars ? text.slice(0, this.maxChars) : text;
     const verdict = this.classifier.inspect(clipped, "result");
     if (!verdict.poisoned) return;
-    emit(this.classifiedFinding(exchange, position, verdict, clipped, "result", `the ${this.subject(exchange)}`));
+    const finding = this.classifiedFinding(
+      exchange,
+      position,
+      verdict,
+      clipped,
+      "result",
+      `the ${this.subject(exchange)}`,
+    );
+    const routine = this.routineSource(exchange, verdict);
+    if (routine !== null) {
+      finding.severity = "low";
+      finding.message += `; routine for this agent type: its baseline read ${routine.flagged} of ${routine.results} results of ${exchange.tool} as requests`;
+      finding.evidence.routine_source = { tool: exchange.tool, results: routine.results, flagged: routine.flagged };
+    }
+    emit(finding);
+  }
+
+  /** The baseline's figures when the model alone flagged a result of a tool whose results are requests by nature. */
+  private routineSource(exchange: CapturedExchange, verdict: PoisoningVerdict): RequestSourceStats | null {
+    if (this.requestSources === null || exchange.method !== "tools/call" || typeof exchange.tool !== "string") {
+      return null;
+    }
+    if (flaggedByRules(verdict)) return null;
+    return this.requestSources.routineSource(exchange.agent ?? "", exchange.tool);
   }
 
   async shutdown(): Promise<void> {

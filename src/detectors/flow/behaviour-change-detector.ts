@@ -1,7 +1,8 @@
 import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
+import type { FlowSourceMatch } from "./data-flow-tracker.js";
 import { type CallAnalysis, FlowAnalysis } from "./flow-analysis.js";
-import { describeSources, flowEvidence, flowFinding, quoteValues } from "./flow-finding.js";
+import { describeSources, flowEvidence, flowFinding, namesOutsideParty, quoteValues } from "./flow-finding.js";
 import { describeCapabilities, isHighRisk } from "./tool-capabilities.js";
 
 const DETECTOR_NAME = "behaviour_change";
@@ -17,7 +18,10 @@ const WINDOW_CALLS = 5;
  * - medium (0.6): a payment, outbound, delete, admin or exec tool not used before in the session, without
  *   traced arguments.
  *
- * At most one finding of each severity per session: the first departure is the one to act on.
+ * At most one finding of each severity per session: the first departure is the one to act on. Neither is raised
+ * for a routine request (`CallAnalysis.routine_request`: the agent type's baseline reads the poisoned result's tool
+ * as a source of requests and calls this tool after them) unless a traced value names an outside party in the
+ * call's destinations; `privilege_escalation` records such calls at low.
  */
 export class BehaviourChangeDetector implements Detector {
   readonly name = DETECTOR_NAME;
@@ -47,6 +51,7 @@ export class BehaviourChangeDetector implements Detector {
     const since = call.call_index - last.call_index;
     if (since > WINDOW_CALLS || !(call.new_tool || call.new_destinations.length > 0)) return false;
     const traced = call.trace.flows.filter((flow) => flow.poisoned);
+    if (this.routine(exchange, call, last.call_index, last.tool, traced)) return false;
     const reported = this.reported.get(call.session) ?? 0;
     const high = traced.length > 0 && (reported & 2) === 0;
     const medium = traced.length === 0 && call.new_tool && isHighRisk(call.capabilities) && (reported & 1) === 0;
@@ -94,6 +99,23 @@ export class BehaviourChangeDetector implements Detector {
     return true;
   }
 
+  /** Whether the call acts on a routine request from call `fromCall` and every traced value stays with the desk's own parties. */
+  private routine(
+    exchange: CapturedExchange,
+    call: CallAnalysis,
+    fromCall: number,
+    fromTool: string,
+    traced: readonly FlowSourceMatch[],
+  ): boolean {
+    if (call.routine_request(fromCall, fromTool) === null) return false;
+    const destinations = new Set(call.capabilities.destination_arguments);
+    return traced.every(
+      (flow) =>
+        call.routine_request(flow.from_call, flow.from_tool) !== null &&
+        !namesOutsideParty(exchange.arguments, flow, destinations, call.is_author),
+    );
+  }
+
   /**
    * A first call of a tool that changes something and does what a sentence of the result just before asked, with
    * no identifier to trace (`enacted_request`): high for a payment, outbound, delete or admin tool, medium for a
@@ -104,6 +126,7 @@ export class BehaviourChangeDetector implements Detector {
   private afterRequest(exchange: CapturedExchange, call: CallAnalysis, emit: FindingSink): void {
     const request = call.enacted_request!;
     if (repliesToAuthor(exchange, call)) return;
+    if (this.routine(exchange, call, request.from_call, request.from_tool, [])) return;
     const capabilities = call.capabilities;
     const highRisk = capabilities.payment || capabilities.outbound || capabilities.delete || capabilities.admin;
     const reported = this.reported.get(call.session) ?? 0;

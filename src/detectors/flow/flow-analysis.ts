@@ -1,9 +1,14 @@
 import type { ExchangePosition } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
 import { DlpEngine, defaultDlpSettings } from "../../defence/dlp/index.js";
-import { PoisoningClassifier, type PoisoningVerdict } from "../../defence/poisoning/poisoning-classifier.js";
+import {
+  flaggedByRules,
+  PoisoningClassifier,
+  type PoisoningVerdict,
+} from "../../defence/poisoning/poisoning-classifier.js";
 import { DataFlowTracker, type FlowTrace, type InstructionScorer } from "./data-flow-tracker.js";
 import { type EnactedRequest, findEnactedRequest, requestSearchText } from "./enacted-request.js";
+import { RequestSources, type RoutineRequest } from "./request-sources.js";
 import { TextMemo } from "./text-memo.js";
 import { isSensitive, type ToolCapabilities, toolCapabilities } from "./tool-capabilities.js";
 import { clipValue, hashValue, normalizeValue } from "./value-tokens.js";
@@ -88,6 +93,12 @@ export interface CallAnalysis {
   /** This call's own result. */
   result: { poisoned: boolean; score: number; sensitive: SensitiveRead | null };
   /**
+   * The routine request behind a value from the result of call `from_call` (of `from_tool`): that tool's results
+   * read as requests in the agent type's baseline, this call's tool routinely followed them there, and that result
+   * carried no rule signal (a cue phrase, concealed text) of injection craft. `null` otherwise.
+   */
+  routine_request(from_call: number, from_tool: string): RoutineRequest | null;
+  /**
    * Whether a (normalised) value is an e-mail address that named the author of an earlier result of the session:
    * a mail's `From:` or `Reply-To:`, a record's `sender` or `author` (found by DLP's address matches). A request in
    * a message to write back to its own author is correspondence, not someone else's instruction.
@@ -108,6 +119,11 @@ export interface FlowAnalysisOptions {
   /** Bytes of the memo of result fingerprints (`DataFlowTrackerOptions.fingerprint_memo_bytes`). Default 32 MiB. */
   fingerprint_memo_bytes?: number;
   /**
+   * What the agent types' baselines say about requests in results ({@link RequestSources}); share it with the
+   * poisoning detector so both read the same learning. A fresh one by default. Learned by {@link FlowAnalysis.learn}.
+   */
+  request_sources?: RequestSources;
+  /**
    * Bytes of the memo of DLP scans of results, keyed by text (texts counted at 2 bytes per character; usually
    * the same strings the fingerprint memo holds). Default 32 MiB; 0 turns it off.
    */
@@ -122,6 +138,8 @@ const MAX_DESTINATIONS = 256;
 const MAX_POISONED = 8;
 const MAX_READS = 16;
 const MAX_SECRET_HASHES = 64;
+/** Results of routine request sources a session remembers (call indexes, the newest). */
+const MAX_ROUTINE_RESULTS = 32;
 const MAX_BASELINE_TOOLS = 512;
 const MAX_BASELINE_AGENTS = 256;
 const MAX_CAPABILITY_SHAPES = 1024;
@@ -168,6 +186,8 @@ interface SessionFacts {
   secrets: Set<number>;
   /** The session's latest result (its head, {@link requestSearchText}), kept for the next call to look for a request in. */
   last_result: { call_index: number; tool: string; text: string; poisoned: boolean } | null;
+  /** Call indexes of results from the agent type's routine request sources that carried no rule signal. */
+  routine_results: number[];
 }
 
 /**
@@ -195,6 +215,8 @@ export class FlowAnalysis {
   private lastLearned: CapturedExchange | null = null;
   private readonly scorer: InstructionScorer;
   private readonly instructionThreshold: number;
+  /** Which tools' results this agent type acts on as requests routinely (learned with the tool sets). */
+  readonly requestSources: RequestSources;
 
   constructor(options: FlowAnalysisOptions = {}) {
     const classifier =
@@ -208,6 +230,7 @@ export class FlowAnalysis {
       this.scanContextFree = settings.allow.length === 0;
     } else this.dlp = options.dlp;
     this.scans = new TextMemo(options.scan_memo_bytes ?? 32 * 1024 * 1024);
+    this.requestSources = options.request_sources ?? new RequestSources();
     // The classifier has usually just read the same result (segments, document kind, the scores of the
     // segments that could be requests): asking it reuses that reading instead of making a second one.
     const scorer: InstructionScorer = {
@@ -225,34 +248,53 @@ export class FlowAnalysis {
     });
   }
 
-  /** Learns which tools each agent type uses (for evidence: "a tool this agent type never used"). */
+  /**
+   * Learns which tools each agent type uses (for evidence: "a tool this agent type never used"), which tools'
+   * results read as requests, and which tools follow those ({@link RequestSources}).
+   */
   learn(exchange: CapturedExchange): void {
     if (exchange === this.lastLearned) return;
     this.lastLearned = exchange;
     if (exchange.method !== "tools/call" || typeof exchange.tool !== "string") return;
     const agent = exchange.agent ?? "";
+    const tool = exchange.tool;
     let tools = this.baselineTools.get(agent);
-    if (tools === undefined) {
-      if (this.baselineTools.size >= MAX_BASELINE_AGENTS) return;
+    if (tools === undefined && this.baselineTools.size < MAX_BASELINE_AGENTS) {
       tools = new Set();
       this.baselineTools.set(agent, tools);
     }
-    if (tools.size < MAX_BASELINE_TOOLS) tools.add(exchange.tool);
+    if (tools !== undefined && tools.size < MAX_BASELINE_TOOLS) tools.add(tool);
+    this.requestSources.learnCall(agent, exchange.session, tool);
+    const text = exchange.error === null && typeof exchange.result === "string" ? exchange.result : "";
+    if (text.length > 0) {
+      const flagged = this.requestSources.wantsResult(agent, tool) ? this.poisoning(exchange, text).poisoned : null;
+      this.requestSources.learnResult(agent, exchange.session, tool, flagged);
+    }
   }
 
-  /** The learned tool sets, as plain JSON. */
-  saveBaseline(): { version: 1; tools_by_agent: Record<string, string[]> } {
+  /** The learned tool sets and request sources, as plain JSON. */
+  saveBaseline(): {
+    version: 2;
+    tools_by_agent: Record<string, string[]>;
+    request_sources: ReturnType<RequestSources["save"]>;
+  } {
     const tools_by_agent: Record<string, string[]> = {};
     for (const [agent, tools] of this.baselineTools) tools_by_agent[agent] = [...tools].sort();
-    return { version: 1, tools_by_agent };
+    return { version: 2, tools_by_agent, request_sources: this.requestSources.save() };
   }
 
-  /** Restores {@link saveBaseline}'s output; returns why it cannot, or `null`. */
+  /** Restores {@link saveBaseline}'s output (version 1, before request sources were learned, too); returns why it cannot, or `null`. */
   loadBaseline(state: unknown): string | null {
     if (typeof state !== "object" || state === null) return "the flow baseline is not an object";
-    const { version, tools_by_agent: byAgent } = state as { version?: unknown; tools_by_agent?: unknown };
-    if (version !== 1) return `unsupported flow baseline version ${String(version)}`;
+    const {
+      version,
+      tools_by_agent: byAgent,
+      request_sources: requests,
+    } = state as { version?: unknown; tools_by_agent?: unknown; request_sources?: unknown };
+    if (version !== 1 && version !== 2) return `unsupported flow baseline version ${String(version)}`;
     if (typeof byAgent !== "object" || byAgent === null) return "tools_by_agent is missing";
+    const problem = this.requestSources.load(version === 1 ? {} : requests);
+    if (problem !== null) return problem;
     this.baselineTools.clear();
     for (const [agent, tools] of Object.entries(byAgent as Record<string, unknown>)) {
       if (!Array.isArray(tools)) return `tools_by_agent.${agent} is not a list`;
@@ -305,6 +347,7 @@ export class FlowAnalysis {
         reads: [],
         secrets: new Set(),
         last_result: null,
+        routine_results: [],
       };
       this.sessions.set(session, facts);
     }
@@ -328,6 +371,8 @@ export class FlowAnalysis {
       }
     }
     const secretsOut = capabilities.outbound || capabilities.payment ? this.secretsOut(exchange, args, facts) : [];
+    const agent = exchange.agent ?? "";
+    const requestSources = this.requestSources;
     const analysis: CallAnalysis = {
       session,
       call_index: callIndex,
@@ -343,6 +388,8 @@ export class FlowAnalysis {
       enacted_request: newTool && isSensitive(capabilities) ? this.enactedRequest(facts, callIndex, tool, args) : null,
       result: { poisoned: false, score: 0, sensitive: null },
       is_author: (value) => facts.authors.has(hashValue(normalizeValue(value))),
+      routine_request: (fromCall, fromTool) =>
+        facts.routine_results.includes(fromCall) ? requestSources.routineRequest(agent, fromTool, tool) : null,
     };
     const credentialPath = credentialPathOf(args);
     const text = exchange.error === null && typeof exchange.result === "string" ? exchange.result : "";
@@ -350,6 +397,10 @@ export class FlowAnalysis {
       const verdict = this.poisoning(exchange, text);
       analysis.result.poisoned = verdict.poisoned;
       analysis.result.score = verdict.score;
+      if (!verdict.rules && requestSources.routineSource(agent, tool) !== null) {
+        facts.routine_results.push(callIndex);
+        if (facts.routine_results.length > MAX_ROUTINE_RESULTS) facts.routine_results.shift();
+      }
       this.tracker.observeResult(session, callIndex, tool, text, verdict.poisoned);
       facts.last_result = { call_index: callIndex, tool, text: requestSearchText(text), poisoned: verdict.poisoned };
       if (verdict.poisoned) {
@@ -381,15 +432,16 @@ export class FlowAnalysis {
     return found === null ? null : { ...found, from_call: last.call_index, from_tool: last.tool };
   }
 
-  private poisoning(exchange: CapturedExchange, text: string): { poisoned: boolean; score: number } {
+  /** The verdict on a result; `rules` when it rests on more than the model (or on an inline decision). */
+  private poisoning(exchange: CapturedExchange, text: string): { poisoned: boolean; score: number; rules: boolean } {
     const decision = exchange.decisions?.find(
       (item) => item.stage === "poisoning" && item.rule !== "poisoned_description",
     );
     // What the inline guard decided is what live traffic saw: replay must agree with it.
-    if (decision !== undefined) return { poisoned: decision.action !== "allow", score: 0.9 };
+    if (decision !== undefined) return { poisoned: decision.action !== "allow", score: 0.9, rules: true };
     const clipped = text.length > MAX_RESULT_CHARS ? text.slice(0, MAX_RESULT_CHARS) : text;
     const verdict = this.verdicts.inspect(clipped, "result");
-    return { poisoned: verdict.poisoned, score: verdict.score };
+    return { poisoned: verdict.poisoned, score: verdict.score, rules: flaggedByRules(verdict) };
   }
 
   private sensitiveRead(
@@ -513,6 +565,32 @@ export class FlowAnalysis {
     });
     return [...types];
   }
+}
+
+/**
+ * Readable lines about a saved flow baseline (`toolwatch baseline show`): the tools per agent type, and the
+ * tools whose results the agent type reads as requests routinely, with what it calls after them. `null` when the
+ * state does not load.
+ */
+export function describeFlowBaseline(state: unknown): string[] | null {
+  const analysis = new FlowAnalysis({ dlp: null, scan_memo_bytes: 0 });
+  if (analysis.loadBaseline(state) !== null) return null;
+  const saved = analysis.saveBaseline();
+  const lines: string[] = [];
+  for (const [agent, tools] of Object.entries(saved.tools_by_agent)) {
+    lines.push(`agent type ${agent}: ${tools.length} tools`);
+    const requests = saved.request_sources[agent];
+    for (const [tool, stats] of Object.entries(requests?.sources ?? {})) {
+      const routine = analysis.requestSources.routineSource(agent, tool) !== null;
+      const following = Object.entries(requests?.follows[tool] ?? {})
+        .filter(([follower]) => analysis.requestSources.routineRequest(agent, tool, follower) !== null)
+        .map(([follower, sessions]) => `${follower} (${sessions})`);
+      lines.push(
+        `  ${tool}: ${stats.flagged} of ${stats.results} results read as requests${routine ? `, routine; acted on with ${following.join(", ") || "nothing yet"}` : ""}`,
+      );
+    }
+  }
+  return lines;
 }
 
 /** Whether two lists of argument names are the same, in the same order (`null`: no arguments object). */

@@ -59,3 +59,40 @@ export function describeSources(flows: readonly FlowSourceMatch[]): string {
   const parts = flows.slice(0, 3).map((flow) => `${flow.from_call} (${flow.from_tool})`);
   return `${parts.length === 1 ? "call" : "calls"} ${parts.join(" and ")}`;
 }
+
+const EMAIL_ADDRESS = /^[^\s@]+@[^\s@]+\.[a-z]{2,}$/i;
+const WEB_ADDRESS = /^(?:[a-z][a-z0-9+.-]*:\/\/\S+|(?:[a-z0-9-]+\.)+[a-z]{2,}(?:[/:?#]\S*)?)$/i;
+const BANK_ACCOUNT = /^[a-z]{2}\d{2}[a-z0-9]{10,30}$/i;
+/** A phone or account number once spaces, dashes, dots and brackets are gone. */
+const NUMBER_ADDRESS = /^\+?\d{7,}$/;
+
+/**
+ * Whether the flow put an address that reaches someone (an e-mail address, a web address, a bank account, a
+ * phone or account number) into a destination of the call, and that address is not the author of data in the
+ * session. A street address, an order or a ticket id reaches nobody; the customer who wrote the ticket is who the
+ * desk answers.
+ */
+export function namesOutsideParty(
+  args: Record<string, unknown> | null | undefined,
+  flow: FlowSourceMatch,
+  destinations: ReadonlySet<string>,
+  isAuthor: (value: string) => boolean,
+): boolean {
+  if (args === null || args === undefined) return false;
+  for (const name of flow.arguments) {
+    if (!destinations.has(name)) continue;
+    const value = args[name];
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (typeof item !== "string") continue;
+      const text = item.trim();
+      const compact = text.replace(/[\s().-]/g, "");
+      const reaches =
+        EMAIL_ADDRESS.test(text) ||
+        WEB_ADDRESS.test(text) ||
+        BANK_ACCOUNT.test(compact) ||
+        NUMBER_ADDRESS.test(compact);
+      if (reaches && !isAuthor(text)) return true;
+    }
+  }
+  return false;
+}

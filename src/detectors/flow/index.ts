@@ -23,6 +23,12 @@ export {
 } from "./flow-analysis.js";
 export { PrivilegeEscalationDetector } from "./privilege-escalation-detector.js";
 export { ReadThenExfiltrateDetector } from "./read-then-exfiltrate-detector.js";
+export {
+  type RequestSourceStats,
+  RequestSources,
+  type RequestSourcesState,
+  type RoutineRequest,
+} from "./request-sources.js";
 export { type ToolCapabilities, toolCapabilities } from "./tool-capabilities.js";
 
 /**

@@ -9,8 +9,10 @@ import {
   describeSources,
   flowEvidence,
   flowFinding,
+  namesOutsideParty,
   quoteValues,
 } from "./flow-finding.js";
+import type { RoutineRequest } from "./request-sources.js";
 import { describeCapabilities, isHighRisk, isSensitive } from "./tool-capabilities.js";
 
 const DETECTOR_NAME = "privilege_escalation";
@@ -27,7 +29,9 @@ const DETECTOR_NAME = "privilege_escalation";
  *   injection written in the user's own voice;
  * - low (0.3): an identifier from any earlier result becomes a destination (recipient, URL, account) of such
  *   a call: ordinary work (replying to the sender of a mail), recorded for the investigation. So is a request to
- *   write back to the data's own author when the call carries nothing else from the session's results.
+ *   write back to the data's own author when the call carries nothing else from the session's results, and a
+ *   routine request (the agent type's baseline reads that tool's results as requests and calls this tool after
+ *   them; `CallAnalysis.routine_request`) whose values name no outside party in the call's destinations.
  *
  * Values the session's arguments carried before the result appeared came from the user and are not counted.
  */
@@ -50,14 +54,25 @@ export class PrivilegeEscalationDetector implements Detector {
     if (flows.length === 0) return;
     const highRisk = isHighRisk(call.capabilities);
     const kinds = describeCapabilities(call.capabilities);
-    const poisoned = flows.filter((flow) => flow.poisoned);
-    const instructed = flows.filter((flow) => !flow.poisoned && flow.instruction && flow.kind === "exact");
     const destinations = new Set(call.capabilities.destination_arguments);
+    // A request the agent type acts on every day is its work, unless it sends to someone the data named.
+    const routine: { flow: FlowSourceMatch; request: RoutineRequest }[] = [];
+    const unlessRoutine = (flow: FlowSourceMatch): boolean => {
+      const request = call.routine_request(flow.from_call, flow.from_tool);
+      if (request === null || namesOutsideParty(exchange.arguments, flow, destinations, call.is_author)) return true;
+      routine.push({ flow, request });
+      return false;
+    };
+    const poisoned = flows.filter((flow) => flow.poisoned && unlessRoutine(flow));
+    const instructed = flows.filter(
+      (flow) => !flow.poisoned && flow.instruction && flow.kind === "exact" && unlessRoutine(flow),
+    );
     const toDestination = flows.filter((flow) => flow.kind === "exact" && choosesDestination(flow, destinations));
     let severity: Severity;
     let score: number;
     let reason: string;
     let shown = flows;
+    let routineRequest: RoutineRequest | null = null;
     if (poisoned.length > 0) {
       severity = "high";
       score = poisoned.some((flow) => flow.instruction) ? 0.95 : highRisk ? 0.9 : 0.85;
@@ -68,6 +83,12 @@ export class PrivilegeEscalationDetector implements Detector {
       score = 0.75;
       shown = instructed;
       reason = `${call.tool} (${kinds.join(", ")}) carries ${quoteValues(instructed)} taken from a sentence of the result of ${describeSources(instructed)} that reads as a request: check that the user, not the data, asked for this`;
+    } else if (routine.length > 0) {
+      severity = "low";
+      score = 0.3;
+      shown = routine.map((item) => item.flow);
+      routineRequest = routine[0]!.request;
+      reason = `${call.tool} (${kinds.join(", ")}) carries ${quoteValues(shown)} from a request in the result of ${describeSources(shown)}: routine for this agent type, whose baseline read ${routineRequest.flagged} of ${routineRequest.results} results of ${routineRequest.source} as requests and called ${call.tool} after them in ${routineRequest.follow_sessions} sessions`;
     } else if (toDestination.length > 0 && highRisk) {
       severity = "low";
       score = 0.3;
@@ -92,6 +113,7 @@ export class PrivilegeEscalationDetector implements Detector {
           capabilities: kinds,
           flows: flowEvidence(shown),
           flow_bytes: call.trace.bytes,
+          ...(routineRequest === null ? {} : { routine_request: routineRequest }),
           baseline: "values the session's arguments carried before the result appeared (those came from the user)",
         },
       ),

@@ -1,0 +1,229 @@
+/**
+ * Learned per agent type: which tools' results read as requests in known-normal traffic (a help desk's tickets,
+ * an assistant's inbox), and which tools the agent type calls after such a request. Where both hold, a request in
+ * such a result, acted on with such a tool, is the agent's work, not someone else's instruction: the poisoning
+ * and flow detectors report it low instead of high (see docs/detection.md, "Routine requests").
+ */
+
+/** How a source tool's results read in the baseline, for evidence. */
+export interface RequestSourceStats {
+  /** Results of the tool the baseline classified (at most {@link MAX_CLASSIFIED}). */
+  results: number;
+  /** Of those, how many the poisoning classifier flagged. */
+  flagged: number;
+}
+
+/** A routine request source and a tool that routinely follows it, for evidence. */
+export interface RoutineRequest extends RequestSourceStats {
+  source: string;
+  tool: string;
+  /** Baseline sessions in which `tool` was called after a result of `source`. */
+  follow_sessions: number;
+}
+
+/** Saved state: only source tools with at least one flagged result are kept. */
+export interface RequestSourcesState {
+  [agent: string]: {
+    sources: Record<string, RequestSourceStats>;
+    follows: Record<string, Record<string, number>>;
+  };
+}
+
+/** Fewest classified results before a tool's rate means anything. */
+const MIN_RESULTS = 10;
+/** Share of a tool's baseline results flagged at or above which its results are requests by nature. */
+const ROUTINE_SHARE = 0.2;
+/** Fewest baseline sessions in which a tool followed a result of the source. */
+const MIN_FOLLOW_SESSIONS = 3;
+/** Results classified per agent type and tool: enough for the share; bounds the cost of learning. */
+const MAX_CLASSIFIED = 4096;
+const MAX_AGENTS = 256;
+const MAX_TOOLS = 512;
+const MAX_FOLLOWS = 4096;
+/** Sessions being learned at once (interleaved traffic); the oldest is forgotten beyond it. */
+const MAX_LEARNING_SESSIONS = 4096;
+/** Source tools remembered per learning session, and pairs counted per session. */
+const MAX_SESSION_ITEMS = 64;
+
+interface AgentRequests {
+  sources: Map<string, RequestSourceStats>;
+  /** Source tool → following tool → sessions. */
+  follows: Map<string, Map<string, number>>;
+  followCount: number;
+}
+
+interface LearningSession {
+  /** Tools that returned a result so far in the session. */
+  sources: Set<string>;
+  /** `source\0tool` pairs already counted for the session. */
+  counted: Set<string>;
+}
+
+export class RequestSources {
+  private readonly agents = new Map<string, AgentRequests>();
+  private readonly learning = new Map<string, LearningSession>();
+
+  /**
+   * Learns a call of `tool` in a baseline session: it follows every tool that returned a result earlier in the
+   * session. Call before {@link learnResult} of the same exchange.
+   */
+  learnCall(agent: string, session: string, tool: string): void {
+    const state = this.learning.get(session);
+    if (state === undefined) return;
+    const requests = this.agents.get(agent);
+    if (requests === undefined) return;
+    for (const source of state.sources) {
+      if (source === tool) continue;
+      const pair = `${source}\u0000${tool}`;
+      if (state.counted.has(pair) || state.counted.size >= MAX_SESSION_ITEMS) continue;
+      state.counted.add(pair);
+      let following = requests.follows.get(source);
+      if (following === undefined) {
+        following = new Map();
+        requests.follows.set(source, following);
+      }
+      const sessions = following.get(tool);
+      if (sessions !== undefined) following.set(tool, sessions + 1);
+      else if (requests.followCount < MAX_FOLLOWS) {
+        following.set(tool, 1);
+        requests.followCount++;
+      }
+    }
+  }
+
+  /** Whether a baseline result of `tool` still needs classifying (the share is settled after enough of them). */
+  wantsResult(agent: string, tool: string): boolean {
+    const stats = this.agents.get(agent)?.sources.get(tool);
+    return stats === undefined
+      ? this.agents.has(agent) || this.agents.size < MAX_AGENTS
+      : stats.results < MAX_CLASSIFIED;
+  }
+
+  /**
+   * Learns one baseline result of `tool`: flagged by the poisoning classifier or not, or `null` when it was not
+   * classified ({@link wantsResult} said no). Later calls of the session follow it.
+   */
+  learnResult(agent: string, session: string, tool: string, flagged: boolean | null): void {
+    let requests = this.agents.get(agent);
+    if (requests === undefined) {
+      if (this.agents.size >= MAX_AGENTS) return;
+      requests = { sources: new Map(), follows: new Map(), followCount: 0 };
+      this.agents.set(agent, requests);
+    }
+    let stats = requests.sources.get(tool);
+    if (stats === undefined) {
+      if (requests.sources.size >= MAX_TOOLS) return;
+      stats = { results: 0, flagged: 0 };
+      requests.sources.set(tool, stats);
+    }
+    if (flagged !== null && stats.results < MAX_CLASSIFIED) {
+      stats.results++;
+      if (flagged) stats.flagged++;
+    }
+    let state = this.learning.get(session);
+    if (state === undefined) {
+      if (this.learning.size >= MAX_LEARNING_SESSIONS) {
+        const oldest = this.learning.keys().next();
+        if (!oldest.done) this.learning.delete(oldest.value);
+      }
+      state = { sources: new Set(), counted: new Set() };
+      this.learning.set(session, state);
+    }
+    if (state.sources.size < MAX_SESSION_ITEMS) state.sources.add(tool);
+  }
+
+  /** The agent type's baseline figures for `tool` when its results read as requests by nature; `null` otherwise. */
+  routineSource(agent: string, tool: string): RequestSourceStats | null {
+    const stats = this.agents.get(agent)?.sources.get(tool);
+    if (stats === undefined || stats.results < MIN_RESULTS || stats.flagged < stats.results * ROUTINE_SHARE) {
+      return null;
+    }
+    return stats;
+  }
+
+  /** The routine request when `source` is a routine source and the agent type routinely calls `tool` after it. */
+  routineRequest(agent: string, source: string, tool: string): RoutineRequest | null {
+    const stats = this.routineSource(agent, source);
+    if (stats === null) return null;
+    const sessions = this.agents.get(agent)?.follows.get(source)?.get(tool) ?? 0;
+    if (sessions < MIN_FOLLOW_SESSIONS) return null;
+    return { source, tool, results: stats.results, flagged: stats.flagged, follow_sessions: sessions };
+  }
+
+  /** Whether anything was learned that can make a request routine. */
+  get empty(): boolean {
+    for (const requests of this.agents.values()) {
+      for (const stats of requests.sources.values()) if (stats.flagged > 0) return false;
+    }
+    return true;
+  }
+
+  /** Learning sessions tracked now (for tests of bounded memory). */
+  get learningSessions(): number {
+    return this.learning.size;
+  }
+
+  /** Sources with a flagged result, and what followed them, as plain JSON. */
+  save(): RequestSourcesState {
+    const state: RequestSourcesState = {};
+    for (const [agent, requests] of [...this.agents].sort(byKey)) {
+      const sources: Record<string, RequestSourceStats> = {};
+      const follows: Record<string, Record<string, number>> = {};
+      for (const [tool, stats] of [...requests.sources].sort(byKey)) {
+        if (stats.flagged === 0) continue;
+        sources[tool] = { results: stats.results, flagged: stats.flagged };
+        const following = requests.follows.get(tool);
+        if (following !== undefined) follows[tool] = Object.fromEntries([...following].sort(byKey));
+      }
+      if (Object.keys(sources).length > 0) state[agent] = { sources, follows };
+    }
+    return state;
+  }
+
+  /** Replaces what was learned with {@link save}'s output; returns why it cannot, or `null`. */
+  load(state: unknown): string | null {
+    if (typeof state !== "object" || state === null || Array.isArray(state)) return "request_sources is not an object";
+    const agents = new Map<string, AgentRequests>();
+    for (const [agent, value] of Object.entries(state as Record<string, unknown>)) {
+      if (agents.size >= MAX_AGENTS) break;
+      if (typeof value !== "object" || value === null) return `request_sources.${agent} is not an object`;
+      const { sources, follows } = value as { sources?: unknown; follows?: unknown };
+      if (typeof sources !== "object" || sources === null) return `request_sources.${agent}.sources is missing`;
+      const requests: AgentRequests = { sources: new Map(), follows: new Map(), followCount: 0 };
+      for (const [tool, stats] of Object.entries(sources as Record<string, unknown>)) {
+        const { results, flagged } = (stats ?? {}) as { results?: unknown; flagged?: unknown };
+        if (!isCount(results) || !isCount(flagged) || flagged > results) {
+          return `request_sources.${agent}.sources.${tool} needs counts results >= flagged >= 0`;
+        }
+        if (requests.sources.size < MAX_TOOLS) requests.sources.set(tool, { results, flagged });
+      }
+      for (const [source, following] of Object.entries((follows ?? {}) as Record<string, unknown>)) {
+        if (typeof following !== "object" || following === null) {
+          return `request_sources.${agent}.follows.${source} is not an object`;
+        }
+        const map = new Map<string, number>();
+        for (const [tool, sessions] of Object.entries(following as Record<string, unknown>)) {
+          if (!isCount(sessions)) return `request_sources.${agent}.follows.${source}.${tool} is not a count`;
+          if (requests.followCount >= MAX_FOLLOWS) break;
+          map.set(tool, sessions);
+          requests.followCount++;
+        }
+        requests.follows.set(source, map);
+      }
+      agents.set(agent, requests);
+    }
+    this.agents.clear();
+    for (const [agent, requests] of agents) this.agents.set(agent, requests);
+    this.learning.clear();
+    return null;
+  }
+}
+
+/** Orders map entries by key, so a saved baseline is the same for the same learning. */
+function byKey([a]: [string, unknown], [b]: [string, unknown]): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0;
+}

@@ -1,0 +1,255 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { CapturedExchange } from "../../../src/core/exchange.js";
+import type { Finding } from "../../../src/core/finding.js";
+import { describeFlowBaseline } from "../../../src/detectors/flow/flow-analysis.js";
+import { FlowAnalysis, RequestSources } from "../../../src/detectors/flow/index.js";
+import { defaultDetectors } from "../../../src/detectors/index.js";
+import { Pipeline } from "../../../src/pipeline/pipeline.js";
+import { isCapturedExchange } from "../../../src/record/capture-record.js";
+import { loadBaselineInto, trainBaseline } from "../../../src/runtime/baseline-file.js";
+import {
+  SUPPORT_ATTACK_KINDS,
+  type SupportSession,
+  supportDeskBaseline,
+  supportDeskTest,
+} from "../../fixtures/support-desk-traffic.js";
+
+/** Learns `results` results of `source` (the first `flagged` of them flagged), each in its own session followed by `follower` in `follows` of them. */
+function teach(
+  sources: RequestSources,
+  options: { results: number; flagged: number; follows: number; source?: string; follower?: string },
+): void {
+  const source = options.source ?? "get_ticket";
+  const follower = options.follower ?? "issue_refund";
+  for (let index = 0; index < options.results; index++) {
+    const session = `s${source}${index}`;
+    sources.learnCall("desk", session, source);
+    sources.learnResult("desk", session, source, index < options.flagged);
+    if (index < options.follows) {
+      sources.learnCall("desk", session, follower);
+      sources.learnResult("desk", session, follower, false);
+    }
+  }
+}
+
+test("a tool is a routine request source once a fifth of at least ten baseline results were flagged", () => {
+  const sources = new RequestSources();
+  teach(sources, { results: 10, flagged: 2, follows: 3 });
+  assert.deepEqual(sources.routineSource("desk", "get_ticket"), { results: 10, flagged: 2 });
+  assert.deepEqual(sources.routineRequest("desk", "get_ticket", "issue_refund"), {
+    source: "get_ticket",
+    tool: "issue_refund",
+    results: 10,
+    flagged: 2,
+    follow_sessions: 3,
+  });
+  assert.equal(sources.routineSource("other-agent", "get_ticket"), null, "learned per agent type");
+  assert.equal(sources.routineSource("desk", "issue_refund"), null, "a tool whose results were never flagged");
+
+  const rare = new RequestSources();
+  teach(rare, { results: 20, flagged: 3, follows: 20 });
+  assert.equal(rare.routineSource("desk", "get_ticket"), null, "3 of 20 is under a fifth");
+
+  const few = new RequestSources();
+  teach(few, { results: 9, flagged: 9, follows: 9 });
+  assert.equal(few.routineSource("desk", "get_ticket"), null, "nine results say nothing yet");
+});
+
+test("a tool follows a source only when called after its result, counted once per session, in three sessions", () => {
+  const sources = new RequestSources();
+  teach(sources, { results: 10, flagged: 5, follows: 2 });
+  assert.equal(sources.routineRequest("desk", "get_ticket", "issue_refund"), null, "two sessions are not routine");
+  // Called before the ticket was read, the refund does not follow it; called twice after, it counts once.
+  sources.learnCall("desk", "before", "issue_refund");
+  sources.learnResult("desk", "before", "issue_refund", false);
+  sources.learnCall("desk", "before", "get_ticket");
+  sources.learnResult("desk", "before", "get_ticket", true);
+  assert.equal(sources.routineRequest("desk", "get_ticket", "issue_refund"), null);
+  sources.learnCall("desk", "twice", "get_ticket");
+  sources.learnResult("desk", "twice", "get_ticket", true);
+  sources.learnCall("desk", "twice", "issue_refund");
+  sources.learnCall("desk", "twice", "issue_refund");
+  assert.equal(sources.routineRequest("desk", "get_ticket", "issue_refund")?.follow_sessions, 3);
+  assert.equal(sources.routineRequest("desk", "get_ticket", "delete_customer"), null, "never followed");
+});
+
+test("what was learned is saved, restored and checked; learning keeps at most 4,096 sessions", () => {
+  const sources = new RequestSources();
+  teach(sources, { results: 12, flagged: 6, follows: 4 });
+  teach(sources, { results: 12, flagged: 0, follows: 0, source: "lookup_customer" });
+  const saved = JSON.parse(JSON.stringify(sources.save()));
+  assert.deepEqual(saved, {
+    desk: { sources: { get_ticket: { results: 12, flagged: 6 } }, follows: { get_ticket: { issue_refund: 4 } } },
+  });
+  const restored = new RequestSources();
+  assert.equal(restored.load(saved), null);
+  assert.deepEqual(restored.routineRequest("desk", "get_ticket", "issue_refund"), {
+    source: "get_ticket",
+    tool: "issue_refund",
+    results: 12,
+    flagged: 6,
+    follow_sessions: 4,
+  });
+  assert.match(restored.load([]) ?? "", /not an object/);
+  assert.match(
+    restored.load({ desk: { sources: { get_ticket: { results: 2, flagged: 3 } } } }) ?? "",
+    /get_ticket needs counts/,
+  );
+  assert.match(
+    restored.load({ desk: { sources: {}, follows: { get_ticket: { issue_refund: -1 } } } }) ?? "",
+    /issue_refund is not a count/,
+  );
+  assert.ok(restored.routineSource("desk", "get_ticket"), "a refused state leaves what was loaded");
+
+  const many = new RequestSources();
+  for (let index = 0; index < 5000; index++) many.learnResult("desk", `session-${index}`, "get_ticket", false);
+  assert.equal(many.learningSessions, 4096);
+});
+
+test("the flow baseline is version 2 with request sources, and a version 1 file still loads", () => {
+  const analysis = new FlowAnalysis();
+  for (const session of supportDeskBaseline(40)) for (const record of session.records) analysis.learn(exchange(record));
+  const saved = analysis.saveBaseline();
+  assert.equal(saved.version, 2);
+  const desk = saved.request_sources.support;
+  assert.ok(desk, "the desk's tickets are a request source");
+  assert.ok(desk.sources.get_ticket!.flagged >= desk.sources.get_ticket!.results * 0.2);
+  assert.ok((desk.follows.get_ticket?.send_email ?? 0) >= 3);
+  const shown = describeFlowBaseline(saved)?.join("\n") ?? "";
+  assert.match(shown, /agent type support: \d+ tools/);
+  assert.match(shown, /get_ticket: \d+ of \d+ results read as requests, routine; acted on with .*send_email \(\d+\)/);
+  assert.equal(describeFlowBaseline({ version: 3 }), null);
+  const restored = new FlowAnalysis();
+  assert.equal(restored.loadBaseline(JSON.parse(JSON.stringify(saved))), null);
+  assert.deepEqual(restored.saveBaseline(), saved);
+  assert.equal(restored.loadBaseline({ version: 1, tools_by_agent: { support: ["get_ticket"] } }), null);
+  assert.deepEqual(restored.saveBaseline().request_sources, {}, "version 1 knew no request sources");
+  assert.match(restored.loadBaseline({ version: 2, tools_by_agent: {}, request_sources: 7 }) ?? "", /not an object/);
+});
+
+function exchange(record: unknown): CapturedExchange {
+  assert.ok(isCapturedExchange(record), "the generator writes capture records");
+  return record;
+}
+
+/** Replays the sessions through the default detectors after `learn`; the highest severity per session. */
+async function score(
+  test: SupportSession[],
+  prepare: (pipeline: Pipeline) => Promise<void> | void,
+  detectors = defaultDetectors(),
+): Promise<{ findings: Finding[]; worst: Map<string, string> }> {
+  const findings: Finding[] = [];
+  const pipeline = new Pipeline({ store: null, detectors, findingSinks: [(finding) => findings.push(finding)] });
+  await prepare(pipeline);
+  for (const session of test) for (const record of session.records) pipeline.process(exchange(record));
+  await pipeline.finish();
+  const order = ["info", "low", "medium", "high", "critical"];
+  const worst = new Map<string, string>();
+  for (const finding of findings) {
+    const known = worst.get(finding.session);
+    if (known === undefined || order.indexOf(finding.severity) > order.indexOf(known)) {
+      worst.set(finding.session, finding.severity);
+    }
+  }
+  return { findings, worst };
+}
+
+const isHigh = (severity: string | undefined) => severity === "high" || severity === "critical";
+
+test("support desk: tickets acted on as routine stay below high; every attack in a ticket stays high", async () => {
+  const baseline = supportDeskBaseline(150);
+  const sessions = supportDeskTest(120, 5);
+  const { findings, worst } = await score(sessions, (pipeline) => {
+    for (const session of baseline) for (const record of session.records) pipeline.learn(exchange(record));
+    pipeline.finishLearning();
+  });
+  const benign = sessions.filter((session) => session.kind === "benign");
+  const benignHigh = benign.filter((session) => isHigh(worst.get(session.session)));
+  assert.deepEqual(
+    benignHigh.map((session) => session.session),
+    [],
+    "no benign desk session is high once the baseline knows tickets are requests",
+  );
+  for (const kind of SUPPORT_ATTACK_KINDS) {
+    const attacks = sessions.filter((session) => session.kind === kind);
+    assert.equal(attacks.length, 5);
+    for (const attack of attacks) assert.ok(isHigh(worst.get(attack.session)), `${kind} ${attack.session} is high`);
+  }
+  // The downgraded findings say why: the baseline's share of flagged tickets, and what followed them.
+  const routinePoisoning = findings.find((finding) => finding.detector === "poisoning" && finding.severity === "low");
+  assert.ok(routinePoisoning, "a flagged ticket is still recorded, at low");
+  assert.match(
+    routinePoisoning.message,
+    /routine for this agent type: its baseline read \d+ of \d+ results of get_ticket/,
+  );
+  assert.equal((routinePoisoning.evidence.routine_source as { tool: string }).tool, "get_ticket");
+  const routineFlow = findings.find(
+    (finding) => finding.detector === "privilege_escalation" && finding.evidence.routine_request !== undefined,
+  );
+  assert.ok(routineFlow, "acting on a ticket is recorded for the investigation");
+  assert.equal(routineFlow.severity, "low");
+  // A cue phrase is injection craft, not a customer's request: the ticket itself stays high.
+  const override = sessions.find((session) => session.kind === "override_phrase")!;
+  assert.ok(
+    findings.some(
+      (finding) =>
+        finding.session === override.session && finding.detector === "poisoning" && finding.severity === "high",
+    ),
+  );
+  // An outsider's address for the customer's records, and a tool the desk never uses after tickets, stay high.
+  const thirdParty = sessions.find((session) => session.kind === "records_to_third_party")!;
+  assert.ok(
+    findings.some(
+      (finding) =>
+        finding.session === thirdParty.session &&
+        finding.detector === "privilege_escalation" &&
+        finding.severity === "high",
+    ),
+  );
+  const rights = sessions.find((session) => session.kind === "grant_rights")!;
+  assert.ok(
+    findings.some(
+      (finding) =>
+        finding.session === rights.session && finding.tool === "update_customer_role" && finding.severity === "high",
+    ),
+  );
+});
+
+test("support desk: without a baseline the same tickets raise high findings, and a saved baseline scores as learned", async () => {
+  const sessions = supportDeskTest(40, 1, 7);
+  const unlearned = await score(sessions, () => {});
+  const benign = sessions.filter((session) => session.kind === "benign");
+  const high = benign.filter((session) => isHigh(unlearned.worst.get(session.session))).length;
+  assert.ok(high >= benign.length / 4, `${high} of ${benign.length} benign sessions are high without a baseline`);
+
+  const baseline = supportDeskBaseline(150);
+  const learned = await score(sessions, (pipeline) => {
+    for (const session of baseline) for (const record of session.records) pipeline.learn(exchange(record));
+    pipeline.finishLearning();
+  });
+  const file = await trainBaseline(
+    {
+      files: ["support-desk"],
+      batches: (async function* () {
+        yield baseline.flatMap((session) => session.records.map(exchange));
+      })(),
+    },
+    defaultDetectors(),
+    { created: "2026-11-22T00:00:00.000Z" },
+  );
+  const detectors = defaultDetectors();
+  const restored = await score(
+    sessions,
+    () => {
+      const loaded = loadBaselineInto(JSON.parse(JSON.stringify(file)), detectors);
+      assert.ok(loaded.ok, loaded.ok ? "" : loaded.message);
+    },
+    detectors,
+  );
+  const severities = (findings: Finding[]) =>
+    findings
+      .filter((finding) => ["poisoning", "privilege_escalation", "behaviour_change"].includes(finding.detector))
+      .map((finding) => `${finding.session} ${finding.detector} ${finding.severity} ${finding.call_index}`);
+  assert.deepEqual(severities(restored.findings), severities(learned.findings));
+});
