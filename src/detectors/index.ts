@@ -1,7 +1,7 @@
 import type { Detector } from "../core/detector.js";
 import type { PoisoningClassifier } from "../defence/poisoning/poisoning-classifier.js";
-import { type BaselineDetectorsOptions, baselineDetectors } from "./baseline/index.js";
-import { flowDetectors, RecentPoisoningVerdicts, RequestSources } from "./flow/index.js";
+import { type ArgumentProvenance, type BaselineDetectorsOptions, baselineDetectors } from "./baseline/index.js";
+import { FlowAnalysis, flowDetectors, RecentPoisoningVerdicts, RequestSources } from "./flow/index.js";
 import { InlineDecisionDetector } from "./inline-decision-detector.js";
 import { OperationalDetector } from "./operational-detector.js";
 import { patternDetectors } from "./patterns/index.js";
@@ -26,12 +26,16 @@ export function defaultDetectors(
   const verdicts = new RecentPoisoningVerdicts(options.classifier);
   // Learned by the flow analysis, read by the poisoning detector too: which tools' results are requests by nature.
   const requestSources = new RequestSources();
+  const analysis = new FlowAnalysis({ verdicts, request_sources: requestSources });
+  // Novelty alone is weak evidence: the argument model asks the flow analysis where a new destination came from.
+  const provenance: ArgumentProvenance = (exchange, position, argument) =>
+    analysis.argumentSource(exchange, position, argument);
   return [
     new OperationalDetector(),
     new InlineDecisionDetector(),
     new PoisoningDetector({ classifier: verdicts, request_sources: requestSources }),
-    ...baselineDetectors(options.baseline),
+    ...baselineDetectors({ provenance, ...options.baseline }),
     ...patternDetectors(),
-    ...flowDetectors({ verdicts, request_sources: requestSources }),
+    ...flowDetectors({ analysis }),
   ];
 }

@@ -3,12 +3,14 @@ import type { Detector, ExchangePosition, FindingSink } from "../../core/detecto
 import type { CapturedExchange } from "../../core/exchange.js";
 import {
   type ArgumentLeaf,
+  type ArgumentProvenance,
   argumentLeaves,
   CONTENT_CLASSES,
   type ContentClass,
   clipValue,
   ENCODED_CLASSES,
   leafContentClass,
+  topLevelArgument,
 } from "./argument-values.js";
 import { agentType, type BaselineVerdict, baselineFinding } from "./baseline-finding.js";
 import { type ArgumentRole, argumentRole, isOutboundTool } from "./generic-vocabulary.js";
@@ -104,15 +106,26 @@ export const argumentBaselineSchema = z.object({
 });
 export type ArgumentBaselineState = z.infer<typeof argumentBaselineSchema>;
 
+/** Options of {@link ArgumentDetector}. */
+export interface ArgumentDetectorOptions {
+  /**
+   * Where destinations came from. A new destination read from data in the session (the customer's address on the
+   * ticket being answered) is low: novelty alone is weak evidence, and the flow detectors judge data-directed
+   * calls. Absent: novelty is judged alone.
+   */
+  provenance?: ArgumentProvenance;
+}
+
 /**
  * Argument distributions per (agent type, tool, argument), learned from baseline traffic. Raises
  * `argument_anomaly` findings:
  *
  * - a destination (recipient, account, address, URL, channel: judged from the argument's name, or an e-mail/URL
  *   value of a sending tool) that neither this user nor this agent type ever used: medium for a sending tool whose
- *   baseline rarely saw new destinations (at most 20% of learned values new), low otherwise, and nothing where new
- *   destinations are the norm (over 50% of learned values new: a new customer each time); free text and record ids
- *   are never novelty-checked, since they are expected to vary;
+ *   baseline rarely saw new destinations (at most 20% of learned values new) and that did not read it from a result
+ *   of the session (`provenance`), low otherwise, and nothing where new destinations are the norm (over 50% of
+ *   learned values new: a new customer each time); free text and record ids are never novelty-checked, since they
+ *   are expected to vary;
  * - a string longer than any learned and more than 3σ above the learned mean length (low);
  * - content of a class this argument had in under 1% of learned values (low; medium when the new class is an
  *   encoding, code/base64/hex, where people's text belongs);
@@ -133,6 +146,11 @@ export class ArgumentDetector implements Detector {
   /** Destination values learned per agent type, repeats included. */
   private readonly agentObservations = new Map<string, number>();
   private readonly sessions = new Map<string, SessionReports>();
+  private readonly provenance: ArgumentProvenance | null;
+
+  constructor(options: ArgumentDetectorOptions = {}) {
+    this.provenance = options.provenance ?? null;
+  }
 
   learn(exchange: CapturedExchange, position: ExchangePosition): void {
     if (position.call_index === null || typeof exchange.tool !== "string") return;
@@ -173,7 +191,7 @@ export class ArgumentDetector implements Detector {
     for (const leaf of leaves) {
       if (emitted >= MAX_FINDINGS_PER_CALL) return;
       const statistics = this.statistics(keys, agent, exchange.tool, leaf.path, false);
-      const verdict = this.judge(exchange, agent, outbound, leaf, statistics);
+      const verdict = this.judge(exchange, position, agent, outbound, leaf, statistics);
       if (verdict !== null) {
         emitted++;
         emit(baselineFinding(this.name, exchange, position, verdict));
@@ -198,6 +216,7 @@ export class ArgumentDetector implements Detector {
 
   private judge(
     exchange: CapturedExchange,
+    position: ExchangePosition,
     agent: string,
     outbound: boolean,
     leaf: ArgumentLeaf,
@@ -208,7 +227,7 @@ export class ArgumentDetector implements Detector {
     const kind = leafContentClass(leaf);
     const role = statistics?.role ?? argumentRole(leaf.path);
     if (isDestination(role, kind, outbound)) {
-      const verdict = this.judgeDestination(exchange, agent, outbound, leaf, statistics);
+      const verdict = this.judgeDestination(exchange, position, agent, outbound, leaf, statistics);
       if (verdict !== null) return verdict;
     }
     if (statistics === null) return null;
@@ -287,6 +306,7 @@ export class ArgumentDetector implements Detector {
 
   private judgeDestination(
     exchange: CapturedExchange,
+    position: ExchangePosition,
     agent: string,
     outbound: boolean,
     leaf: ArgumentLeaf,
@@ -308,8 +328,12 @@ export class ArgumentDetector implements Detector {
     const learned = statistics !== null && statistics.destinations >= MIN_VALUES;
     const rate = learned ? statistics.noveltyRate : 1;
     if (learned && rate > ROUTINE_NOVELTY_RATE) return null;
-    // New destinations are only surprising where the baseline kept sending to the same few.
-    const medium = outbound && learned && rate <= TIGHT_NOVELTY_RATE && !agentSet.saturated;
+    // New destinations are only surprising where the baseline kept sending to the same few, and from nowhere: one
+    // read from the session's data is who the data is about or from, and the flow detectors judge that.
+    const tight = outbound && learned && rate <= TIGHT_NOVELTY_RATE && !agentSet.saturated;
+    const source =
+      tight && this.provenance !== null ? this.provenance(exchange, position, topLevelArgument(leaf.path)) : null;
+    const medium = tight && source === null;
     const value = clipValue(String(leaf.value));
     const history = learned
       ? `${(100 * rate).toFixed(0)}% of its ${statistics.destinations} baseline values were new`
@@ -318,12 +342,13 @@ export class ArgumentDetector implements Detector {
       category: "argument_anomaly",
       severity: medium ? "medium" : "low",
       score: medium ? 0.55 : 0.2 + 0.2 * (1 - rate),
-      message: `${exchange.tool ?? ""}.${leaf.path} names ${value}, a destination this ${exchange.user === null ? "agent type" : "user and agent type"} never used (${agentSet.size} known to agent type ${agent}; ${history}): confirm the recipient`,
+      message: `${exchange.tool ?? ""}.${leaf.path} names ${value}, a destination this ${exchange.user === null ? "agent type" : "user and agent type"} never used (${agentSet.size} known to agent type ${agent}; ${history})${source === null ? ": confirm the recipient" : `, read from the result of call ${source.from_call} (${source.from_tool})`}`,
       evidence: {
         kind: "new_destination",
         argument: leaf.path,
         value,
         outbound_tool: outbound,
+        ...(source === null ? {} : { read_from: source }),
         baseline: {
           agent,
           known_destinations: agentSet.size,

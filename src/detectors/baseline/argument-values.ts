@@ -1,3 +1,6 @@
+import type { ExchangePosition } from "../../core/detector.js";
+import type { CapturedExchange } from "../../core/exchange.js";
+
 /**
  * Tool-call arguments as flat (path, value) leaves, and the content class of a string value: what the argument and
  * resource models read. Bounded: a call with a huge or deeply nested argument object costs a fixed amount.
@@ -152,4 +155,21 @@ function codeSymbols(text: string): number {
 export function clipValue(value: string, characters = 80): string {
   const flat = value.replace(/\s+/g, " ");
   return flat.length <= characters ? flat : `${flat.slice(0, characters)}…`;
+}
+
+/**
+ * Where the value of a call's top-level argument was read from: an earlier result of the session (exact match),
+ * or `null` when no result held it. The flow analysis answers it (`FlowAnalysis.argumentSource`); it traces only
+ * what it saw, so the flow detectors, which ask it about every call, must run with it (`defaultDetectors` does).
+ */
+export type ArgumentProvenance = (
+  exchange: CapturedExchange,
+  position: ExchangePosition,
+  argument: string,
+) => { from_call: number; from_tool: string } | null;
+
+/** The top-level argument of a leaf path (`to` of `to[]`, `message` of `message.recipient`). */
+export function topLevelArgument(path: string): string {
+  const end = path.search(/[.[]/);
+  return end === -1 ? path : path.slice(0, end);
 }

@@ -1,5 +1,6 @@
 import type { Detector } from "../../core/detector.js";
 import { ARGUMENT_DETECTOR, ArgumentDetector, describeArgumentBaseline } from "./argument-model.js";
+import type { ArgumentProvenance } from "./argument-values.js";
 import { describeResourceBaseline, RESOURCE_DETECTOR, ResourceDetector } from "./resource-model.js";
 import {
   describeSequenceBaseline,
@@ -13,14 +14,17 @@ export {
   ARGUMENT_DETECTOR,
   type ArgumentBaselineState,
   ArgumentDetector,
+  type ArgumentDetectorOptions,
   argumentBaselineSchema,
   describeArgumentBaseline,
 } from "./argument-model.js";
+export type { ArgumentProvenance } from "./argument-values.js";
 export {
   describeResourceBaseline,
   RESOURCE_DETECTOR,
   type ResourceBaselineState,
   ResourceDetector,
+  type ResourceDetectorOptions,
   resourceBaselineSchema,
 } from "./resource-model.js";
 export {
@@ -42,15 +46,18 @@ export {
 /** Options of {@link baselineDetectors}. */
 export interface BaselineDetectorsOptions {
   sequence?: SequenceDetectorOptions;
+  /** Where argument values came from (`ArgumentDetectorOptions.provenance`, `ResourceDetectorOptions.provenance`). */
+  provenance?: ArgumentProvenance;
 }
 
 /** The four learned-baseline detectors (sequences, arguments, timing, resources): fresh instances. */
 export function baselineDetectors(options: BaselineDetectorsOptions = {}): Detector[] {
+  const provenance = options.provenance === undefined ? {} : { provenance: options.provenance };
   return [
     new SequenceDetector(options.sequence),
-    new ArgumentDetector(),
+    new ArgumentDetector(provenance),
     new TemporalDetector(),
-    new ResourceDetector(),
+    new ResourceDetector(provenance),
   ];
 }
 

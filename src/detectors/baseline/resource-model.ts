@@ -1,7 +1,13 @@
 import { z } from "zod";
 import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
-import { argumentLeaves } from "./argument-values.js";
+import {
+  type ArgumentLeaf,
+  type ArgumentProvenance,
+  argumentLeaves,
+  leafContentClass,
+  topLevelArgument,
+} from "./argument-values.js";
 import { agentType, type BaselineVerdict, baselineFinding } from "./baseline-finding.js";
 import { isOutboundTool } from "./generic-vocabulary.js";
 import { HashedSet } from "./hashed-set.js";
@@ -79,14 +85,27 @@ export type ResourceBaselineState = z.infer<typeof resourceBaselineSchema>;
  * - a resource neither the user nor the agent type touched in the baseline: medium when the neighbourhood is tight
  *   (at most 20% of learned domains, 10% of directories or channels, were new when learned) and, for domains, the
  *   tool sends data out; low otherwise; nothing where new resources are the norm (over half the learned accesses
- *   met a new one, as a support desk meets a new customer's domain every time);
+ *   met a new one, as a support desk meets a new customer's domain every time); low, too, for the domain of an
+ *   address or URL that is a whole argument value read from a result of the session (`provenance`: the customer
+ *   whose ticket is being answered);
  * - a resource the agent type knows but this user never touched, where the user has a baseline of their own (low).
  */
+/** Options of {@link ResourceDetector}. */
+export interface ResourceDetectorOptions {
+  /** Where argument values came from; a new domain read from the session's data is low. Absent: novelty alone. */
+  provenance?: ArgumentProvenance;
+}
+
 export class ResourceDetector implements Detector {
   readonly name = RESOURCE_DETECTOR;
   private readonly agents = new Map<string, Neighbourhood>();
   private readonly users = new Map<string, Neighbourhood>();
   private readonly sessions = new Map<string, number[]>();
+  private readonly provenance: ArgumentProvenance | null;
+
+  constructor(options: ResourceDetectorOptions = {}) {
+    this.provenance = options.provenance ?? null;
+  }
 
   learn(exchange: CapturedExchange, position: ExchangePosition): void {
     if (position.call_index === null) return;
@@ -105,7 +124,8 @@ export class ResourceDetector implements Detector {
     const agentName = agentType(exchange);
     const agent = this.agents.get(agentName);
     if (agent === undefined) return;
-    const resources = extractResources(argumentLeaves(exchange.arguments));
+    const leaves = argumentLeaves(exchange.arguments);
+    const resources = extractResources(leaves);
     if (resources.length === 0) return;
     const user = exchange.user === null ? undefined : this.users.get(exchange.user);
     for (const resource of resources) {
@@ -117,7 +137,7 @@ export class ResourceDetector implements Detector {
       if (!this.firstReport(exchange.session, resource)) continue;
       const verdict = knownToAgent
         ? this.outsideUser(exchange, resource, agentName, user!)
-        : this.newToAll(exchange, resource, agentName, agent, user);
+        : this.newToAll(exchange, position, leaves, resource, agentName, agent, user);
       emit(baselineFinding(this.name, exchange, position, verdict));
     }
   }
@@ -132,6 +152,8 @@ export class ResourceDetector implements Detector {
 
   private newToAll(
     exchange: CapturedExchange,
+    position: ExchangePosition,
+    leaves: readonly ArgumentLeaf[],
     resource: Resource,
     agentName: string,
     agent: Neighbourhood,
@@ -140,18 +162,21 @@ export class ResourceDetector implements Detector {
     const rate = agent.noveltyRate(resource.kind);
     const outbound = isOutboundTool(exchange.tool ?? "");
     const tight = rate <= TIGHT_NOVELTY_RATE[resource.kind] && !agent.sets[resource.kind].saturated;
-    const medium = tight && (resource.kind !== "domain" || outbound);
+    const surprising = tight && (resource.kind !== "domain" || outbound);
+    const source = surprising ? this.readFrom(exchange, position, leaves, resource) : null;
+    const medium = surprising && source === null;
     const label = resource.kind === "domain" ? "external domain" : resource.kind;
     return {
       category: "resource_anomaly",
       severity: medium ? "medium" : "low",
       score: medium ? 0.5 : 0.15 + 0.2 * (1 - rate),
-      message: `${exchange.tool ?? "the call"} reaches ${label} ${resource.name} (in ${resource.argument}), outside every ${label} agent type ${agentName}${exchange.user === null ? "" : ` and user ${exchange.user}`} touched in the baseline (${agent.sets[resource.kind].size} known; ${(100 * rate).toFixed(0)}% of learned accesses were new)`,
+      message: `${exchange.tool ?? "the call"} reaches ${label} ${resource.name} (in ${resource.argument}), outside every ${label} agent type ${agentName}${exchange.user === null ? "" : ` and user ${exchange.user}`} touched in the baseline (${agent.sets[resource.kind].size} known; ${(100 * rate).toFixed(0)}% of learned accesses were new)${source === null ? "" : `; the address was read from the result of call ${source.from_call} (${source.from_tool})`}`,
       evidence: {
         kind: `new_${resource.kind}`,
         resource: resource.name,
         argument: resource.argument,
         outbound_tool: outbound,
+        ...(source === null ? {} : { read_from: source }),
         baseline: {
           agent: agentName,
           known: agent.sets[resource.kind].size,
@@ -162,6 +187,24 @@ export class ResourceDetector implements Detector {
         },
       },
     };
+  }
+
+  /**
+   * Where the address or URL that named a domain came from, when it is a whole argument value (an address inside
+   * free text is not traced by itself: the argument's other words may be what flowed).
+   */
+  private readFrom(
+    exchange: CapturedExchange,
+    position: ExchangePosition,
+    leaves: readonly ArgumentLeaf[],
+    resource: Resource,
+  ): { from_call: number; from_tool: string } | null {
+    if (this.provenance === null || resource.kind !== "domain") return null;
+    const leaf = leaves.find((item) => item.path === resource.argument);
+    if (leaf === undefined) return null;
+    const kind = leafContentClass(leaf);
+    if (kind !== "email" && kind !== "url") return null;
+    return this.provenance(exchange, position, topLevelArgument(leaf.path));
   }
 
   private outsideUser(

@@ -316,6 +316,22 @@ export class FlowAnalysis {
     return this.lastAnalysis;
   }
 
+  /**
+   * The earlier result of the session a top-level argument's value was read from (an exact flow that chose it, not
+   * only a URL's query), for detectors that weigh a value by where it came from; `null` when none held it.
+   */
+  argumentSource(
+    exchange: CapturedExchange,
+    position: ExchangePosition,
+    argument: string,
+  ): { from_call: number; from_tool: string } | null {
+    const call = this.analyse(exchange, position);
+    const flow = call?.trace.flows.find(
+      (item) => item.kind === "exact" && item.arguments.includes(argument) && !item.query_arguments.includes(argument),
+    );
+    return flow === undefined ? null : { from_call: flow.from_call, from_tool: flow.from_tool };
+  }
+
   endSession(session: string): void {
     this.sessions.delete(session);
     this.tracker.endSession(session);

@@ -34,10 +34,11 @@ export { type ToolCapabilities, toolCapabilities } from "./tool-capabilities.js"
 /**
  * The three flow detectors sharing one {@link FlowAnalysis}, so each result is classified and fingerprinted
  * once: `privilege_escalation`, `read_then_exfiltrate`, `behaviour_change`. Pass `verdicts` (a
- * {@link RecentPoisoningVerdicts} also given to the poisoning detector) to run the poisoning model once per result.
+ * {@link RecentPoisoningVerdicts} also given to the poisoning detector) to run the poisoning model once per result,
+ * or `analysis` to share one that other detectors ask too (its own options then apply).
  */
-export function flowDetectors(options: FlowAnalysisOptions = {}): Detector[] {
-  const analysis = new FlowAnalysis(options);
+export function flowDetectors(options: FlowAnalysisOptions & { analysis?: FlowAnalysis } = {}): Detector[] {
+  const analysis = options.analysis ?? new FlowAnalysis(options);
   return [
     new PrivilegeEscalationDetector(analysis),
     new ReadThenExfiltrateDetector(analysis),

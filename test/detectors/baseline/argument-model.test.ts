@@ -4,6 +4,7 @@ import type { CapturedExchange } from "../../../src/core/exchange.js";
 import type { Finding } from "../../../src/core/finding.js";
 import { contentClass } from "../../../src/detectors/baseline/argument-values.js";
 import { ArgumentDetector } from "../../../src/detectors/baseline/index.js";
+import { FlowAnalysis, flowDetectors } from "../../../src/detectors/flow/index.js";
 import {
   businessHour,
   learnThenScore,
@@ -16,7 +17,9 @@ import {
 
 const { baseline, random } = twoDomainBaseline();
 
-function payments(calls: Array<{ tool: string; arguments: Record<string, unknown> }>): CapturedExchange[] {
+function payments(
+  calls: Array<{ tool: string; arguments: Record<string, unknown>; result?: string }>,
+): CapturedExchange[] {
   const writer = new SessionWriter("payments", "ana", random);
   writer.session(calls, businessHour(random, 7));
   return writer.all();
@@ -127,4 +130,34 @@ test("a saved argument model loads into a fresh detector that saves the same sta
   assert.deepEqual(learnThenScore([loaded], [], scored), before);
   assert.ok(before.length >= 2);
   assert.match(new ArgumentDetector().loadBaseline({ version: 1 }) ?? "", /argument baseline/);
+});
+
+test("with provenance, a new account read from the session's data is low and names where it was read; one from nowhere stays medium", () => {
+  // The flow analysis must see every call to trace values: the flow detectors ask it for each one.
+  const analysis = new FlowAnalysis();
+  const detector = new ArgumentDetector({
+    provenance: (exchange, position, argument) => analysis.argumentSource(exchange, position, argument),
+  });
+  const findings = learnThenScore(
+    [detector, ...flowDetectors({ analysis })],
+    baseline,
+    payments([
+      {
+        tool: "get_invoice",
+        arguments: { invoice: "5521" },
+        result: "Invoice 5521 from Baltic Parts UAB. Amount 120 EUR, due 30 May. Bank: LT121000011101001000.",
+      },
+      pay({ iban: "LT121000011101001000" }),
+      pay({ iban: "EE382200221020145685" }),
+    ]),
+  ).filter((finding) => finding.detector === detector.name);
+  const read = findings.find((finding) => finding.evidence.value === "LT121000011101001000");
+  assert.ok(read);
+  assert.equal(read.severity, "low");
+  assert.deepEqual(read.evidence.read_from, { from_call: 0, from_tool: "get_invoice" });
+  assert.match(read.message, /read from the result of call 0 \(get_invoice\)$/);
+  const fromNowhere = findings.find((finding) => finding.evidence.value === "EE382200221020145685");
+  assert.ok(fromNowhere);
+  assert.equal(fromNowhere.severity, "medium");
+  assert.equal(fromNowhere.evidence.read_from, undefined);
 });

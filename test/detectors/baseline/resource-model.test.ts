@@ -9,6 +9,7 @@ import {
   extractResources,
   registrableDomain,
 } from "../../../src/detectors/baseline/resource-extraction.js";
+import { FlowAnalysis, flowDetectors } from "../../../src/detectors/flow/index.js";
 import { businessHour, learnThenScore, Random, SessionWriter, supportSession } from "./synthetic-traffic.js";
 
 const random = new Random(7);
@@ -39,7 +40,9 @@ function resourceFindings(scored: CapturedExchange[]): Finding[] {
   return learnThenScore([new ResourceDetector()], baseline, scored);
 }
 
-function devops(calls: Array<{ tool: string; arguments: Record<string, unknown> }>): CapturedExchange[] {
+function devops(
+  calls: Array<{ tool: string; arguments: Record<string, unknown>; result?: string }>,
+): CapturedExchange[] {
   const writer = new SessionWriter("devops", "dee", random);
   writer.session(calls, businessHour(random, 5));
   return writer.all();
@@ -112,4 +115,29 @@ test("a saved resource model loads into a fresh detector that saves the same sta
   assert.deepEqual(loaded.saveBaseline(), state);
   assert.deepEqual(learnThenScore([loaded], [], scored), before);
   assert.equal(before.length, 1);
+});
+
+test("with provenance, a new domain in an address read from the session's data is low; the same domain typed from nowhere stays medium", () => {
+  const analysis = new FlowAnalysis();
+  const detector = new ResourceDetector({
+    provenance: (exchange, position, argument) => analysis.argumentSource(exchange, position, argument),
+  });
+  const findings = learnThenScore([detector, ...flowDetectors({ analysis })], baseline, [
+    ...devops([
+      {
+        tool: "read_file",
+        arguments: { path: "/srv/app/CONTRIBUTING.md" },
+        result: "Maintainer: Jo Lund <jo@oss-builds.example>. Release notes go to the maintainer.",
+      },
+      { tool: "send_email", arguments: { to: "jo@oss-builds.example", body: "release 2.1 notes attached" } },
+    ]),
+    ...devops([{ tool: "send_email", arguments: { to: "ops@other-builds.example", body: "release 2.1 notes" } }]),
+  ]).filter((finding) => finding.evidence.kind === "new_domain");
+  const read = findings.find((finding) => finding.evidence.resource === "oss-builds.example");
+  assert.ok(read);
+  assert.equal(read.severity, "low");
+  assert.deepEqual(read.evidence.read_from, { from_call: 0, from_tool: "read_file" });
+  const fromNowhere = findings.find((finding) => finding.evidence.resource === "other-builds.example");
+  assert.ok(fromNowhere);
+  assert.equal(fromNowhere.severity, "medium");
 });
