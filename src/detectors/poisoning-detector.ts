@@ -106,7 +106,7 @@ export class PoisoningDetector implements Detector {
     if (routine !== null) {
       finding.severity = "low";
       finding.message += `; routine for this agent type: its baseline read ${routine.flagged} of ${routine.results} results of ${exchange.tool} as requests`;
-      finding.evidence.routine_source = { tool: exchange.tool, results: routine.results, flagged: routine.flagged };
+      finding.evidence.routine_source = { tool: exchange.tool, ...routine };
     }
     emit(finding);
   }

@@ -267,8 +267,12 @@ export class FlowAnalysis {
     this.requestSources.learnCall(agent, exchange.session, tool);
     const text = exchange.error === null && typeof exchange.result === "string" ? exchange.result : "";
     if (text.length > 0) {
-      const flagged = this.requestSources.wantsResult(agent, tool) ? this.poisoning(exchange, text).poisoned : null;
-      this.requestSources.learnResult(agent, exchange.session, tool, flagged);
+      let verdict: "clean" | "model" | "rules" | null = null;
+      if (this.requestSources.wantsResult(agent, tool)) {
+        const found = this.poisoning(exchange, text);
+        verdict = !found.poisoned ? "clean" : found.rules ? "rules" : "model";
+      }
+      this.requestSources.learnResult(agent, exchange.session, tool, verdict);
     }
   }
 
@@ -602,7 +606,7 @@ export function describeFlowBaseline(state: unknown): string[] | null {
         .filter(([follower]) => analysis.requestSources.routineRequest(agent, tool, follower) !== null)
         .map(([follower, sessions]) => `${follower} (${sessions})`);
       lines.push(
-        `  ${tool}: ${stats.flagged} of ${stats.results} results read as requests${routine ? `, routine; acted on with ${following.join(", ") || "nothing yet"}` : ""}`,
+        `  ${tool}: ${stats.flagged} of ${stats.results} results read as requests${stats.rule_flagged > 0 ? `, ${stats.rule_flagged} carried injection cues` : ""}${routine ? `, routine; acted on with ${following.join(", ") || "nothing yet"}` : ""}`,
       );
     }
   }

@@ -9,8 +9,10 @@
 export interface RequestSourceStats {
   /** Results of the tool the baseline classified (at most {@link MAX_CLASSIFIED}). */
   results: number;
-  /** Of those, how many the poisoning classifier flagged. */
+  /** Of those, how many the poisoning model flagged, without a rule signal. */
   flagged: number;
+  /** Of those, how many carried a rule signal (a cue phrase, concealed text): injection craft, not requests. */
+  rule_flagged: number;
 }
 
 /** A routine request source and a tool that routinely follows it, for evidence. */
@@ -33,6 +35,12 @@ export interface RequestSourcesState {
 const MIN_RESULTS = 10;
 /** Share of a tool's baseline results flagged at or above which its results are requests by nature. */
 const ROUTINE_SHARE = 0.2;
+/**
+ * Share of a tool's baseline results with a rule signal above which it is never routine: customers do not write
+ * "ignore previous instructions", so such results mean the baseline held attacks (a store learned from while under
+ * one), and learning them as requests would teach the attack.
+ */
+const MAX_RULE_SHARE = 0.01;
 /** Fewest baseline sessions in which a tool followed a result of the source. */
 const MIN_FOLLOW_SESSIONS = 3;
 /** Results classified per agent type and tool: enough for the share; bounds the cost of learning. */
@@ -100,10 +108,10 @@ export class RequestSources {
   }
 
   /**
-   * Learns one baseline result of `tool`: flagged by the poisoning classifier or not, or `null` when it was not
-   * classified ({@link wantsResult} said no). Later calls of the session follow it.
+   * Learns one baseline result of `tool`: `clean`, flagged by the model alone (`model`), flagged with a rule signal
+   * (`rules`), or `null` when it was not classified ({@link wantsResult} said no). Later calls of the session follow it.
    */
-  learnResult(agent: string, session: string, tool: string, flagged: boolean | null): void {
+  learnResult(agent: string, session: string, tool: string, verdict: "clean" | "model" | "rules" | null): void {
     let requests = this.agents.get(agent);
     if (requests === undefined) {
       if (this.agents.size >= MAX_AGENTS) return;
@@ -113,12 +121,13 @@ export class RequestSources {
     let stats = requests.sources.get(tool);
     if (stats === undefined) {
       if (requests.sources.size >= MAX_TOOLS) return;
-      stats = { results: 0, flagged: 0 };
+      stats = { results: 0, flagged: 0, rule_flagged: 0 };
       requests.sources.set(tool, stats);
     }
-    if (flagged !== null && stats.results < MAX_CLASSIFIED) {
+    if (verdict !== null && stats.results < MAX_CLASSIFIED) {
       stats.results++;
-      if (flagged) stats.flagged++;
+      if (verdict === "model") stats.flagged++;
+      else if (verdict === "rules") stats.rule_flagged++;
     }
     let state = this.learning.get(session);
     if (state === undefined) {
@@ -135,7 +144,12 @@ export class RequestSources {
   /** The agent type's baseline figures for `tool` when its results read as requests by nature; `null` otherwise. */
   routineSource(agent: string, tool: string): RequestSourceStats | null {
     const stats = this.agents.get(agent)?.sources.get(tool);
-    if (stats === undefined || stats.results < MIN_RESULTS || stats.flagged < stats.results * ROUTINE_SHARE) {
+    if (
+      stats === undefined ||
+      stats.results < MIN_RESULTS ||
+      stats.flagged < stats.results * ROUTINE_SHARE ||
+      stats.rule_flagged > stats.results * MAX_RULE_SHARE
+    ) {
       return null;
     }
     return stats;
@@ -147,13 +161,20 @@ export class RequestSources {
     if (stats === null) return null;
     const sessions = this.agents.get(agent)?.follows.get(source)?.get(tool) ?? 0;
     if (sessions < MIN_FOLLOW_SESSIONS) return null;
-    return { source, tool, results: stats.results, flagged: stats.flagged, follow_sessions: sessions };
+    return {
+      source,
+      tool,
+      results: stats.results,
+      flagged: stats.flagged,
+      rule_flagged: stats.rule_flagged,
+      follow_sessions: sessions,
+    };
   }
 
   /** Whether anything was learned that can make a request routine. */
   get empty(): boolean {
     for (const requests of this.agents.values()) {
-      for (const stats of requests.sources.values()) if (stats.flagged > 0) return false;
+      for (const stats of requests.sources.values()) if (stats.flagged + stats.rule_flagged > 0) return false;
     }
     return true;
   }
@@ -170,8 +191,8 @@ export class RequestSources {
       const sources: Record<string, RequestSourceStats> = {};
       const follows: Record<string, Record<string, number>> = {};
       for (const [tool, stats] of [...requests.sources].sort(byKey)) {
-        if (stats.flagged === 0) continue;
-        sources[tool] = { results: stats.results, flagged: stats.flagged };
+        if (stats.flagged + stats.rule_flagged === 0) continue;
+        sources[tool] = { results: stats.results, flagged: stats.flagged, rule_flagged: stats.rule_flagged };
         const following = requests.follows.get(tool);
         if (following !== undefined) follows[tool] = Object.fromEntries([...following].sort(byKey));
       }
@@ -191,11 +212,17 @@ export class RequestSources {
       if (typeof sources !== "object" || sources === null) return `request_sources.${agent}.sources is missing`;
       const requests: AgentRequests = { sources: new Map(), follows: new Map(), followCount: 0 };
       for (const [tool, stats] of Object.entries(sources as Record<string, unknown>)) {
-        const { results, flagged } = (stats ?? {}) as { results?: unknown; flagged?: unknown };
-        if (!isCount(results) || !isCount(flagged) || flagged > results) {
-          return `request_sources.${agent}.sources.${tool} needs counts results >= flagged >= 0`;
+        const {
+          results,
+          flagged,
+          rule_flagged: ruleFlagged,
+        } = (stats ?? {}) as { results?: unknown; flagged?: unknown; rule_flagged?: unknown };
+        if (!isCount(results) || !isCount(flagged) || !isCount(ruleFlagged) || flagged + ruleFlagged > results) {
+          return `request_sources.${agent}.sources.${tool} needs counts results >= flagged + rule_flagged`;
         }
-        if (requests.sources.size < MAX_TOOLS) requests.sources.set(tool, { results, flagged });
+        if (requests.sources.size < MAX_TOOLS) {
+          requests.sources.set(tool, { results, flagged, rule_flagged: ruleFlagged });
+        }
       }
       for (const [source, following] of Object.entries((follows ?? {}) as Record<string, unknown>)) {
         if (typeof following !== "object" || following === null) {

@@ -15,20 +15,24 @@ import {
   supportDeskTest,
 } from "../../fixtures/support-desk-traffic.js";
 
-/** Learns `results` results of `source` (the first `flagged` of them flagged), each in its own session followed by `follower` in `follows` of them. */
+/**
+ * Learns `results` results of `source` (the first `flagged` of them flagged by the model, the next `rules` with a rule
+ * signal), each in its own session followed by `follower` in `follows` of them.
+ */
 function teach(
   sources: RequestSources,
-  options: { results: number; flagged: number; follows: number; source?: string; follower?: string },
+  options: { results: number; flagged: number; follows: number; rules?: number; source?: string; follower?: string },
 ): void {
   const source = options.source ?? "get_ticket";
   const follower = options.follower ?? "issue_refund";
   for (let index = 0; index < options.results; index++) {
     const session = `s${source}${index}`;
     sources.learnCall("desk", session, source);
-    sources.learnResult("desk", session, source, index < options.flagged);
+    const rules = options.flagged + (options.rules ?? 0);
+    sources.learnResult("desk", session, source, index < options.flagged ? "model" : index < rules ? "rules" : "clean");
     if (index < options.follows) {
       sources.learnCall("desk", session, follower);
-      sources.learnResult("desk", session, follower, false);
+      sources.learnResult("desk", session, follower, "clean");
     }
   }
 }
@@ -36,12 +40,13 @@ function teach(
 test("a tool is a routine request source once a fifth of at least ten baseline results were flagged", () => {
   const sources = new RequestSources();
   teach(sources, { results: 10, flagged: 2, follows: 3 });
-  assert.deepEqual(sources.routineSource("desk", "get_ticket"), { results: 10, flagged: 2 });
+  assert.deepEqual(sources.routineSource("desk", "get_ticket"), { results: 10, flagged: 2, rule_flagged: 0 });
   assert.deepEqual(sources.routineRequest("desk", "get_ticket", "issue_refund"), {
     source: "get_ticket",
     tool: "issue_refund",
     results: 10,
     flagged: 2,
+    rule_flagged: 0,
     follow_sessions: 3,
   });
   assert.equal(sources.routineSource("other-agent", "get_ticket"), null, "learned per agent type");
@@ -50,6 +55,14 @@ test("a tool is a routine request source once a fifth of at least ten baseline r
   const rare = new RequestSources();
   teach(rare, { results: 20, flagged: 3, follows: 20 });
   assert.equal(rare.routineSource("desk", "get_ticket"), null, "3 of 20 is under a fifth");
+
+  // Results with cue phrases mean the baseline held attacks: learning them as requests would teach the attack.
+  const attacked = new RequestSources();
+  teach(attacked, { results: 100, flagged: 40, rules: 2, follows: 20 });
+  assert.equal(attacked.routineSource("desk", "get_ticket"), null, "2 of 100 baseline results carried a rule signal");
+  const noisy = new RequestSources();
+  teach(noisy, { results: 100, flagged: 40, rules: 1, follows: 20 });
+  assert.ok(noisy.routineSource("desk", "get_ticket"), "one in a hundred is tolerated");
 
   const few = new RequestSources();
   teach(few, { results: 9, flagged: 9, follows: 9 });
@@ -62,12 +75,12 @@ test("a tool follows a source only when called after its result, counted once pe
   assert.equal(sources.routineRequest("desk", "get_ticket", "issue_refund"), null, "two sessions are not routine");
   // Called before the ticket was read, the refund does not follow it; called twice after, it counts once.
   sources.learnCall("desk", "before", "issue_refund");
-  sources.learnResult("desk", "before", "issue_refund", false);
+  sources.learnResult("desk", "before", "issue_refund", "clean");
   sources.learnCall("desk", "before", "get_ticket");
-  sources.learnResult("desk", "before", "get_ticket", true);
+  sources.learnResult("desk", "before", "get_ticket", "model");
   assert.equal(sources.routineRequest("desk", "get_ticket", "issue_refund"), null);
   sources.learnCall("desk", "twice", "get_ticket");
-  sources.learnResult("desk", "twice", "get_ticket", true);
+  sources.learnResult("desk", "twice", "get_ticket", "model");
   sources.learnCall("desk", "twice", "issue_refund");
   sources.learnCall("desk", "twice", "issue_refund");
   assert.equal(sources.routineRequest("desk", "get_ticket", "issue_refund")?.follow_sessions, 3);
@@ -80,7 +93,10 @@ test("what was learned is saved, restored and checked; learning keeps at most 4,
   teach(sources, { results: 12, flagged: 0, follows: 0, source: "lookup_customer" });
   const saved = JSON.parse(JSON.stringify(sources.save()));
   assert.deepEqual(saved, {
-    desk: { sources: { get_ticket: { results: 12, flagged: 6 } }, follows: { get_ticket: { issue_refund: 4 } } },
+    desk: {
+      sources: { get_ticket: { results: 12, flagged: 6, rule_flagged: 0 } },
+      follows: { get_ticket: { issue_refund: 4 } },
+    },
   });
   const restored = new RequestSources();
   assert.equal(restored.load(saved), null);
@@ -89,11 +105,12 @@ test("what was learned is saved, restored and checked; learning keeps at most 4,
     tool: "issue_refund",
     results: 12,
     flagged: 6,
+    rule_flagged: 0,
     follow_sessions: 4,
   });
   assert.match(restored.load([]) ?? "", /not an object/);
   assert.match(
-    restored.load({ desk: { sources: { get_ticket: { results: 2, flagged: 3 } } } }) ?? "",
+    restored.load({ desk: { sources: { get_ticket: { results: 2, flagged: 3, rule_flagged: 0 } } } }) ?? "",
     /get_ticket needs counts/,
   );
   assert.match(
@@ -103,7 +120,7 @@ test("what was learned is saved, restored and checked; learning keeps at most 4,
   assert.ok(restored.routineSource("desk", "get_ticket"), "a refused state leaves what was loaded");
 
   const many = new RequestSources();
-  for (let index = 0; index < 5000; index++) many.learnResult("desk", `session-${index}`, "get_ticket", false);
+  for (let index = 0; index < 5000; index++) many.learnResult("desk", `session-${index}`, "get_ticket", "clean");
   assert.equal(many.learningSessions, 4096);
 });
 
