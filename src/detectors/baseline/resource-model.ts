@@ -77,6 +77,12 @@ export const resourceBaselineSchema = z.object({
 });
 export type ResourceBaselineState = z.infer<typeof resourceBaselineSchema>;
 
+/** Options of {@link ResourceDetector}. */
+export interface ResourceDetectorOptions {
+  /** Where argument values came from; a new domain read from the session's data is low. Absent: novelty alone. */
+  provenance?: ArgumentProvenance;
+}
+
 /**
  * The resource access graph per agent type and per user: external domains (of e-mail addresses and URLs, also inside
  * free text), directories (a path's first one or two levels) and channels named in arguments. Raises
@@ -90,12 +96,6 @@ export type ResourceBaselineState = z.infer<typeof resourceBaselineSchema>;
  *   whose ticket is being answered);
  * - a resource the agent type knows but this user never touched, where the user has a baseline of their own (low).
  */
-/** Options of {@link ResourceDetector}. */
-export interface ResourceDetectorOptions {
-  /** Where argument values came from; a new domain read from the session's data is low. Absent: novelty alone. */
-  provenance?: ArgumentProvenance;
-}
-
 export class ResourceDetector implements Detector {
   readonly name = RESOURCE_DETECTOR;
   private readonly agents = new Map<string, Neighbourhood>();
