@@ -2,7 +2,7 @@ import type { Detector, ExchangePosition, FindingSink } from "../../core/detecto
 import type { CapturedExchange } from "../../core/exchange.js";
 import type { FlowSourceMatch } from "./data-flow-tracker.js";
 import { type CallAnalysis, FlowAnalysis } from "./flow-analysis.js";
-import { describeSources, flowEvidence, flowFinding, namesOutsideParty, quoteValues } from "./flow-finding.js";
+import { describeSources, flowEvidence, flowFinding, quoteValues, routineRequestOf } from "./flow-finding.js";
 import { describeCapabilities, isHighRisk } from "./tool-capabilities.js";
 
 const DETECTOR_NAME = "behaviour_change";
@@ -109,11 +109,7 @@ export class BehaviourChangeDetector implements Detector {
   ): boolean {
     if (call.routine_request(fromCall, fromTool) === null) return false;
     const destinations = new Set(call.capabilities.destination_arguments);
-    return traced.every(
-      (flow) =>
-        call.routine_request(flow.from_call, flow.from_tool) !== null &&
-        !namesOutsideParty(exchange.arguments, flow, destinations, call.is_author),
-    );
+    return traced.every((flow) => routineRequestOf(exchange, call, flow, destinations) !== null);
   }
 
   /**

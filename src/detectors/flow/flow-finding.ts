@@ -1,6 +1,8 @@
 import type { CapturedExchange } from "../../core/exchange.js";
 import { type Finding, type FindingCategory, findingOrigin, type Severity } from "../../core/finding.js";
 import type { FlowSourceMatch } from "./data-flow-tracker.js";
+import type { CallAnalysis } from "./flow-analysis.js";
+import type { RoutineRequest } from "./request-sources.js";
 
 /** The fields every flow finding shares, from the exchange that raised it. */
 export function flowFinding(
@@ -95,4 +97,20 @@ export function namesOutsideParty(
     }
   }
   return false;
+}
+
+/**
+ * The routine request behind a flow (`CallAnalysis.routine_request`: the agent type acts on that tool's requests
+ * with this call's tool every day) when the flow names no outside party in the call's destinations; `null`
+ * otherwise, and the flow is judged like any other.
+ */
+export function routineRequestOf(
+  exchange: CapturedExchange,
+  call: CallAnalysis,
+  flow: FlowSourceMatch,
+  destinations: ReadonlySet<string>,
+): RoutineRequest | null {
+  const request = call.routine_request(flow.from_call, flow.from_tool);
+  if (request === null || namesOutsideParty(exchange.arguments, flow, destinations, call.is_author)) return null;
+  return request;
 }

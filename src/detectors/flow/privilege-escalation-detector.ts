@@ -9,13 +9,15 @@ import {
   describeSources,
   flowEvidence,
   flowFinding,
-  namesOutsideParty,
   quoteValues,
+  routineRequestOf,
 } from "./flow-finding.js";
 import type { RoutineRequest } from "./request-sources.js";
 import { describeCapabilities, isHighRisk, isSensitive } from "./tool-capabilities.js";
 
-const DETECTOR_NAME = "privilege_escalation";
+/** The detector's name, under which the three flow detectors' shared baseline is saved. */
+export const PRIVILEGE_ESCALATION_DETECTOR = "privilege_escalation";
+const DETECTOR_NAME = PRIVILEGE_ESCALATION_DETECTOR;
 
 /**
  * Raises `privilege_escalation_chain` when the output of one tool builds the arguments of a more sensitive
@@ -58,8 +60,8 @@ export class PrivilegeEscalationDetector implements Detector {
     // A request the agent type acts on every day is its work, unless it sends to someone the data named.
     const routine: { flow: FlowSourceMatch; request: RoutineRequest }[] = [];
     const unlessRoutine = (flow: FlowSourceMatch): boolean => {
-      const request = call.routine_request(flow.from_call, flow.from_tool);
-      if (request === null || namesOutsideParty(exchange.arguments, flow, destinations, call.is_author)) return true;
+      const request = routineRequestOf(exchange, call, flow, destinations);
+      if (request === null) return true;
       routine.push({ flow, request });
       return false;
     };

@@ -171,14 +171,6 @@ export class RequestSources {
     };
   }
 
-  /** Whether anything was learned that can make a request routine. */
-  get empty(): boolean {
-    for (const requests of this.agents.values()) {
-      for (const stats of requests.sources.values()) if (stats.flagged + stats.rule_flagged > 0) return false;
-    }
-    return true;
-  }
-
   /** Learning sessions tracked now (for tests of bounded memory). */
   get learningSessions(): number {
     return this.learning.size;
