@@ -1,7 +1,19 @@
 import type { Detector } from "../core/detector.js";
 import type { PoisoningClassifier } from "../defence/poisoning/poisoning-classifier.js";
-import { type ArgumentProvenance, type BaselineDetectorsOptions, baselineDetectors } from "./baseline/index.js";
-import { FlowAnalysis, flowDetectors, RecentPoisoningVerdicts, RequestSources } from "./flow/index.js";
+import {
+  type ArgumentProvenance,
+  type BaselineDetectorsOptions,
+  baselineDetectors,
+  describeBaselineState,
+} from "./baseline/index.js";
+import {
+  describeFlowBaseline,
+  FlowAnalysis,
+  flowDetectors,
+  PRIVILEGE_ESCALATION_DETECTOR,
+  RecentPoisoningVerdicts,
+  RequestSources,
+} from "./flow/index.js";
 import { InlineDecisionDetector } from "./inline-decision-detector.js";
 import { OperationalDetector } from "./operational-detector.js";
 import { patternDetectors } from "./patterns/index.js";
@@ -38,4 +50,14 @@ export function defaultDetectors(
     ...patternDetectors(),
     ...flowDetectors({ analysis }),
   ];
+}
+
+/**
+ * Readable lines about a detector's saved baseline state (`toolwatch baseline show`), or `null` for a detector
+ * without a summary or a state that does not parse. The flow detectors share one analysis, whose state
+ * `privilege_escalation` saves.
+ */
+export function describeDetectorBaseline(detector: string, state: unknown): string[] | null {
+  if (detector === PRIVILEGE_ESCALATION_DETECTOR) return describeFlowBaseline(state);
+  return describeBaselineState(detector, state);
 }

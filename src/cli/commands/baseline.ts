@@ -3,9 +3,8 @@ import { parseSince } from "../../config/duration.js";
 import type { Detector } from "../../core/detector.js";
 import { ToolwatchError } from "../../core/errors.js";
 import type { CapturedExchange } from "../../core/exchange.js";
-import { baselineDetectors, describeBaselineState } from "../../detectors/baseline/index.js";
-import { describeFlowBaseline } from "../../detectors/flow/flow-analysis.js";
-import { defaultDetectors } from "../../detectors/index.js";
+import { baselineDetectors } from "../../detectors/baseline/index.js";
+import { defaultDetectors, describeDetectorBaseline } from "../../detectors/index.js";
 import { SequenceAutoencoderDetector } from "../../detectors/sequence-autoencoder/index.js";
 import { type CaptureRecord, readCaptureBatches } from "../../record/read-capture.js";
 import { mergeByTime } from "../../replay/merge-by-time.js";
@@ -120,9 +119,7 @@ export function formatBaseline(baseline: BaselineFile): string {
   ];
   for (const [name, state] of Object.entries(baseline.detectors)) {
     lines.push("", `${name}:`);
-    // The three flow detectors share one analysis, saved under the first of them.
-    const described =
-      name === "privilege_escalation" ? describeFlowBaseline(state) : describeBaselineState(name, state);
+    const described = describeDetectorBaseline(name, state);
     if (described === null) {
       lines.push(`  ${JSON.stringify(state).length} bytes of state (no summary for this detector)`);
     } else {

@@ -289,24 +289,12 @@ export class FlowAnalysis {
 
   /** Restores {@link saveBaseline}'s output (version 1, before request sources were learned, too); returns why it cannot, or `null`. */
   loadBaseline(state: unknown): string | null {
-    if (typeof state !== "object" || state === null) return "the flow baseline is not an object";
-    const {
-      version,
-      tools_by_agent: byAgent,
-      request_sources: requests,
-    } = state as { version?: unknown; tools_by_agent?: unknown; request_sources?: unknown };
-    if (version !== 1 && version !== 2) return `unsupported flow baseline version ${String(version)}`;
-    if (typeof byAgent !== "object" || byAgent === null) return "tools_by_agent is missing";
-    const problem = this.requestSources.load(version === 1 ? {} : requests);
+    const parsed = parseFlowBaseline(state);
+    if (typeof parsed === "string") return parsed;
+    const problem = this.requestSources.load(parsed.request_sources);
     if (problem !== null) return problem;
     this.baselineTools.clear();
-    for (const [agent, tools] of Object.entries(byAgent as Record<string, unknown>)) {
-      if (!Array.isArray(tools)) return `tools_by_agent.${agent} is not a list`;
-      this.baselineTools.set(
-        agent,
-        new Set(tools.filter((tool): tool is string => typeof tool === "string").slice(0, MAX_BASELINE_TOOLS)),
-      );
-    }
+    for (const [agent, tools] of parsed.tools_by_agent) this.baselineTools.set(agent, tools);
     return null;
   }
 
@@ -461,7 +449,8 @@ export class FlowAnalysis {
     if (decision !== undefined) return { poisoned: decision.action !== "allow", score: 0.9, rules: true };
     const clipped = text.length > MAX_RESULT_CHARS ? text.slice(0, MAX_RESULT_CHARS) : text;
     const verdict = this.verdicts.inspect(clipped, "result");
-    return { poisoned: verdict.poisoned, score: verdict.score, rules: flaggedByRules(verdict) };
+    // Rule evidence always flags a result: an unflagged one has none to look for.
+    return { poisoned: verdict.poisoned, score: verdict.score, rules: verdict.poisoned && flaggedByRules(verdict) };
   }
 
   private sensitiveRead(
@@ -593,17 +582,18 @@ export class FlowAnalysis {
  * state does not load.
  */
 export function describeFlowBaseline(state: unknown): string[] | null {
-  const analysis = new FlowAnalysis({ dlp: null, scan_memo_bytes: 0 });
-  if (analysis.loadBaseline(state) !== null) return null;
-  const saved = analysis.saveBaseline();
+  const parsed = parseFlowBaseline(state);
+  const requestSources = new RequestSources();
+  if (typeof parsed === "string" || requestSources.load(parsed.request_sources) !== null) return null;
+  const saved = requestSources.save();
   const lines: string[] = [];
-  for (const [agent, tools] of Object.entries(saved.tools_by_agent)) {
-    lines.push(`agent type ${agent}: ${tools.length} tools`);
-    const requests = saved.request_sources[agent];
+  for (const [agent, tools] of parsed.tools_by_agent) {
+    lines.push(`agent type ${agent}: ${tools.size} tools`);
+    const requests = saved[agent];
     for (const [tool, stats] of Object.entries(requests?.sources ?? {})) {
-      const routine = analysis.requestSources.routineSource(agent, tool) !== null;
+      const routine = requestSources.routineSource(agent, tool) !== null;
       const following = Object.entries(requests?.follows[tool] ?? {})
-        .filter(([follower]) => analysis.requestSources.routineRequest(agent, tool, follower) !== null)
+        .filter(([follower]) => requestSources.routineRequest(agent, tool, follower) !== null)
         .map(([follower, sessions]) => `${follower} (${sessions})`);
       lines.push(
         `  ${tool}: ${stats.flagged} of ${stats.results} results read as requests${stats.rule_flagged > 0 ? `, ${stats.rule_flagged} carried injection cues` : ""}${routine ? `, routine; acted on with ${following.join(", ") || "nothing yet"}` : ""}`,
@@ -611,6 +601,32 @@ export function describeFlowBaseline(state: unknown): string[] | null {
     }
   }
   return lines;
+}
+
+/**
+ * Checks a saved flow baseline (version 1 or 2) and reads its tool sets; the request sources are handed on for
+ * {@link RequestSources.load} to check (version 1 had none). Returns why it cannot be read, or what it holds.
+ */
+function parseFlowBaseline(
+  state: unknown,
+): { tools_by_agent: Map<string, Set<string>>; request_sources: unknown } | string {
+  if (typeof state !== "object" || state === null) return "the flow baseline is not an object";
+  const {
+    version,
+    tools_by_agent: byAgent,
+    request_sources: requests,
+  } = state as { version?: unknown; tools_by_agent?: unknown; request_sources?: unknown };
+  if (version !== 1 && version !== 2) return `unsupported flow baseline version ${String(version)}`;
+  if (typeof byAgent !== "object" || byAgent === null) return "tools_by_agent is missing";
+  const toolsByAgent = new Map<string, Set<string>>();
+  for (const [agent, tools] of Object.entries(byAgent as Record<string, unknown>)) {
+    if (!Array.isArray(tools)) return `tools_by_agent.${agent} is not a list`;
+    toolsByAgent.set(
+      agent,
+      new Set(tools.filter((tool): tool is string => typeof tool === "string").slice(0, MAX_BASELINE_TOOLS)),
+    );
+  }
+  return { tools_by_agent: toolsByAgent, request_sources: version === 1 ? {} : requests };
 }
 
 /** Whether two lists of argument names are the same, in the same order (`null`: no arguments object). */

@@ -14,6 +14,7 @@ export {
 } from "./data-flow-tracker.js";
 export {
   type CallAnalysis,
+  describeFlowBaseline,
   FlowAnalysis,
   type FlowAnalysisOptions,
   type PoisonedResult,
@@ -21,7 +22,7 @@ export {
   RecentPoisoningVerdicts,
   type SensitiveRead,
 } from "./flow-analysis.js";
-export { PrivilegeEscalationDetector } from "./privilege-escalation-detector.js";
+export { PRIVILEGE_ESCALATION_DETECTOR, PrivilegeEscalationDetector } from "./privilege-escalation-detector.js";
 export { ReadThenExfiltrateDetector } from "./read-then-exfiltrate-detector.js";
 export {
   type RequestSourceStats,
