@@ -3,6 +3,7 @@ import { JsonRpcErrorCode } from "../core/errors.js";
 import type { InlineDecision, ToolDefinition } from "../core/exchange.js";
 import type { GuardRefusal, GuardResponse, GuardSession, GuardVerdict, InlineGuard } from "../core/guard.js";
 import type { JsonRpcRequest, JsonRpcSuccess } from "../core/transport.js";
+import { flaggedByRules, INSTRUCTION_REQUEST, ROUTINE_REQUEST, TOOL_POISONING } from "./poisoning/signals.js";
 import { descriptionText } from "./tool-description-text.js";
 import type { ToolPinning } from "./tool-pinning.js";
 
@@ -39,7 +40,17 @@ export interface PoisoningCheck {
   inspect(
     text: string,
     kind: "result" | "description",
-  ): { poisoned: boolean; score: number; explanation: string; signals: { kind: string }[] };
+  ): { poisoned: boolean; score: number; explanation: string; signals: { kind: string; score?: number }[] };
+}
+
+/**
+ * What inline defence needs of the learned baseline (src/detectors/flow learns it as `RequestSources`): the tools
+ * whose results an agent type reads as requests every day (a help desk's tickets), and the tools it acts on them
+ * with. `agent` is the session's agent type, `""` when unknown. Each returns `null` for "not routine".
+ */
+export interface RoutineRequestCheck {
+  routineSource(agent: string, tool: string): { results: number; flagged: number } | null;
+  routineRequest(agent: string, source: string, tool: string): object | null;
 }
 
 /**
@@ -56,6 +67,11 @@ export interface FlowCheck {
   ): { flows: { from_call: number; from_tool: string; poisoned: boolean; values: string[] }[] };
   /** Outbound, payment, delete, admin or exec: a call worth holding when its arguments came from instructions. */
   isHighRisk(tool: string, args: Record<string, unknown> | null): boolean;
+  /**
+   * Whether any of `values` is an address that reaches someone (e-mail or web address, bank account, phone or
+   * account number) other than an author of a result observed in the session (a ticket's sender).
+   */
+  namesOutsideParty(session: string, values: readonly string[]): boolean;
   endSession(session: string): void;
 }
 
@@ -79,6 +95,13 @@ export interface InlineDefenceOptions {
    * attacker-directed call) is held (`block`) or flagged (`alert`) before it reaches the server.
    */
   flow?: { tracker: FlowCheck; action: "alert" | "block" };
+  /**
+   * The learned baseline's routine requests. A result the model alone flagged (no injection craft), of a tool whose
+   * results are requests by nature for the session's agent type, is forwarded whatever `result_action` says, and a
+   * call acting on it with a tool the agent type routinely follows it with is not held unless it names an outside
+   * party. Without it every flagged result is judged alike.
+   */
+  requests?: RoutineRequestCheck;
   /** Where quarantined results are kept; without one, `quarantine` withholds but keeps nothing. */
   quarantine?: QuarantineStore;
 }
@@ -87,6 +110,9 @@ export interface InlineDefenceOptions {
 const REFUSAL: GuardRefusal = { code: JsonRpcErrorCode.RequestRefused, message: "The request was not permitted." };
 const WITHHELD: GuardRefusal = { code: JsonRpcErrorCode.RequestRefused, message: "The result was withheld." };
 export const QUARANTINE_NOTICE = "[This content was withheld by the gateway and kept for review.]";
+
+/** Routine results a session remembers: enough for a desk that reads a handful of tickets per session. */
+const MAX_ROUTINE_RESULTS = 64;
 
 /** Longest text the poisoning classifier reads from one result; the rest is not scored. */
 const MAX_CLASSIFIED_CHARS = 256 * 1024;
@@ -109,6 +135,8 @@ export class InlineDefence implements InlineGuard {
   private readonly calls = new Map<string, { count: number; pending: Map<string | number, number> }>();
   /** Sessions whose model saw a result that carried instructions: only their calls are traced. */
   private readonly poisonedSessions = new Set<string>();
+  /** Per session, the call indexes of results that were routine requests (at most {@link MAX_ROUTINE_RESULTS}). */
+  private readonly routineResults = new Map<string, number[]>();
 
   constructor(private readonly options: InlineDefenceOptions) {}
 
@@ -177,7 +205,7 @@ export class InlineDefence implements InlineGuard {
     }
     if (dlpBlock) return refuse(decisions, record);
     if (flow !== undefined && tool !== null) {
-      const tainted = this.taintedCall(flow, session.session, callIndex, tool, argumentsValue);
+      const tainted = this.taintedCall(flow, session, callIndex, tool, argumentsValue);
       if (tainted !== null) {
         decisions.push(tainted);
         if (tainted.action === "block") return refuse(decisions, record);
@@ -218,6 +246,7 @@ export class InlineDefence implements InlineGuard {
     this.poisonedTools.delete(session);
     this.calls.delete(session);
     this.poisonedSessions.delete(session);
+    this.routineResults.delete(session);
   }
 
   /** Numbers the session's calls as the pipeline does (0-based, in order), remembering the request's index. */
@@ -235,14 +264,14 @@ export class InlineDefence implements InlineGuard {
 
   private taintedCall(
     flow: NonNullable<InlineDefenceOptions["flow"]>,
-    session: string,
+    session: GuardSession,
     callIndex: number,
     tool: string,
     args: Record<string, unknown> | null,
   ): InlineDecision | null {
-    if (!this.poisonedSessions.has(session)) return null;
-    const trace = flow.tracker.traceArguments(session, callIndex, tool, args);
-    const poisoned = trace.flows.filter((item) => item.poisoned);
+    if (!this.poisonedSessions.has(session.session)) return null;
+    const trace = flow.tracker.traceArguments(session.session, callIndex, tool, args);
+    const poisoned = trace.flows.filter((item) => item.poisoned && !this.isRoutineFlow(session, item, tool));
     if (poisoned.length === 0 || !flow.tracker.isHighRisk(tool, args)) return null;
     const sources = poisoned.map((item) => `call ${item.from_call} (${item.from_tool})`).join(", ");
     const values = poisoned
@@ -257,6 +286,21 @@ export class InlineDefence implements InlineGuard {
       reason: `arguments of ${tool} carry ${values} from the result of ${sources}, which carried instructions aimed at the model`,
       direction: "arguments",
     };
+  }
+
+  /**
+   * A call acting on a routine request: the flow's source was one, the agent type routinely follows that tool with
+   * this one, and none of the values it carries reaches anyone but the request's author.
+   */
+  private isRoutineFlow(
+    session: GuardSession,
+    flow: { from_call: number; from_tool: string; values: string[] },
+    tool: string,
+  ): boolean {
+    const requests = this.options.requests;
+    if (requests === undefined || !this.routineResults.get(session.session)?.includes(flow.from_call)) return false;
+    if (requests.routineRequest(session.agent ?? "", flow.from_tool, tool) === null) return false;
+    return !this.options.flow!.tracker.namesOutsideParty(session.session, flow.values);
   }
 
   private inspectToolList(
@@ -362,6 +406,7 @@ export class InlineDefence implements InlineGuard {
 
     let poisoned = false;
     let quarantined = false;
+    let routine = false;
     const poisoning = this.options.poisoning;
     if (poisoning !== undefined && !withhold) {
       const text = resultText(result);
@@ -369,12 +414,22 @@ export class InlineDefence implements InlineGuard {
         const verdict = poisoning.classifier.inspect(text, "result");
         poisoned = verdict.poisoned;
         if (verdict.poisoned) {
-          const action = poisoning.result_action;
+          const rules = flaggedByRules(verdict);
+          const source =
+            rules || tool === null || request.method !== "tools/call"
+              ? null
+              : (this.options.requests?.routineSource(session.agent ?? "", tool) ?? null);
+          routine = source !== null;
+          // A routine request is the agent's work: forwarded and traced, never withheld.
+          const action = routine ? "alert" : poisoning.result_action;
           decisions.push({
             stage: "poisoning",
             action,
-            rule: "tool_poisoning",
-            reason: verdict.explanation,
+            rule: routine ? ROUTINE_REQUEST : rules ? TOOL_POISONING : INSTRUCTION_REQUEST,
+            reason:
+              source === null
+                ? verdict.explanation
+                : `${verdict.explanation}; routine for this agent type: its baseline read ${source.flagged} of ${source.results} results of ${tool} as requests`,
             direction: "result",
           });
           if (action === "block") {
@@ -410,6 +465,15 @@ export class InlineDefence implements InlineGuard {
         if (poisoned && !withhold && !quarantined) {
           flow.tracker.observeResult(session.session, index, tool, resultText(result), true);
           this.poisonedSessions.add(session.session);
+          if (routine) {
+            let routineResults = this.routineResults.get(session.session);
+            if (routineResults === undefined) {
+              routineResults = [];
+              this.routineResults.set(session.session, routineResults);
+            }
+            routineResults.push(index);
+            if (routineResults.length > MAX_ROUTINE_RESULTS) routineResults.shift();
+          }
         }
       }
     }

@@ -142,6 +142,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   });
   const defence = createDefence(config, {
     classifier,
+    requests: analysis.requestSources,
     database: options.databasePath,
     log: options.log ?? (() => {}),
   });

@@ -32,12 +32,17 @@ export { PoisoningDetector, type PoisoningDetectorOptions, type PoisoningInspect
  * guard already judged is a memo hit); the shipped model at its own threshold when absent.
  */
 export function defaultDetectors(
-  options: { classifier?: PoisoningClassifier; baseline?: BaselineDetectorsOptions } = {},
+  options: {
+    classifier?: PoisoningClassifier;
+    baseline?: BaselineDetectorsOptions;
+    /** Where the flow analysis learns request sources: give inline defence the same object (`createDefence`). */
+    request_sources?: RequestSources;
+  } = {},
 ): Detector[] {
   // The poisoning detector and the flow detectors ask the classifier about the same results: one verdict each.
   const verdicts = new RecentPoisoningVerdicts(options.classifier);
   // Learned by the flow analysis, read by the poisoning detector too: which tools' results are requests by nature.
-  const requestSources = new RequestSources();
+  const requestSources = options.request_sources ?? new RequestSources();
   const analysis = new FlowAnalysis({ verdicts, request_sources: requestSources });
   // Novelty alone is weak evidence: the argument model asks the flow analysis where a new destination came from.
   const provenance: ArgumentProvenance = (exchange, position, argument) =>

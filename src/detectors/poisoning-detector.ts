@@ -1,12 +1,8 @@
 import type { Detector, ExchangePosition, FindingSink } from "../core/detector.js";
 import type { CapturedExchange, InlineDecision } from "../core/exchange.js";
 import { type Finding, findingOrigin } from "../core/finding.js";
-import {
-  flaggedByRules,
-  PoisoningClassifier,
-  type PoisoningVerdict,
-  quoteSpan,
-} from "../defence/poisoning/poisoning-classifier.js";
+import { PoisoningClassifier, type PoisoningVerdict, quoteSpan } from "../defence/poisoning/poisoning-classifier.js";
+import { decidedByRules, flaggedByRules, ROUTINE_REQUEST } from "../defence/poisoning/signals.js";
 import type { RequestSourceStats, RequestSources } from "./flow/request-sources.js";
 
 /** What the detector needs of a classifier: the shape of `PoisoningClassifier.inspect`. */
@@ -86,7 +82,15 @@ export class PoisoningDetector implements Detector {
     );
     if (decided !== undefined) {
       if (decided.action === "allow") return;
-      emit(this.decidedFinding(exchange, position, decided, `the ${this.subject(exchange)}`));
+      const finding = this.decidedFinding(exchange, position, decided, `the ${this.subject(exchange)}`);
+      // The guard read it as a request (the model alone): routine for the agent type if the baseline says so,
+      // whether the guard knew the baseline (`routine_request`) or not.
+      const routine = decidedByRules(decided.rule) ? null : this.routineSourceOf(exchange);
+      if (decided.rule === ROUTINE_REQUEST || routine !== null) {
+        finding.severity = "low";
+        if (routine !== null) finding.evidence.routine_source = { tool: exchange.tool, ...routine };
+      }
+      emit(finding);
       return;
     }
     const text = exchange.result;
@@ -113,10 +117,14 @@ export class PoisoningDetector implements Detector {
 
   /** The baseline's figures when the model alone flagged a result of a tool whose results are requests by nature. */
   private routineSource(exchange: CapturedExchange, verdict: PoisoningVerdict): RequestSourceStats | null {
+    return flaggedByRules(verdict) ? null : this.routineSourceOf(exchange);
+  }
+
+  /** The baseline's figures when results of the exchange's tool are requests by nature for its agent type. */
+  private routineSourceOf(exchange: CapturedExchange): RequestSourceStats | null {
     if (this.requestSources === null || exchange.method !== "tools/call" || typeof exchange.tool !== "string") {
       return null;
     }
-    if (flaggedByRules(verdict)) return null;
     return this.requestSources.routineSource(exchange.agent ?? "", exchange.tool);
   }
 

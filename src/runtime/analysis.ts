@@ -6,6 +6,7 @@ import type { Detector, ExchangeObserver, FindingSink } from "../core/detector.j
 import { ToolwatchError } from "../core/errors.js";
 import type { AlertEvent } from "../core/notifier.js";
 import type { PoisoningClassifier } from "../defence/poisoning/poisoning-classifier.js";
+import { RequestSources } from "../detectors/flow/request-sources.js";
 import { defaultDetectors } from "../detectors/index.js";
 import { MetricsObserver } from "../metrics/metrics-observer.js";
 import type { OtlpTraceObserver } from "../metrics/otlp-trace-exporter.js";
@@ -20,6 +21,8 @@ export interface Analysis {
   metrics: MetricsObserver;
   alerts: AlertEngine | null;
   detectors: Detector[];
+  /** What the detectors learn of routine requests; inline defence reads the same object (`createDefence`). */
+  requestSources: RequestSources;
   observers: ExchangeObserver[];
   findingSinks: FindingSink[];
   /** Flushes and stops the alert engine (and its notifiers) and the trace export. Idempotent. */
@@ -38,6 +41,8 @@ export interface AnalysisOptions {
   traces?: OtlpTraceObserver | null;
   /** The poisoning classifier, shared with inline defence; one from `config.poisoning` when absent. */
   classifier?: PoisoningClassifier;
+  /** Request sources shared with inline defence; new ones when absent. */
+  requestSources?: RequestSources;
 }
 
 /** Reads and checks a rules file, throwing one error that lists every problem with file:line:column. */
@@ -62,8 +67,10 @@ export function createAnalysis(options: AnalysisOptions): Analysis {
   const { config } = options;
   const metrics = new MetricsObserver({ flow: config.metrics.flow ? {} : false });
   const rollout = config.detectors.rollout_sessions;
+  const requestSources = options.requestSources ?? new RequestSources();
   const detectors = defaultDetectors({
     classifier: options.classifier ?? createPoisoningClassifier(config),
+    request_sources: requestSources,
     ...(rollout === undefined ? {} : { baseline: { sequence: { rollout_sessions: rollout } } }),
   });
   if (config.detectors.baseline !== undefined) loadSavedBaseline(config.detectors.baseline, detectors);
@@ -89,6 +96,7 @@ export function createAnalysis(options: AnalysisOptions): Analysis {
     metrics,
     alerts,
     detectors,
+    requestSources,
     observers,
     findingSinks: [(finding) => metrics.recordFinding(finding), ...(alerts === null ? [] : [alerts.findingSink])],
     shutdown() {

@@ -4,11 +4,17 @@ import { ToolwatchError } from "../core/errors.js";
 import type { InlineGuard } from "../core/guard.js";
 import { loadDlpRulesFile } from "../defence/dlp/dlp-config.js";
 import { DlpEngine } from "../defence/dlp/dlp-scanner.js";
-import { type FlowCheck, InlineDefence, type InlineDefenceOptions } from "../defence/inline-defence.js";
+import {
+  type FlowCheck,
+  InlineDefence,
+  type InlineDefenceOptions,
+  type RoutineRequestCheck,
+} from "../defence/inline-defence.js";
 import { PoisoningClassifier } from "../defence/poisoning/poisoning-classifier.js";
 import { PolicyHolder } from "../defence/policy/policy-holder.js";
 import { InMemoryPinStore, ToolPinning } from "../defence/tool-pinning.js";
 import { DataFlowTracker } from "../detectors/flow/data-flow-tracker.js";
+import { authorAddresses, reachesSomeone } from "../detectors/flow/parties.js";
 import { isHighRisk, toolCapabilities } from "../detectors/flow/tool-capabilities.js";
 import { SqliteDefenceState } from "../store/defence-state-store.js";
 
@@ -28,6 +34,11 @@ export interface DefenceOptions {
   classifier?: PoisoningClassifier;
   /** Folder of the configuration file: `dlp.rules_file` is relative to it (the working directory otherwise). */
   configDirectory?: string;
+  /**
+   * The detectors' learned request sources (give the same object to the analysis), so that a routine request of
+   * the agent type is not withheld or held; without it every flagged result is judged alike.
+   */
+  requests?: RoutineRequestCheck;
 }
 
 /**
@@ -59,6 +70,7 @@ export function createDefence(config: ToolwatchConfig, options: DefenceOptions):
     };
     const action = config.poisoning.tainted_call_action;
     if (action !== "off") parts.flow = { tracker: inlineFlowTracker(), action };
+    if (options.requests !== undefined) parts.requests = options.requests;
   }
   const needsState = config.pinning.enabled || config.poisoning.result_action === "quarantine";
   if (needsState && options.database !== null) {
@@ -91,15 +103,41 @@ export function createDlpEngine(config: ToolwatchConfig, configDirectory?: strin
   return new DlpEngine(settings, { customRules: loaded.rules });
 }
 
-/** Data-flow tracking for the inline guard: the detectors' tracker, and their reading of what a tool can do. */
+/** Most author addresses the inline flow check keeps per session, and takes from one result. */
+const MAX_AUTHORS = 64;
+const MAX_AUTHORS_PER_RESULT = 8;
+/** How much of a result is searched for its authors: headers and `from` keys come first. */
+const AUTHOR_SEARCH_CHARS = 16 * 1024;
+
+/**
+ * Data-flow tracking for the inline guard: the detectors' tracker, their reading of what a tool can do, and the
+ * authors of the results it observed (only results that carried instructions are observed inline).
+ */
 function inlineFlowTracker(): FlowCheck {
   const tracker = new DataFlowTracker();
+  const authors = new Map<string, Set<string>>();
   return {
-    observeResult: (session, callIndex, tool, text, poisoned) =>
-      tracker.observeResult(session, callIndex, tool, text, poisoned),
+    observeResult: (session, callIndex, tool, text, poisoned) => {
+      tracker.observeResult(session, callIndex, tool, text, poisoned);
+      const found = authorAddresses(text.slice(0, AUTHOR_SEARCH_CHARS), MAX_AUTHORS_PER_RESULT);
+      if (found.length === 0) return;
+      let known = authors.get(session);
+      if (known === undefined) {
+        known = new Set();
+        authors.set(session, known);
+      }
+      for (const address of found) if (known.size < MAX_AUTHORS) known.add(address.toLowerCase());
+    },
     traceArguments: (session, callIndex, tool, args) => tracker.traceArguments(session, callIndex, tool, args),
     isHighRisk: (tool, args) => isHighRisk(toolCapabilities(tool, args)),
-    endSession: (session) => tracker.endSession(session),
+    namesOutsideParty: (session, values) => {
+      const known = authors.get(session);
+      return values.some((value) => reachesSomeone(value) && !known?.has(value.trim().toLowerCase()));
+    },
+    endSession: (session) => {
+      tracker.endSession(session);
+      authors.delete(session);
+    },
   };
 }
 

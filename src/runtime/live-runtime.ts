@@ -13,6 +13,7 @@ import type { Detector } from "../core/detector.js";
 import type { InlineGuard } from "../core/guard.js";
 import type { Store } from "../core/store.js";
 import type { PoisoningClassifier } from "../defence/poisoning/poisoning-classifier.js";
+import type { RequestSources } from "../detectors/flow/request-sources.js";
 import type { OtlpTraceObserver } from "../metrics/otlp-trace-exporter.js";
 import { Pipeline } from "../pipeline/pipeline.js";
 import { type Analysis, createAnalysis } from "./analysis.js";
@@ -73,6 +74,8 @@ export interface LiveRuntimeOptions {
   closeGuard?: () => void;
   /** The poisoning classifier inline defence uses, so the analysis shares its verdicts (see `createDefence`). */
   classifier?: PoisoningClassifier;
+  /** The request sources inline defence reads, so that what the detectors learn reaches it (see `createDefence`). */
+  requestSources?: RequestSources;
   /** Where the runtime reports its own troubles (a store it cannot read back); stderr by default. */
   log?: (line: string) => void;
   /**
@@ -136,6 +139,7 @@ export function createLiveRuntime(options: LiveRuntimeOptions): LiveRuntime {
       traces: options.traces ?? null,
       onAlert: (event) => options.store?.appendAlert(event),
       ...(options.classifier === undefined ? {} : { classifier: options.classifier }),
+      ...(options.requestSources === undefined ? {} : { requestSources: options.requestSources }),
     });
   const pipeline = new Pipeline({
     store: options.store,

@@ -9,6 +9,7 @@ import { isStdioUpstream, loadConfig, type ToolwatchConfig } from "../../config/
 import { resolveDatabasePath } from "../../config/paths.js";
 import { ToolwatchError } from "../../core/errors.js";
 import type { Store } from "../../core/store.js";
+import { RequestSources } from "../../detectors/flow/request-sources.js";
 import { startMetricsServer } from "../../metrics/prometheus.js";
 import { loadTraceExporter } from "../../runtime/analysis.js";
 import { createDefence, createPoisoningClassifier } from "../../runtime/defence.js";
@@ -116,8 +117,11 @@ export async function runProxy(options: ProxyRunOptions): Promise<number> {
   const { config } = options;
   // One classifier for the guard and the detectors: a result the guard judged is a memo hit for the detectors.
   const classifier = createPoisoningClassifier(config);
+  // What the detectors learn of routine requests (a baseline file, a learning period) is what the guard reads.
+  const requestSources = new RequestSources();
   const defence = createDefence(config, {
     classifier,
+    requests: requestSources,
     database: options.database ?? null,
     ...(options.configDirectory === undefined ? {} : { configDirectory: options.configDirectory }),
     log: (line) => process.stderr.write(`toolwatch: ${line}\n`),
@@ -129,6 +133,7 @@ export async function runProxy(options: ProxyRunOptions): Promise<number> {
     guard: defence.guard,
     closeGuard: () => defence.close(),
     classifier,
+    requestSources,
     ...(options.silencesFile === undefined ? {} : { silencesFile: options.silencesFile }),
   });
   // With a learning period, what the store holds of it is learned again before the first call is scored.

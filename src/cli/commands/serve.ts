@@ -6,6 +6,7 @@ import { loadConfig, type ToolwatchConfig } from "../../config/config.js";
 import { resolveDatabasePath } from "../../config/paths.js";
 import { ToolwatchError } from "../../core/errors.js";
 import type { Store } from "../../core/store.js";
+import { RequestSources } from "../../detectors/flow/request-sources.js";
 import { loadTraceExporter } from "../../runtime/analysis.js";
 import { createDefence, createPoisoningClassifier } from "../../runtime/defence.js";
 import { createLiveRuntime } from "../../runtime/live-runtime.js";
@@ -44,8 +45,11 @@ async function serve(options: ServeOptions): Promise<void> {
   const log = (line: string) => process.stderr.write(`toolwatch: ${line}\n`);
   // One classifier for the guard and the detectors: a result the guard judged is a memo hit for the detectors.
   const classifier = createPoisoningClassifier(config);
+  // What the detectors learn of routine requests (a baseline file, a learning period) is what the guard reads.
+  const requestSources = new RequestSources();
   const defence = createDefence(config, {
     classifier,
+    requests: requestSources,
     database: options.store ? database : null,
     log,
     ...(options.config === undefined ? {} : { configDirectory: dirname(resolve(options.config)) }),
@@ -57,6 +61,7 @@ async function serve(options: ServeOptions): Promise<void> {
     guard: defence.guard,
     closeGuard: () => defence.close(),
     classifier,
+    requestSources,
     silencesFile: silencesPathFor(database),
   });
   // With a learning period, what the store holds of it is learned again before the first call is scored.

@@ -36,16 +36,6 @@ export interface PoisoningVerdict {
   explanation: string;
 }
 
-/**
- * Whether a verdict rests on a rule (a cue phrase such as "ignore previous instructions", an instruction tag,
- * concealed text, an exfiltration link) rather than on the model alone. Rules name injection craft; the model
- * names requests, which some data (tickets, e-mails) holds by nature.
- */
-export function flaggedByRules(verdict: PoisoningVerdict): boolean {
-  // Hidden characters that conceal nothing are reported at 0.3 and are not evidence; every rule scores 0.8 or more.
-  return verdict.signals.some((signal) => signal.kind !== "instruction" && (signal.score ?? 0) >= 0.5);
-}
-
 /** Options of `PoisoningClassifier`. */
 export interface PoisoningOptions {
   /** Model score at or above which a result is poisoned; the model's own threshold by default. */

@@ -1,13 +1,11 @@
 import type { ExchangePosition } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
 import { DlpEngine, defaultDlpSettings } from "../../defence/dlp/index.js";
-import {
-  flaggedByRules,
-  PoisoningClassifier,
-  type PoisoningVerdict,
-} from "../../defence/poisoning/poisoning-classifier.js";
+import { PoisoningClassifier, type PoisoningVerdict } from "../../defence/poisoning/poisoning-classifier.js";
+import { decidedByRules, flaggedByRules } from "../../defence/poisoning/signals.js";
 import { DataFlowTracker, type FlowTrace, type InstructionScorer } from "./data-flow-tracker.js";
 import { type EnactedRequest, findEnactedRequest, requestSearchText } from "./enacted-request.js";
+import { namesAuthor } from "./parties.js";
 import { RequestSources, type RoutineRequest } from "./request-sources.js";
 import { TextMemo } from "./text-memo.js";
 import { isSensitive, type ToolCapabilities, toolCapabilities } from "./tool-capabilities.js";
@@ -151,12 +149,6 @@ const PATH_LIKE = /[/\\]|\.\w{1,6}$/;
 /** Most author values a session keeps, and a result text gives. */
 const MAX_AUTHORS = 64;
 const MAX_AUTHORS_PER_TEXT = 8;
-/** How far back from an address its field's name is looked for. */
-const AUTHOR_LOOKBACK = 160;
-/** A mail header or `key: value` line naming the author, up to the address (`From: Lee Park <`, `sender: `). */
-const AUTHOR_LINE_HEAD = /^[ \t>*-]*(?:from|sender|author|reply[-_ ]?to)[ \t]*:[^:\n]*$/i;
-/** The same as a JSON key, up to the address, also inside a small object (`"sender": {"name": "Lee", "email": "`). */
-const AUTHOR_KEY_HEAD = /"(?:from|sender|author|reply_?to)"[ \t]*:[ \t]*(?:\{[^{}]*?)?"?[^"\n]*$/i;
 
 /** What DLP found in one result text, kept per distinct text. */
 interface ResultScan {
@@ -446,7 +438,9 @@ export class FlowAnalysis {
       (item) => item.stage === "poisoning" && item.rule !== "poisoned_description",
     );
     // What the inline guard decided is what live traffic saw: replay must agree with it.
-    if (decision !== undefined) return { poisoned: decision.action !== "allow", score: 0.9, rules: true };
+    if (decision !== undefined) {
+      return { poisoned: decision.action !== "allow", score: 0.9, rules: decidedByRules(decision.rule) };
+    }
     const clipped = text.length > MAX_RESULT_CHARS ? text.slice(0, MAX_RESULT_CHARS) : text;
     const verdict = this.verdicts.inspect(clipped, "result");
     // Rule evidence always flags a result: an unflagged one has none to look for.
@@ -658,11 +652,4 @@ function collectStrings(value: unknown, visit: (text: string) => void, depth = 0
     const items = Array.isArray(value) ? value : Object.values(value as Record<string, unknown>);
     for (const item of items) collectStrings(item, visit, depth + 1, budget);
   }
-}
-
-/** Whether the address at `start` is the value of an author field (a `From:` line, a `"sender"` key). */
-function namesAuthor(text: string, start: number): boolean {
-  const lineStart = text.lastIndexOf("\n", start - 1) + 1;
-  if (start - lineStart <= AUTHOR_LOOKBACK && AUTHOR_LINE_HEAD.test(text.slice(lineStart, start))) return true;
-  return AUTHOR_KEY_HEAD.test(text.slice(Math.max(lineStart, start - AUTHOR_LOOKBACK), start));
 }

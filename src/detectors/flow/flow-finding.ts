@@ -2,6 +2,7 @@ import type { CapturedExchange } from "../../core/exchange.js";
 import { type Finding, type FindingCategory, findingOrigin, type Severity } from "../../core/finding.js";
 import type { FlowSourceMatch } from "./data-flow-tracker.js";
 import type { CallAnalysis } from "./flow-analysis.js";
+import { reachesSomeone } from "./parties.js";
 import type { RoutineRequest } from "./request-sources.js";
 
 /** The fields every flow finding shares, from the exchange that raised it. */
@@ -62,12 +63,6 @@ export function describeSources(flows: readonly FlowSourceMatch[]): string {
   return `${parts.length === 1 ? "call" : "calls"} ${parts.join(" and ")}`;
 }
 
-const EMAIL_ADDRESS = /^[^\s@]+@[^\s@]+\.[a-z]{2,}$/i;
-const WEB_ADDRESS = /^(?:[a-z][a-z0-9+.-]*:\/\/\S+|(?:[a-z0-9-]+\.)+[a-z]{2,}(?:[/:?#]\S*)?)$/i;
-const BANK_ACCOUNT = /^[a-z]{2}\d{2}[a-z0-9]{10,30}$/i;
-/** A phone or account number once spaces, dashes, dots and brackets are gone. */
-const NUMBER_ADDRESS = /^\+?\d{7,}$/;
-
 /**
  * Whether the flow put an address that reaches someone (an e-mail address, a web address, a bank account, a
  * phone or account number) into a destination of the call, and that address is not the author of data in the
@@ -85,15 +80,7 @@ export function namesOutsideParty(
     if (!destinations.has(name)) continue;
     const value = args[name];
     for (const item of Array.isArray(value) ? value : [value]) {
-      if (typeof item !== "string") continue;
-      const text = item.trim();
-      const compact = text.replace(/[\s().-]/g, "");
-      const reaches =
-        EMAIL_ADDRESS.test(text) ||
-        WEB_ADDRESS.test(text) ||
-        BANK_ACCOUNT.test(compact) ||
-        NUMBER_ADDRESS.test(compact);
-      if (reaches && !isAuthor(text)) return true;
+      if (typeof item === "string" && reachesSomeone(item) && !isAuthor(item.trim())) return true;
     }
   }
   return false;
