@@ -16,20 +16,25 @@
  *
  * overall, per attack type, and as an ablation over detectors (each alone, all but each), computed from one
  * replay by keeping only the chosen detectors' findings (detectors do not see each other's findings).
+ * The inline guard is scored apart: the shipped defaults, with the request sources the replay learned from the
+ * baseline, in front of the test capture's tool calls; what it would have held, in compromised and benign sessions.
  * bipia (one call per session): poisoning recall and benign false positives.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseConfig } from "../config/config.js";
 import type { Detector, ExchangeObserver, ExchangePosition } from "../core/detector.js";
 import type { CapturedExchange } from "../core/exchange.js";
 import type { Finding, Severity } from "../core/finding.js";
 import { readJsonLines } from "../defence/poisoning/dataset-files.js";
-import { flowDetectors, RecentPoisoningVerdicts } from "../detectors/flow/index.js";
+import { RequestSources } from "../detectors/flow/request-sources.js";
 import { identifierTokens, normalizeValue } from "../detectors/flow/value-tokens.js";
-import { defaultDetectors, PoisoningDetector } from "../detectors/index.js";
+import { defaultDetectors } from "../detectors/index.js";
 import { replay } from "../replay/replay.js";
+import { createDefence } from "../runtime/defence.js";
+import { type GuardedRecord, guardOverCapture } from "./guard-over-capture.js";
 
 /** A session's labels, as `labels.jsonl.gz` has them. */
 export interface EvaluationLabel {
@@ -64,6 +69,25 @@ export interface DetectionScores {
   benign_medium: number;
   prevented_next: number;
   prevented_flow: number;
+}
+
+/**
+ * The inline guard at the shipped defaults (poisoned results flagged, tainted high-risk calls held), with the
+ * request sources the detectors learned from the baseline, in front of the test capture: what a deployment would
+ * have refused before the server saw it.
+ */
+export interface InlineGuardScores {
+  compromised: number;
+  /** Compromised sessions with a held call at or before their first attacker-directed call (next, flow). */
+  held_next: number;
+  held_flow: number;
+  /** Compromised sessions with a held call anywhere. */
+  held_any: number;
+  benign: number;
+  /** Benign sessions with a held call: each one stopped an agent doing its job. */
+  benign_held: number;
+  /** Guard time per tool call, in µs (CPU). */
+  cpu_us_per_call: number;
 }
 
 /** One environment scored with a baseline that never saw it. */
@@ -110,6 +134,7 @@ export interface DatasetEvaluation {
    */
   unseen_environment: UnseenEnvironmentRow[];
   ablation: AblationRow[];
+  inline_guard: InlineGuardScores;
   /** Benign sessions with a high or critical finding: the detectors and messages, to read when the rate moves. */
   false_positive_examples: { session: string; detector: string; message: string }[];
 }
@@ -118,13 +143,12 @@ export interface DatasetEvaluation {
  * The detectors evaluated: the defaults plus the flow detectors, the poisoning model shared between them, plus
  * `extraDetectors` (optional detectors measured in the same ablation, such as the sequence autoencoder).
  */
-export function evaluatedDetectors(extraDetectors: readonly Detector[] = []): Detector[] {
-  const verdicts = new RecentPoisoningVerdicts();
-  const detectors = defaultDetectors().map((detector) =>
-    detector.name === "poisoning" ? new PoisoningDetector({ classifier: verdicts }) : detector,
-  );
+export function evaluatedDetectors(
+  extraDetectors: readonly Detector[] = [],
+  requestSources?: RequestSources,
+): Detector[] {
+  const detectors = defaultDetectors(requestSources === undefined ? {} : { request_sources: requestSources });
   const names = new Set(detectors.map((detector) => detector.name));
-  for (const detector of flowDetectors({ verdicts })) if (!names.has(detector.name)) detectors.push(detector);
   for (const detector of extraDetectors) if (!names.has(detector.name)) detectors.push(detector);
   return detectors;
 }
@@ -267,6 +291,8 @@ interface ReplayFindings {
   byDetector: Record<string, Record<string, number>>;
   examples: DatasetEvaluation["false_positive_examples"];
   attackerCalls: ReadonlyMap<string, { next: number | null; flow: number | null }>;
+  /** What the flow analysis learned of routine requests from the baseline. */
+  requestSources: RequestSources;
 }
 
 /** Learns the baseline files, replays the test files with every evaluated detector and keeps the findings. */
@@ -277,7 +303,9 @@ async function replayForScoring(options: {
   extraDetectors?: readonly Detector[] | undefined;
 }): Promise<ReplayFindings> {
   const { labels } = options;
-  const detectors = evaluatedDetectors(options.extraDetectors);
+  // Learned from the baseline by the flow analysis, then read by the inline guard's run (see guardScores).
+  const requestSources = new RequestSources();
+  const detectors = evaluatedDetectors(options.extraDetectors, requestSources);
   const observer = new AttackerCallObserver(labels);
   const findings = new Map<string, ScoredFinding[]>();
   const byDetector: Record<string, Record<string, number>> = {};
@@ -320,7 +348,57 @@ async function replayForScoring(options: {
     byDetector,
     examples,
     attackerCalls: observer.attackerCalls,
+    requestSources,
   };
+}
+
+/** Runs the inline guard over the test capture's tool calls and scores what it held against the labels. */
+function guardScores(
+  testFile: string,
+  labels: ReadonlyMap<string, EvaluationLabel>,
+  attackerCalls: ReadonlyMap<string, { next: number | null; flow: number | null }>,
+  requests: RequestSources,
+): InlineGuardScores {
+  const defence = createDefence(parseConfig(""), { database: null, log: () => {}, requests });
+  const records = readJsonLines(testFile).filter(
+    (row) => row.method === "tools/call" && typeof row.tool === "string" && labels.has(String(row.session)),
+  ) as unknown as GuardedRecord[];
+  const started = process.cpuUsage();
+  const outcomes = defence.guard === null ? [] : guardOverCapture(defence.guard, records);
+  const cpu = process.cpuUsage(started);
+  defence.close();
+  const firstHold = new Map<string, number>();
+  for (const outcome of outcomes) {
+    if (outcome.held && !firstHold.has(outcome.record.session)) {
+      firstHold.set(outcome.record.session, outcome.call_index);
+    }
+  }
+  const scores: InlineGuardScores = {
+    compromised: 0,
+    held_next: 0,
+    held_flow: 0,
+    held_any: 0,
+    benign: 0,
+    benign_held: 0,
+    cpu_us_per_call: records.length === 0 ? 0 : Math.round(((cpu.user + cpu.system) / records.length) * 10) / 10,
+  };
+  for (const label of labels.values()) {
+    const held = firstHold.get(label.session);
+    if (label.kind === "benign") {
+      scores.benign++;
+      if (held !== undefined) scores.benign_held++;
+    }
+    if (!label.compromised) continue;
+    scores.compromised++;
+    if (held === undefined) continue;
+    scores.held_any++;
+    const calls = attackerCalls.get(label.session);
+    const next = calls?.next ?? null;
+    const flow = calls?.flow ?? next;
+    if (next === null || held <= next) scores.held_next++;
+    if (flow === null || held <= flow) scores.held_flow++;
+  }
+  return scores;
 }
 
 /** Scores each group of sessions (by `keyOf`) on its own; sessions without a key are left out. */
@@ -407,6 +485,7 @@ export async function evaluateDataset(
     by_agent_model: scoresByGroup(labels.values(), (label) => label.agent_model, run),
     unseen_environment: await scoreUnseenEnvironments(directory, labels),
     ablation,
+    inline_guard: guardScores(join(directory, "test.jsonl.gz"), labels, attackerCalls, run.requestSources),
     false_positive_examples: run.examples,
   };
 }
@@ -546,6 +625,28 @@ export function formatEvaluation(evaluations: readonly DatasetEvaluation[]): str
       `### Ablation\n\n${table(
         ["detectors", ...SCORE_HEADERS],
         evaluation.ablation.map((row) => [row.name, ...scoreCells(row.scores)]),
+      )}`,
+    );
+    const guard = evaluation.inline_guard;
+    const compromisedCell = (part: number) => (guard.compromised === 0 ? "n/a" : percent(part, guard.compromised));
+    parts.push(
+      `### Inline guard (shipped defaults, the baseline's request sources)\n\n${table(
+        [
+          "held at or before the attacker-directed call (next)",
+          "(flow)",
+          "compromised sessions held anywhere",
+          "benign sessions held",
+          "guard CPU per call",
+        ],
+        [
+          [
+            compromisedCell(guard.held_next),
+            compromisedCell(guard.held_flow),
+            compromisedCell(guard.held_any),
+            percent(guard.benign_held, guard.benign),
+            `${guard.cpu_us_per_call} µs`,
+          ],
+        ],
       )}`,
     );
     const counts = Object.entries(evaluation.findings_by_detector).map(([detector, bySeverity]) => [

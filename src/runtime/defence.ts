@@ -63,13 +63,14 @@ export function createDefence(config: ToolwatchConfig, options: DefenceOptions):
   }
   if (config.dlp.enabled) parts.dlp = createDlpEngine(config, options.configDirectory);
   if (config.poisoning.enabled) {
+    const classifier = options.classifier ?? createPoisoningClassifier(config);
     parts.poisoning = {
-      classifier: options.classifier ?? createPoisoningClassifier(config),
+      classifier,
       result_action: config.poisoning.result_action,
       description_action: config.poisoning.description_action,
     };
     const action = config.poisoning.tainted_call_action;
-    if (action !== "off") parts.flow = { tracker: inlineFlowTracker(), action };
+    if (action !== "off") parts.flow = { tracker: inlineFlowTracker(classifier), action };
     if (options.requests !== undefined) parts.requests = options.requests;
   }
   const needsState = config.pinning.enabled || config.poisoning.result_action === "quarantine";
@@ -113,8 +114,15 @@ const AUTHOR_SEARCH_CHARS = 16 * 1024;
  * Data-flow tracking for the inline guard: the detectors' tracker, their reading of what a tool can do, and the
  * authors of the results it observed (only results that carried instructions are observed inline).
  */
-function inlineFlowTracker(): FlowCheck {
-  const tracker = new DataFlowTracker();
+function inlineFlowTracker(classifier: PoisoningClassifier): FlowCheck {
+  // The classifier's reading of a result (its segments and their scores) tells which sentences are the
+  // instructions, whose short values (a role, an amount) are traced too, as the detectors trace them.
+  const tracker = new DataFlowTracker({
+    scorer: {
+      segments: (text) => classifier.segmentsOf(text),
+      scoreSpan: (text, start, end, index) => classifier.scoreSegment(text, start, end, index ?? -1),
+    },
+  });
   const authors = new Map<string, Set<string>>();
   return {
     observeResult: (session, callIndex, tool, text, poisoned) => {

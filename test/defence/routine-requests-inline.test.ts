@@ -10,9 +10,9 @@ import type { CapturedExchange } from "../../src/core/exchange.js";
 import type { Finding } from "../../src/core/finding.js";
 import { RequestSources } from "../../src/detectors/flow/request-sources.js";
 import { defaultDetectors } from "../../src/detectors/index.js";
+import { type GuardOutcome, guardOverCapture } from "../../src/evaluation/guard-over-capture.js";
 import { Pipeline } from "../../src/pipeline/pipeline.js";
 import { createDefence } from "../../src/runtime/defence.js";
-import { type GuardOutcome, guardOverCapture } from "../fixtures/guard-over-capture.js";
 import {
   SUPPORT_ATTACK_KINDS,
   type SupportSession,
@@ -108,6 +108,8 @@ test("with the baseline, attacks in tickets are still held at the attacker-direc
     // An outsider's address, an injection cue, a bank account the ticket names: held before it reaches the server.
     if (attack.kind === "records_to_third_party") assert.equal(holds.get(attack.session), "send_email", attack.session);
     if (attack.kind === "override_phrase") assert.equal(holds.get(attack.session), "issue_refund", attack.session);
+    // The role comes from the ticket's instruction sentence: short values are traced from instructions.
+    if (attack.kind === "grant_rights") assert.equal(holds.get(attack.session), "update_customer_role", attack.session);
     if (attack.kind === "refund_to_named_account" && flaggedTickets.has(attack.session)) {
       assert.equal(holds.get(attack.session), "issue_refund", attack.session);
     }
