@@ -9,11 +9,8 @@ import { isStdioUpstream, loadConfig, type ToolwatchConfig } from "../../config/
 import { resolveDatabasePath } from "../../config/paths.js";
 import { ToolwatchError } from "../../core/errors.js";
 import type { Store } from "../../core/store.js";
-import { RequestSources } from "../../detectors/flow/request-sources.js";
 import { startMetricsServer } from "../../metrics/prometheus.js";
-import { loadTraceExporter } from "../../runtime/analysis.js";
-import { createDefence, createPoisoningClassifier } from "../../runtime/defence.js";
-import { createLiveRuntime } from "../../runtime/live-runtime.js";
+import { startDefendedRuntime } from "../../runtime/defended-runtime.js";
 import { configuredHashAlgorithm, openStore } from "../../store/index.js";
 
 /** Options of `toolwatch proxy` as commander hands them over. */
@@ -115,29 +112,14 @@ function openProxyStore(path: string, config: ToolwatchConfig): Store {
  */
 export async function runProxy(options: ProxyRunOptions): Promise<number> {
   const { config } = options;
-  // One classifier for the guard and the detectors: a result the guard judged is a memo hit for the detectors.
-  const classifier = createPoisoningClassifier(config);
-  // What the detectors learn of routine requests (a baseline file, a learning period) is what the guard reads.
-  const requestSources = new RequestSources();
-  const defence = createDefence(config, {
-    classifier,
-    requests: requestSources,
-    database: options.database ?? null,
-    ...(options.configDirectory === undefined ? {} : { configDirectory: options.configDirectory }),
-    log: (line) => process.stderr.write(`toolwatch: ${line}\n`),
-  });
-  const runtime = createLiveRuntime({
+  const runtime = await startDefendedRuntime({
     config,
     store: options.store,
-    traces: await loadTraceExporter(config),
-    guard: defence.guard,
-    closeGuard: () => defence.close(),
-    classifier,
-    requestSources,
+    database: options.database ?? null,
+    log: (line) => process.stderr.write(`toolwatch: ${line}\n`),
+    ...(options.configDirectory === undefined ? {} : { configDirectory: options.configDirectory }),
     ...(options.silencesFile === undefined ? {} : { silencesFile: options.silencesFile }),
   });
-  // With a learning period, what the store holds of it is learned again before the first call is scored.
-  await runtime.ready;
   const upstream = new StdioUpstream({
     command: options.command,
     args: options.args,

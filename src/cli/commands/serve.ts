@@ -6,10 +6,7 @@ import { loadConfig, type ToolwatchConfig } from "../../config/config.js";
 import { resolveDatabasePath } from "../../config/paths.js";
 import { ToolwatchError } from "../../core/errors.js";
 import type { Store } from "../../core/store.js";
-import { RequestSources } from "../../detectors/flow/request-sources.js";
-import { loadTraceExporter } from "../../runtime/analysis.js";
-import { createDefence, createPoisoningClassifier } from "../../runtime/defence.js";
-import { createLiveRuntime } from "../../runtime/live-runtime.js";
+import { startDefendedRuntime } from "../../runtime/defended-runtime.js";
 import { configuredHashAlgorithm, openStore } from "../../store/index.js";
 
 interface ServeOptions {
@@ -43,29 +40,14 @@ async function serve(options: ServeOptions): Promise<void> {
   const database = resolveDatabasePath(options.db, config.database);
   const store = options.store ? openGatewayStore(database, config) : null;
   const log = (line: string) => process.stderr.write(`toolwatch: ${line}\n`);
-  // One classifier for the guard and the detectors: a result the guard judged is a memo hit for the detectors.
-  const classifier = createPoisoningClassifier(config);
-  // What the detectors learn of routine requests (a baseline file, a learning period) is what the guard reads.
-  const requestSources = new RequestSources();
-  const defence = createDefence(config, {
-    classifier,
-    requests: requestSources,
+  const runtime = await startDefendedRuntime({
+    config,
+    store,
     database: options.store ? database : null,
     log,
     ...(options.config === undefined ? {} : { configDirectory: dirname(resolve(options.config)) }),
-  });
-  const runtime = createLiveRuntime({
-    config,
-    store,
-    traces: await loadTraceExporter(config),
-    guard: defence.guard,
-    closeGuard: () => defence.close(),
-    classifier,
-    requestSources,
     silencesFile: silencesPathFor(database),
   });
-  // With a learning period, what the store holds of it is learned again before the first call is scored.
-  await runtime.ready;
   const gateway = await startGateway({ config, runtime, host: options.host, port: options.port });
   let stopping = false;
   await new Promise<void>((resolve) => {
