@@ -271,7 +271,9 @@ export class InlineDefence implements InlineGuard {
   ): InlineDecision | null {
     if (!this.poisonedSessions.has(session.session)) return null;
     const trace = flow.tracker.traceArguments(session.session, callIndex, tool, args);
-    const poisoned = trace.flows.filter((item) => item.poisoned && !this.isRoutineFlow(session, item, tool));
+    const poisoned = trace.flows.filter(
+      (item) => item.poisoned && !this.isRoutineFlow(flow.tracker, session, item, tool),
+    );
     if (poisoned.length === 0 || !flow.tracker.isHighRisk(tool, args)) return null;
     const sources = poisoned.map((item) => `call ${item.from_call} (${item.from_tool})`).join(", ");
     const values = poisoned
@@ -293,6 +295,7 @@ export class InlineDefence implements InlineGuard {
    * this one, and none of the values it carries reaches anyone but the request's author.
    */
   private isRoutineFlow(
+    tracker: FlowCheck,
     session: GuardSession,
     flow: { from_call: number; from_tool: string; values: string[] },
     tool: string,
@@ -300,7 +303,7 @@ export class InlineDefence implements InlineGuard {
     const requests = this.options.requests;
     if (requests === undefined || !this.routineResults.get(session.session)?.includes(flow.from_call)) return false;
     if (requests.routineRequest(session.agent ?? "", flow.from_tool, tool) === null) return false;
-    return !this.options.flow!.tracker.namesOutsideParty(session.session, flow.values);
+    return !tracker.namesOutsideParty(session.session, flow.values);
   }
 
   private inspectToolList(

@@ -85,7 +85,7 @@ export class PoisoningDetector implements Detector {
       const finding = this.decidedFinding(exchange, position, decided, `the ${this.subject(exchange)}`);
       // The guard read it as a request (the model alone): routine for the agent type if the baseline says so,
       // whether the guard knew the baseline (`routine_request`) or not.
-      const routine = decidedByRules(decided.rule) ? null : this.routineSourceOf(exchange);
+      const routine = decidedByRules(decided.rule) ? null : this.routineSource(exchange);
       if (decided.rule === ROUTINE_REQUEST || routine !== null) {
         finding.severity = "low";
         if (routine !== null) finding.evidence.routine_source = { tool: exchange.tool, ...routine };
@@ -106,7 +106,7 @@ export class PoisoningDetector implements Detector {
       "result",
       `the ${this.subject(exchange)}`,
     );
-    const routine = this.routineSource(exchange, verdict);
+    const routine = flaggedByRules(verdict) ? null : this.routineSource(exchange);
     if (routine !== null) {
       finding.severity = "low";
       finding.message += `; routine for this agent type: its baseline read ${routine.flagged} of ${routine.results} results of ${exchange.tool} as requests`;
@@ -115,13 +115,8 @@ export class PoisoningDetector implements Detector {
     emit(finding);
   }
 
-  /** The baseline's figures when the model alone flagged a result of a tool whose results are requests by nature. */
-  private routineSource(exchange: CapturedExchange, verdict: PoisoningVerdict): RequestSourceStats | null {
-    return flaggedByRules(verdict) ? null : this.routineSourceOf(exchange);
-  }
-
   /** The baseline's figures when results of the exchange's tool are requests by nature for its agent type. */
-  private routineSourceOf(exchange: CapturedExchange): RequestSourceStats | null {
+  private routineSource(exchange: CapturedExchange): RequestSourceStats | null {
     if (this.requestSources === null || exchange.method !== "tools/call" || typeof exchange.tool !== "string") {
       return null;
     }

@@ -14,6 +14,7 @@ import { PoisoningClassifier } from "../defence/poisoning/poisoning-classifier.j
 import { PolicyHolder } from "../defence/policy/policy-holder.js";
 import { InMemoryPinStore, ToolPinning } from "../defence/tool-pinning.js";
 import { DataFlowTracker } from "../detectors/flow/data-flow-tracker.js";
+import { instructionScorer } from "../detectors/flow/flow-analysis.js";
 import { authorAddresses, reachesSomeone } from "../detectors/flow/parties.js";
 import { isHighRisk, toolCapabilities } from "../detectors/flow/tool-capabilities.js";
 import { SqliteDefenceState } from "../store/defence-state-store.js";
@@ -115,14 +116,9 @@ const AUTHOR_SEARCH_CHARS = 16 * 1024;
  * authors of the results it observed (only results that carried instructions are observed inline).
  */
 function inlineFlowTracker(classifier: PoisoningClassifier): FlowCheck {
-  // The classifier's reading of a result (its segments and their scores) tells which sentences are the
-  // instructions, whose short values (a role, an amount) are traced too, as the detectors trace them.
-  const tracker = new DataFlowTracker({
-    scorer: {
-      segments: (text) => classifier.segmentsOf(text),
-      scoreSpan: (text, start, end, index) => classifier.scoreSegment(text, start, end, index ?? -1),
-    },
-  });
+  // The classifier's reading of a result tells which sentences are the instructions, whose short values (a role,
+  // an amount) are traced too, as the detectors trace them.
+  const tracker = new DataFlowTracker({ scorer: instructionScorer(classifier) });
   const authors = new Map<string, Set<string>>();
   return {
     observeResult: (session, callIndex, tool, text, poisoned) => {

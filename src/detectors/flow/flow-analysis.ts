@@ -223,12 +223,7 @@ export class FlowAnalysis {
     } else this.dlp = options.dlp;
     this.scans = new TextMemo(options.scan_memo_bytes ?? 32 * 1024 * 1024);
     this.requestSources = options.request_sources ?? new RequestSources();
-    // The classifier has usually just read the same result (segments, document kind, the scores of the
-    // segments that could be requests): asking it reuses that reading instead of making a second one.
-    const scorer: InstructionScorer = {
-      segments: (text) => classifier.segmentsOf(text),
-      scoreSpan: (text, start, end, index) => classifier.scoreSegment(text, start, end, index ?? -1),
-    };
+    const scorer = instructionScorer(classifier);
     this.scorer = scorer;
     this.instructionThreshold = options.instruction_threshold ?? DEFAULT_INSTRUCTION_THRESHOLD;
     this.tracker = new DataFlowTracker({
@@ -575,6 +570,18 @@ export class FlowAnalysis {
  * tools whose results the agent type reads as requests routinely, with what it calls after them. `null` when the
  * state does not load.
  */
+/**
+ * The classifier as the data-flow tracker's instruction scorer. The classifier has usually just read the same
+ * result (segments, document kind, the scores of the segments that could be requests): asking it reuses that
+ * reading instead of making a second one.
+ */
+export function instructionScorer(classifier: PoisoningClassifier): InstructionScorer {
+  return {
+    segments: (text) => classifier.segmentsOf(text),
+    scoreSpan: (text, start, end, index) => classifier.scoreSegment(text, start, end, index ?? -1),
+  };
+}
+
 export function describeFlowBaseline(state: unknown): string[] | null {
   const parsed = parseFlowBaseline(state);
   const requestSources = new RequestSources();
