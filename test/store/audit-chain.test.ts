@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
 import { blake3 } from "@napi-rs/blake-hash";
 import {
@@ -95,6 +96,24 @@ describe("audit chain", () => {
     assert.equal(chainHash(GENESIS_HASH, Buffer.from(text), "blake3"), expected);
     assert.equal(chainHash(GENESIS_HASH, new Uint8Array(Buffer.from(text)), "blake3"), expected);
     assert.equal(chainHash(GENESIS_HASH, text, "sha256"), chainHash(GENESIS_HASH, Buffer.from(text), "sha256"));
+  });
+
+  test("SHA-256 is that of the previous hash followed by the record's UTF-8, whatever the record's size or form", () => {
+    const reference = (previous: string, record: string | Uint8Array): string =>
+      createHash("sha256").update(previous).update(record).digest("hex");
+    // Beyond the one-shot path's 256 KiB scratch buffer, non-ASCII, a lone surrogate (encoded as U+FFFD by both
+    // paths), and bytes that are a window on a larger buffer.
+    const large = `{"x":"${"é😀a".repeat(200_000)}"}`;
+    const bytes = Buffer.from(`--${large}--`).subarray(2, -2);
+    const texts: (string | Uint8Array)[] = ['{"a":1}', '{"s":"\ud800 lone"}', "\ud800", large, bytes, "", "€"];
+    let previous = GENESIS_HASH;
+    for (const record of texts) {
+      const expected = reference(previous, record);
+      assert.equal(chainHash(previous, record, "sha256"), expected);
+      previous = expected;
+    }
+    // A previous hash that is not hex (a tampered file) is encoded as UTF-8 too.
+    assert.equal(chainHash("ü".repeat(64), "x", "sha256"), reference("ü".repeat(64), "x"));
   });
 
   test("a record that is edited then re-hashed shows up at the next record", () => {
