@@ -7,9 +7,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { startGateway } from "../capture/http-gateway.js";
 import { configSchema, type ToolwatchConfig } from "../config/config.js";
 import type { AlertEvent } from "../core/notifier.js";
-import { createAnalysis } from "../runtime/analysis.js";
-import { createDefence, createPoisoningClassifier } from "../runtime/defence.js";
-import { createLiveRuntime } from "../runtime/live-runtime.js";
+import { startDefendedRuntime } from "../runtime/defended-runtime.js";
 import { collectStats, formatStats } from "../runtime/stored-stats.js";
 import { openStore } from "../store/index.js";
 import { DEMO_SESSIONS } from "./demo-sessions.js";
@@ -19,7 +17,7 @@ export interface DemoOptions {
   databasePath: string;
   /** Where the report goes. */
   write: (text: string) => void;
-  /** Gateway log lines (start-up, routes); quiet by default. */
+  /** Log lines: the gateway's (start-up, routes; quiet when absent) and the runtime's troubles (stderr when absent). */
   log?: (line: string) => void;
 }
 
@@ -128,30 +126,19 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   for (const suffix of ["", "-wal", "-shm"]) rmSync(options.databasePath + suffix, { force: true });
   const config = demoConfig(workspace);
   const store = openStore(options.databasePath, { retentionMs: config.retention });
-  // Alerts are collected for the report instead of paging anyone, and stored so `toolwatch alerts list` shows them.
+  // Wired as `toolwatch serve` wires it, but alerts are collected for the report instead of paging anyone, and
+  // stored so `toolwatch alerts list` shows them.
   const alerts: AlertEvent[] = [];
-  const classifier = createPoisoningClassifier(config);
-  const analysis = createAnalysis({
+  const runtime = await startDefendedRuntime({
     config,
-    classifier,
-    notify: false,
+    store,
+    database: options.databasePath,
+    // The runtime's own troubles (a store it cannot read back) are shown, as the proxy and the gateway show them.
+    log: options.log ?? ((line) => process.stderr.write(`toolwatch: ${line}\n`)),
     onAlert: (event) => {
       alerts.push(event);
       store.appendAlert(event);
     },
-  });
-  const defence = createDefence(config, {
-    classifier,
-    requests: analysis.requestSources,
-    database: options.databasePath,
-    log: options.log ?? (() => {}),
-  });
-  const runtime = createLiveRuntime({
-    config,
-    store,
-    analysis,
-    guard: defence.guard,
-    closeGuard: () => defence.close(),
   });
   const gateway = await startGateway({ config, runtime, log: options.log ?? (() => {}) });
   write(

@@ -1,7 +1,8 @@
 import type { ToolwatchConfig } from "../config/config.js";
+import type { AlertEvent } from "../core/notifier.js";
 import type { Store } from "../core/store.js";
 import { RequestSources } from "../detectors/flow/request-sources.js";
-import { loadTraceExporter } from "./analysis.js";
+import { createAnalysis, loadTraceExporter } from "./analysis.js";
 import { createDefence, createPoisoningClassifier } from "./defence.js";
 import { createLiveRuntime, type LiveRuntime } from "./live-runtime.js";
 
@@ -17,6 +18,11 @@ export interface DefendedRuntimeOptions {
   configDirectory?: string;
   /** The silences file `toolwatch alerts silence` writes (see `silencesPathFor`). */
   silencesFile?: string;
+  /**
+   * Where alert state changes go instead of the configured notifiers and the store (the demo collects them for its
+   * report). Absent: notifiers on, every state change kept in `store`, as the proxy and the gateway run.
+   */
+  onAlert?: (event: AlertEvent) => void;
 }
 
 /**
@@ -36,10 +42,15 @@ export async function startDefendedRuntime(options: DefendedRuntimeOptions): Pro
     log: options.log,
     ...(options.configDirectory === undefined ? {} : { configDirectory: options.configDirectory }),
   });
+  const traces = await loadTraceExporter(config);
+  const onAlert = options.onAlert;
   const runtime = createLiveRuntime({
     config,
     store: options.store,
-    traces: await loadTraceExporter(config),
+    traces,
+    ...(onAlert === undefined
+      ? {}
+      : { analysis: createAnalysis({ config, notify: false, traces, onAlert, classifier, requestSources }) }),
     guard: defence.guard,
     closeGuard: () => defence.close(),
     classifier,
