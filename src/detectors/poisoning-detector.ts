@@ -88,7 +88,11 @@ export class PoisoningDetector implements Detector {
       const routine = decidedByRules(decided.rule) ? null : this.routineSource(exchange);
       if (decided.rule === ROUTINE_REQUEST || routine !== null) {
         finding.severity = "low";
-        if (routine !== null) finding.evidence.routine_source = { tool: exchange.tool, ...routine };
+        // A `routine_request` decision's reason says so already; a guard without the baseline did not know.
+        if (routine !== null) {
+          finding.message += routineExplanation(routine, exchange.tool);
+          finding.evidence.routine_source = { tool: exchange.tool, ...routine };
+        }
       }
       emit(finding);
       return;
@@ -109,7 +113,7 @@ export class PoisoningDetector implements Detector {
     const routine = flaggedByRules(verdict) ? null : this.routineSource(exchange);
     if (routine !== null) {
       finding.severity = "low";
-      finding.message += `; routine for this agent type: its baseline read ${routine.flagged} of ${routine.results} results of ${exchange.tool} as requests`;
+      finding.message += routineExplanation(routine, exchange.tool);
       finding.evidence.routine_source = { tool: exchange.tool, ...routine };
     }
     emit(finding);
@@ -244,4 +248,9 @@ export class PoisoningDetector implements Detector {
       severity: "high" as const,
     });
   }
+}
+
+/** What a finding about a routine source adds to its message, for the reader who wonders why it is low. */
+function routineExplanation(routine: RequestSourceStats, tool: string | null | undefined): string {
+  return `; routine for this agent type: its baseline read ${routine.flagged} of ${routine.results} results of ${tool} as requests`;
 }

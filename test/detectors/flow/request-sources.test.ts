@@ -233,6 +233,49 @@ test("support desk: tickets acted on as routine stay below high; every attack in
   );
 });
 
+test("a ticket the guard flagged without the baseline is low and says why once the detectors know tickets are routine", async () => {
+  const baseline = supportDeskBaseline(150);
+  const benign = supportDeskTest(20, 0).filter((session) => session.kind === "benign");
+  // As a guard without a baseline records it: the model alone read the ticket as a request, and it was forwarded.
+  const decided = (record: unknown): CapturedExchange => {
+    const captured = exchange(record);
+    if (captured.method !== "tools/call" || captured.tool !== "get_ticket") return captured;
+    return {
+      ...captured,
+      decisions: [
+        {
+          stage: "poisoning",
+          action: "alert",
+          rule: "instruction_request",
+          reason: "instruction to the model (0.900)",
+          direction: "result",
+        },
+      ],
+    };
+  };
+  const findings: Finding[] = [];
+  const pipeline = new Pipeline({
+    store: null,
+    detectors: defaultDetectors(),
+    findingSinks: [(finding) => findings.push(finding)],
+  });
+  for (const session of baseline) for (const record of session.records) pipeline.learn(exchange(record));
+  pipeline.finishLearning();
+  for (const session of benign) for (const record of session.records) pipeline.process(decided(record));
+  await pipeline.finish();
+  const tickets = findings.filter((finding) => finding.detector === "poisoning" && finding.tool === "get_ticket");
+  assert.ok(tickets.length >= benign.length, "every decided ticket is recorded");
+  for (const finding of tickets) {
+    assert.equal(finding.severity, "low");
+    assert.equal(finding.evidence.verdict_from, "inline_decision");
+    assert.match(
+      finding.message,
+      /\(inline defence: alert\): instruction to the model \(0\.900\); routine for this agent type: its baseline read \d+ of \d+ results of get_ticket as requests$/,
+    );
+    assert.equal((finding.evidence.routine_source as { tool: string }).tool, "get_ticket");
+  }
+});
+
 test("support desk: without a baseline the same tickets raise high findings, and a saved baseline scores as learned", async () => {
   const sessions = supportDeskTest(40, 1, 7);
   const unlearned = await score(sessions, () => {});
