@@ -3,7 +3,13 @@ import { JsonRpcErrorCode } from "../core/errors.js";
 import type { InlineDecision, ToolDefinition } from "../core/exchange.js";
 import type { GuardRefusal, GuardResponse, GuardSession, GuardVerdict, InlineGuard } from "../core/guard.js";
 import type { JsonRpcRequest, JsonRpcSuccess } from "../core/transport.js";
-import { flaggedByRules, INSTRUCTION_REQUEST, ROUTINE_REQUEST, TOOL_POISONING } from "./poisoning/signals.js";
+import {
+  flaggedByRules,
+  INSTRUCTION_REQUEST,
+  ROUTINE_REQUEST,
+  routineSourceExplanation,
+  TOOL_POISONING,
+} from "./poisoning/signals.js";
 import { descriptionText } from "./tool-description-text.js";
 import type { ToolPinning } from "./tool-pinning.js";
 
@@ -418,21 +424,20 @@ export class InlineDefence implements InlineGuard {
         poisoned = verdict.poisoned;
         if (verdict.poisoned) {
           const rules = flaggedByRules(verdict);
-          const source =
-            rules || tool === null || request.method !== "tools/call"
-              ? null
-              : (this.options.requests?.routineSource(session.agent ?? "", tool) ?? null);
-          routine = source !== null;
+          // Why a routine request is forwarded, for the decision's reason; `null` for any other flagged result.
+          let routineReason: string | null = null;
+          if (!rules && tool !== null && request.method === "tools/call") {
+            const stats = this.options.requests?.routineSource(session.agent ?? "", tool) ?? null;
+            if (stats !== null) routineReason = routineSourceExplanation(stats, tool);
+          }
+          routine = routineReason !== null;
           // A routine request is the agent's work: forwarded and traced, never withheld.
           const action = routine ? "alert" : poisoning.result_action;
           decisions.push({
             stage: "poisoning",
             action,
             rule: routine ? ROUTINE_REQUEST : rules ? TOOL_POISONING : INSTRUCTION_REQUEST,
-            reason:
-              source === null
-                ? verdict.explanation
-                : `${verdict.explanation}; routine for this agent type: its baseline read ${source.flagged} of ${source.results} results of ${tool} as requests`,
+            reason: `${verdict.explanation}${routineReason ?? ""}`,
             direction: "result",
           });
           if (action === "block") {

@@ -2,7 +2,12 @@ import type { Detector, ExchangePosition, FindingSink } from "../core/detector.j
 import type { CapturedExchange, InlineDecision } from "../core/exchange.js";
 import { type Finding, findingOrigin } from "../core/finding.js";
 import { PoisoningClassifier, type PoisoningVerdict, quoteSpan } from "../defence/poisoning/poisoning-classifier.js";
-import { decidedByRules, flaggedByRules, ROUTINE_REQUEST } from "../defence/poisoning/signals.js";
+import {
+  decidedByRules,
+  flaggedByRules,
+  ROUTINE_REQUEST,
+  routineSourceExplanation,
+} from "../defence/poisoning/signals.js";
 import type { RequestSourceStats, RequestSources } from "./flow/request-sources.js";
 
 /** What the detector needs of a classifier: the shape of `PoisoningClassifier.inspect`. */
@@ -86,14 +91,9 @@ export class PoisoningDetector implements Detector {
       // The guard read it as a request (the model alone): routine for the agent type if the baseline says so,
       // whether the guard knew the baseline (`routine_request`) or not.
       const routine = decidedByRules(decided.rule) ? null : this.routineSource(exchange);
-      if (decided.rule === ROUTINE_REQUEST || routine !== null) {
-        finding.severity = "low";
-        // A `routine_request` decision's reason says so already; a guard without the baseline did not know.
-        if (routine !== null) {
-          finding.message += routineExplanation(routine, exchange.tool);
-          finding.evidence.routine_source = { tool: exchange.tool, ...routine };
-        }
-      }
+      // A `routine_request` decision's reason says why already; a guard without the baseline did not know.
+      if (routine !== null) markRoutine(finding, routine);
+      else if (decided.rule === ROUTINE_REQUEST) finding.severity = "low";
       emit(finding);
       return;
     }
@@ -111,20 +111,16 @@ export class PoisoningDetector implements Detector {
       `the ${this.subject(exchange)}`,
     );
     const routine = flaggedByRules(verdict) ? null : this.routineSource(exchange);
-    if (routine !== null) {
-      finding.severity = "low";
-      finding.message += routineExplanation(routine, exchange.tool);
-      finding.evidence.routine_source = { tool: exchange.tool, ...routine };
-    }
+    if (routine !== null) markRoutine(finding, routine);
     emit(finding);
   }
 
   /** The baseline's figures when results of the exchange's tool are requests by nature for its agent type. */
-  private routineSource(exchange: CapturedExchange): RequestSourceStats | null {
-    if (this.requestSources === null || exchange.method !== "tools/call" || typeof exchange.tool !== "string") {
-      return null;
-    }
-    return this.requestSources.routineSource(exchange.agent ?? "", exchange.tool);
+  private routineSource(exchange: CapturedExchange): { tool: string; stats: RequestSourceStats } | null {
+    const tool = exchange.tool;
+    if (this.requestSources === null || exchange.method !== "tools/call" || typeof tool !== "string") return null;
+    const stats = this.requestSources.routineSource(exchange.agent ?? "", tool);
+    return stats === null ? null : { tool, stats };
   }
 
   async shutdown(): Promise<void> {
@@ -250,7 +246,9 @@ export class PoisoningDetector implements Detector {
   }
 }
 
-/** What a finding about a routine source adds to its message, for the reader who wonders why it is low. */
-function routineExplanation(routine: RequestSourceStats, tool: string | null | undefined): string {
-  return `; routine for this agent type: its baseline read ${routine.flagged} of ${routine.results} results of ${tool} as requests`;
+/** Lowers a finding on a result of a routine request source, and says why. */
+function markRoutine(finding: Finding, routine: { tool: string; stats: RequestSourceStats }): void {
+  finding.severity = "low";
+  finding.message += routineSourceExplanation(routine.stats, routine.tool);
+  finding.evidence.routine_source = { tool: routine.tool, ...routine.stats };
 }

@@ -44,3 +44,11 @@ export const ROUTINE_REQUEST = "routine_request";
 export function decidedByRules(rule: string | undefined): boolean {
   return rule !== INSTRUCTION_REQUEST && rule !== ROUTINE_REQUEST;
 }
+
+/**
+ * What a poisoning decision or finding on a routine request source adds to its explanation, so that whoever reads
+ * it knows why it was forwarded or kept low: the guard's decision and the detector's finding say it alike.
+ */
+export function routineSourceExplanation(stats: { results: number; flagged: number }, tool: string): string {
+  return `; routine for this agent type: its baseline read ${stats.flagged} of ${stats.results} results of ${tool} as requests`;
+}
