@@ -2,11 +2,11 @@ import type { ToolwatchConfig } from "../config/config.js";
 import type { AlertEvent } from "../core/notifier.js";
 import type { Store } from "../core/store.js";
 import { RequestSources } from "../detectors/flow/request-sources.js";
-import { createAnalysis, loadTraceExporter } from "./analysis.js";
+import { loadTraceExporter } from "./analysis.js";
 import { createDefence, createPoisoningClassifier } from "./defence.js";
 import { createLiveRuntime, type LiveRuntime } from "./live-runtime.js";
 
-/** What a live process (the stdio proxy, the gateway) needs to watch and defend its sessions. */
+/** What a live process (the stdio proxy, the gateway, the demo) needs to watch and defend its sessions. */
 export interface DefendedRuntimeOptions {
   config: ToolwatchConfig;
   store: Store | null;
@@ -26,7 +26,7 @@ export interface DefendedRuntimeOptions {
 }
 
 /**
- * The live runtime with inline defence, as `toolwatch proxy` and `toolwatch serve` run it. The guard and the
+ * The live runtime with inline defence, as `toolwatch proxy`, `toolwatch serve` and the demo run it. The guard and the
  * detectors share one poisoning classifier (a result the guard judged is a memo hit for the detectors) and one set
  * of request sources (what the detectors learn from a baseline file or a learning period is what the guard reads).
  * Resolves once a learning period's stored traffic has been learned again, so the first call is scored with it.
@@ -42,15 +42,11 @@ export async function startDefendedRuntime(options: DefendedRuntimeOptions): Pro
     log: options.log,
     ...(options.configDirectory === undefined ? {} : { configDirectory: options.configDirectory }),
   });
-  const traces = await loadTraceExporter(config);
-  const onAlert = options.onAlert;
   const runtime = createLiveRuntime({
     config,
     store: options.store,
-    traces,
-    ...(onAlert === undefined
-      ? {}
-      : { analysis: createAnalysis({ config, notify: false, traces, onAlert, classifier, requestSources }) }),
+    traces: await loadTraceExporter(config),
+    ...(options.onAlert === undefined ? {} : { onAlert: options.onAlert }),
     guard: defence.guard,
     closeGuard: () => defence.close(),
     classifier,

@@ -11,6 +11,7 @@ import {
 import type { ToolwatchConfig } from "../config/config.js";
 import type { Detector } from "../core/detector.js";
 import type { InlineGuard } from "../core/guard.js";
+import type { AlertEvent } from "../core/notifier.js";
 import type { Store } from "../core/store.js";
 import type { PoisoningClassifier } from "../defence/poisoning/poisoning-classifier.js";
 import type { RequestSources } from "../detectors/flow/request-sources.js";
@@ -76,6 +77,11 @@ export interface LiveRuntimeOptions {
   classifier?: PoisoningClassifier;
   /** The request sources inline defence reads, so that what the detectors learn reaches it (see `createDefence`). */
   requestSources?: RequestSources;
+  /**
+   * Where alert state changes go instead of the configured notifiers and `store` (the demo collects them for its
+   * report); ignored when `analysis` is given.
+   */
+  onAlert?: (event: AlertEvent) => void;
   /** Where the runtime reports its own troubles (a store it cannot read back); stderr by default. */
   log?: (line: string) => void;
   /**
@@ -135,9 +141,9 @@ export function createLiveRuntime(options: LiveRuntimeOptions): LiveRuntime {
     options.analysis ??
     createAnalysis({
       config,
-      notify: true,
+      notify: options.onAlert === undefined,
       traces: options.traces ?? null,
-      onAlert: (event) => options.store?.appendAlert(event),
+      onAlert: options.onAlert ?? ((event) => options.store?.appendAlert(event)),
       ...(options.classifier === undefined ? {} : { classifier: options.classifier }),
       ...(options.requestSources === undefined ? {} : { requestSources: options.requestSources }),
     });
