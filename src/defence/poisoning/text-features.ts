@@ -376,8 +376,8 @@ function proseSegments(text: string, from: number, to: number, segments: Segment
     const matchEnd = BOUNDARY.lastIndex;
     const matchStart = boundaryStart(text, searchFrom, matchEnd);
     if (matchStart >= to) break;
-    if (text.charCodeAt(matchStart) === 124) backticks ??= hasBacktick(text, from, to);
-    if (backticks === true && text.charCodeAt(matchStart) === 124) {
+    const pipe = text.charCodeAt(matchStart) === 124;
+    if (pipe && (backticks ??= hasBacktick(text, from, to))) {
       for (; tickCursor < matchStart; tickCursor++) {
         const code = text.charCodeAt(tickCursor);
         if (code === 10) ticks = 0;
@@ -389,7 +389,7 @@ function proseSegments(text: string, from: number, to: number, segments: Segment
       }
     }
     const end = Math.min(to, matchEnd);
-    addSegment(text, last, text.charCodeAt(matchStart) === 124 ? matchStart : end, segments);
+    addSegment(text, last, pipe ? matchStart : end, segments);
     last = end;
     searchFrom = matchEnd;
   }

@@ -566,11 +566,6 @@ export class FlowAnalysis {
 }
 
 /**
- * Readable lines about a saved flow baseline (`toolwatch baseline show`): the tools per agent type, and the
- * tools whose results the agent type reads as requests routinely, with what it calls after them. `null` when the
- * state does not load.
- */
-/**
  * The classifier as the data-flow tracker's instruction scorer. The classifier has usually just read the same
  * result (segments, document kind, the scores of the segments that could be requests): asking it reuses that
  * reading instead of making a second one.
@@ -582,6 +577,11 @@ export function instructionScorer(classifier: PoisoningClassifier): InstructionS
   };
 }
 
+/**
+ * Readable lines about a saved flow baseline (`toolwatch baseline show`): the tools per agent type, and the
+ * tools whose results the agent type reads as requests routinely, with what it calls after them. `null` when the
+ * state does not load.
+ */
 export function describeFlowBaseline(state: unknown): string[] | null {
   const parsed = parseFlowBaseline(state);
   const requestSources = new RequestSources();
