@@ -377,7 +377,8 @@ function proseSegments(text: string, from: number, to: number, segments: Segment
     const matchStart = boundaryStart(text, searchFrom, matchEnd);
     if (matchStart >= to) break;
     const pipe = text.charCodeAt(matchStart) === 124;
-    if (pipe && (backticks ??= hasBacktick(text, from, to))) {
+    if (pipe) backticks ??= hasBacktick(text, from, to);
+    if (pipe && backticks) {
       for (; tickCursor < matchStart; tickCursor++) {
         const code = text.charCodeAt(tickCursor);
         if (code === 10) ticks = 0;
