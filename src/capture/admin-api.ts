@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import { parseDuration } from "../config/duration.js";
+import type { OperatorAction } from "../core/operator-action.js";
 import type { LiveRuntime } from "../runtime/live-runtime.js";
 import type { Principal } from "./gateway-auth.js";
 import { readBody } from "./request-body.js";
@@ -12,7 +13,8 @@ export const ADMIN_API_PREFIX = "/api/v1/";
 const MAX_BODY_BYTES = 64 * 1024;
 
 export interface AdminApiOptions {
-  runtime: Pick<LiveRuntime, "silences" | "activeAlerts">;
+  /** Its `store` keeps every change made through the API in the audit chain (`silence.add`, `silence.remove`). */
+  runtime: Pick<LiveRuntime, "silences" | "activeAlerts" | "store">;
   /** Users (as the gateway authenticates them) allowed to use the API; nobody else, whatever their credential. */
   users: readonly string[];
   /** Told about every change made through the API, with who made it. */
@@ -48,6 +50,10 @@ const silenceBody = z
  * - `GET /api/v1/silences`
  * - `POST /api/v1/silences` with `{rule, matchers?, duration | ends_at, comment?}`: 201 and the silence
  * - `DELETE /api/v1/silences/<id>`: 204, or 404
+ *
+ * Every change is appended to the store's audit chain with the authenticated user and the caller's address, and
+ * the answer waits until the store has written it (or counted it as dropped), so the change can be audited as soon
+ * as the caller hears it was made.
  */
 export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
   const handle = adminRoutes(options);
@@ -126,7 +132,9 @@ function adminRoutes(options: AdminApiOptions): AdminApiHandler {
             return;
           }
           options.log(`admin API: ${principal.user} silenced ${silence.rule} until ${silence.ends_at} (${silence.id})`);
-          sendJson(response, 201, silence);
+          audited(options, request, response, principal, "silence.add", silence.id, { silence }, () =>
+            sendJson(response, 201, silence),
+          );
         });
         return;
       }
@@ -138,17 +146,57 @@ function adminRoutes(options: AdminApiOptions): AdminApiHandler {
         sendError(response, 404, "no such silence");
         return;
       }
-      if (!silences.remove(id)) {
+      const silence = silences.list().find((candidate) => candidate.id === id);
+      if (silence === undefined || !silences.remove(id)) {
         sendError(response, 404, "no such silence");
         return;
       }
       options.log(`admin API: ${principal.user} removed silence ${id}`);
-      response.writeHead(204);
-      response.end();
+      audited(options, request, response, principal, "silence.remove", id, { silence }, () => {
+        response.writeHead(204);
+        response.end();
+      });
       return;
     }
     sendError(response, 404, "no such admin resource");
   };
+}
+
+/** Appends the change to the audit chain, then answers once the store has it (or has counted it as dropped). */
+function audited(
+  options: AdminApiOptions,
+  request: IncomingMessage,
+  response: ServerResponse,
+  principal: Principal,
+  action: OperatorAction["action"],
+  target: string,
+  detail: Record<string, unknown>,
+  answer: () => void,
+): void {
+  const store = options.runtime.store;
+  if (store === null) {
+    answer();
+    return;
+  }
+  const source = request.socket.remoteAddress;
+  store.appendAction({
+    time: new Date().toISOString(),
+    actor: principal.user ?? "anonymous",
+    via: "admin_api",
+    action,
+    target,
+    ...(source === undefined ? {} : { source }),
+    detail,
+  });
+  // Outside the request's try: an answer that throws (the client went away) must not become an unhandled rejection.
+  const reply = (): void => {
+    try {
+      answer();
+    } catch (error) {
+      failed(response, error);
+    }
+  };
+  store.forceFlush().then(reply, reply);
 }
 
 function readJsonBody(request: IncomingMessage, response: ServerResponse, then: (value: unknown) => void): void {

@@ -1,10 +1,11 @@
 import type { CapturedExchange } from "./exchange.js";
 import type { Finding } from "./finding.js";
 import type { AlertEvent, AlertState } from "./notifier.js";
+import type { OperatorAction, OperatorActionName } from "./operator-action.js";
 
 /** Counters every store keeps so that nothing is lost silently. */
 export interface StoreCounters {
-  /** Records (exchanges, findings, alerts) handed to the store. */
+  /** Records (exchanges, findings, alerts, operator actions) handed to the store. */
   accepted: number;
   /** Records committed to disk. */
   written: number;
@@ -53,13 +54,24 @@ export interface AlertQuery {
   limit?: number;
 }
 
+/** Filters for reading operator actions back. All optional; results come in `seq` order. */
+export interface ActionQuery {
+  action?: OperatorActionName;
+  actor?: string;
+  /** Inclusive lower bound on the action's time, ms since epoch. */
+  since_ms?: number;
+  /** Exclusive upper bound on the action's time, ms since epoch. */
+  until_ms?: number;
+  limit?: number;
+}
+
 /** Outcome of walking the tamper-evident chain. */
 export type AuditVerification =
   | { ok: true; records: number; first_seq: number | null; last_seq: number | null }
   | { ok: false; records: number; broken_seq: number; reason: string };
 
 /**
- * Where exchanges, findings and alert state changes are kept, in one audit chain.
+ * Where exchanges, findings, alert state changes and operator actions are kept, in one audit chain.
  *
  * The write side never blocks and never throws into the caller: `append*` hand records to a bounded
  * queue and a full queue drops and counts. `forceFlush` waits until everything accepted so far is
@@ -78,12 +90,15 @@ export interface Store {
    * @param text the event's JSON when the caller already has it, as a string or as its UTF-8 bytes.
    */
   appendAlert(event: AlertEvent, text?: string | Uint8Array): void;
+  /** Keeps something an operator did (a silence, an approval), so the audit chain shows who changed what. */
+  appendAction(action: OperatorAction): void;
   counters(): StoreCounters;
   exchanges(query?: ExchangeQuery): Promise<StoredExchange[]>;
   findings(query?: FindingQuery): Promise<Finding[]>;
   alerts(query?: AlertQuery): Promise<AlertEvent[]>;
+  actions(query?: ActionQuery): Promise<OperatorAction[]>;
   verifyAudit(): Promise<AuditVerification>;
-  /** Deletes exchanges, findings and alerts older than the cut-off, keeping the audit chain verifiable. Returns how many were removed. */
+  /** Deletes records (exchanges, findings, alerts, actions) older than the cut-off, keeping the audit chain verifiable. Returns how many were removed. */
   applyRetention(before_ms: number): Promise<number>;
   forceFlush(): Promise<void>;
   shutdown(): Promise<void>;

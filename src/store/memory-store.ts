@@ -1,7 +1,9 @@
 import type { CapturedExchange } from "../core/exchange.js";
 import type { Finding } from "../core/finding.js";
 import type { AlertEvent } from "../core/notifier.js";
+import type { OperatorAction } from "../core/operator-action.js";
 import type {
+  ActionQuery,
   AlertQuery,
   AuditVerification,
   ExchangeQuery,
@@ -19,10 +21,12 @@ import {
   type HashAlgorithm,
 } from "./audit-chain.js";
 import {
+  actionMatches,
   alertMatches,
   exchangeMatches,
   findingMatches,
   type PendingRecord,
+  pendingAction,
   pendingAlert,
   pendingExchange,
   pendingFinding,
@@ -81,6 +85,10 @@ export class InMemoryStore implements Store {
     this.append(pendingAlert(event, text));
   }
 
+  appendAction(action: OperatorAction): void {
+    this.append(pendingAction(action));
+  }
+
   counters(): StoreCounters {
     return { accepted: this.accepted, written: this.accepted - this.dropped, dropped: this.dropped };
   }
@@ -116,6 +124,17 @@ export class InMemoryStore implements Store {
       const entry = this.entries[index]!;
       if (entry.record.kind !== "alert" || !alertMatches(entry.record, query)) continue;
       results.push(JSON.parse(entry.record.text) as AlertEvent);
+    }
+    return results;
+  }
+
+  async actions(query: ActionQuery = {}): Promise<OperatorAction[]> {
+    const results: OperatorAction[] = [];
+    const limit = query.limit === undefined ? Number.POSITIVE_INFINITY : Math.max(0, Math.floor(query.limit));
+    for (let index = this.start; index < this.entries.length && results.length < limit; index++) {
+      const entry = this.entries[index]!;
+      if (entry.record.kind !== "action" || !actionMatches(entry.record, query)) continue;
+      results.push(JSON.parse(entry.record.text) as OperatorAction);
     }
     return results;
   }

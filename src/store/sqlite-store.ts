@@ -5,7 +5,9 @@ import { ToolwatchError } from "../core/errors.js";
 import type { CapturedExchange } from "../core/exchange.js";
 import type { Finding } from "../core/finding.js";
 import type { AlertEvent } from "../core/notifier.js";
+import type { OperatorAction } from "../core/operator-action.js";
 import type {
+  ActionQuery,
   AlertQuery,
   AuditVerification,
   ExchangeQuery,
@@ -23,7 +25,14 @@ import {
   isHashAlgorithm,
 } from "./audit-chain.js";
 import { DropBurstLog, describeError, type StoreLog, stderrLog } from "./drop-log.js";
-import { type PendingRecord, pendingAlert, pendingExchange, pendingFinding, type RecordText } from "./stored-record.js";
+import {
+  type PendingRecord,
+  pendingAction,
+  pendingAlert,
+  pendingExchange,
+  pendingFinding,
+  type RecordText,
+} from "./stored-record.js";
 
 /** Names of the drop counters kept in the `counters` table, so later commands can show what was lost. */
 export const DROP_COUNTERS = ["dropped_queue_full", "dropped_write_failed"] as const;
@@ -73,6 +82,7 @@ export interface SqliteStoreOptions {
  * Indexes are kept to time and session because every index slows the insert path replay depends on.
  * Version 2 records the chain's hash function; files from version 1 were all chained with SHA-256.
  * Version 3 keeps alert state changes in the same chain; older files simply have none before it.
+ * Version 4 keeps operator actions (silences, approvals) in it too, likewise.
  */
 const MIGRATIONS: readonly string[] = [
   `
@@ -132,10 +142,30 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX alerts_time ON alerts (time_ms);
   `,
+  `
+  CREATE TABLE actions (
+    seq INTEGER PRIMARY KEY,
+    time_ms INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    record TEXT NOT NULL,
+    hash TEXT NOT NULL
+  );
+  CREATE INDEX actions_time ON actions (time_ms);
+  `,
 ];
 
-/** The first schema version with the `alerts` table; a read-only open of an older file has no alerts to read. */
-const ALERTS_VERSION = 3;
+/** The tables whose rows make up the audit chain, with the schema version that added each. */
+const CHAINED_TABLES = [
+  ["exchanges", 1],
+  ["findings", 1],
+  ["alerts", 3],
+  ["actions", 4],
+] as const;
+
+/** A table of {@link CHAINED_TABLES}. */
+type ChainedTable = (typeof CHAINED_TABLES)[number][0];
 
 /** The schema version this build reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -170,8 +200,11 @@ export class SqliteStore implements Store {
   readonly path: string;
   /** The audit chain's hash function, as recorded in the file. */
   readonly hashAlgorithm: HashAlgorithm;
-  /** False only for an older file opened read-only, which is never migrated. */
-  private readonly hasAlerts: boolean;
+  /**
+   * The chained tables the file has: all of them, but for an older file opened read-only, which is never
+   * migrated and reads as having no alerts or actions.
+   */
+  private readonly tables: ReadonlySet<ChainedTable>;
   private readonly database: Database.Database;
   private readonly batchSize: number;
   private readonly writeTransaction: (records: readonly PendingRecord[], drops: DropCounts) => void;
@@ -236,7 +269,8 @@ export class SqliteStore implements Store {
         }
       }
       this.hashAlgorithm = chainAlgorithm(this.database, path);
-      this.hasAlerts = schemaVersion(this.database) >= ALERTS_VERSION;
+      const version = schemaVersion(this.database);
+      this.tables = new Set(CHAINED_TABLES.filter(([, since]) => version >= since).map(([table]) => table));
       if (maxPageCount !== undefined) this.database.pragma(`max_page_count = ${Math.floor(maxPageCount)}`);
     } catch (error) {
       this.database.close();
@@ -254,10 +288,15 @@ export class SqliteStore implements Store {
     const insertFinding = this.database.prepare(
       "INSERT INTO findings (seq, time_ms, session, server, tool, detector, category, severity, record, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT), ?)",
     );
-    // An older file opened read-only has no alerts table to prepare against; it is never written either.
-    const insertAlert = this.hasAlerts
+    // An older file opened read-only has no alerts or actions table to prepare against; it is never written either.
+    const insertAlert = this.tables.has("alerts")
       ? this.database.prepare(
           "INSERT INTO alerts (seq, time_ms, rule, group_key, state, severity, record, hash) VALUES (?, ?, ?, ?, ?, ?, CAST(? AS TEXT), ?)",
+        )
+      : null;
+    const insertAction = this.tables.has("actions")
+      ? this.database.prepare(
+          "INSERT INTO actions (seq, time_ms, actor, action, target, record, hash) VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT), ?)",
         )
       : null;
     const addCounter = this.database.prepare(
@@ -302,7 +341,7 @@ export class SqliteStore implements Store {
             record.text,
             hash,
           );
-        } else {
+        } else if (record.kind === "alert") {
           if (insertAlert === null) throw new ToolwatchError("store_unavailable", `${path}: opened read-only`);
           insertAlert.run(
             seq,
@@ -314,6 +353,9 @@ export class SqliteStore implements Store {
             record.text,
             hash,
           );
+        } else {
+          if (insertAction === null) throw new ToolwatchError("store_unavailable", `${path}: opened read-only`);
+          insertAction.run(seq, record.time_ms, record.actor, record.action, record.target, record.text, hash);
         }
       }
       if (records.length > 0) updateHead.run(seq, hash);
@@ -373,6 +415,14 @@ export class SqliteStore implements Store {
     this.enqueue(pendingAlert(event, text));
   }
 
+  /**
+   * Buffers an operator action. Actions are rare and an operator waits on them, so a caller writing one on its own
+   * (the CLI) flushes or closes the store right after.
+   */
+  appendAction(action: OperatorAction): void {
+    this.enqueue(pendingAction(action));
+  }
+
   counters(): StoreCounters {
     return { accepted: this.accepted, written: this.written, dropped: this.dropped };
   }
@@ -426,7 +476,7 @@ export class SqliteStore implements Store {
   alertsSync(query: AlertQuery = {}): AlertEvent[] {
     this.assertOpen();
     this.flush();
-    if (!this.hasAlerts) return [];
+    if (!this.tables.has("alerts")) return [];
     const conditions: string[] = [];
     const parameters: (string | number)[] = [];
     if (query.rule !== undefined) condition(conditions, parameters, "rule = ?", query.rule);
@@ -437,8 +487,22 @@ export class SqliteStore implements Store {
     return rows.map((row) => JSON.parse(row.record) as AlertEvent);
   }
 
+  actionsSync(query: ActionQuery = {}): OperatorAction[] {
+    this.assertOpen();
+    this.flush();
+    if (!this.tables.has("actions")) return [];
+    const conditions: string[] = [];
+    const parameters: (string | number)[] = [];
+    if (query.action !== undefined) condition(conditions, parameters, "action = ?", query.action);
+    if (query.actor !== undefined) condition(conditions, parameters, "actor = ?", query.actor);
+    if (query.since_ms !== undefined) condition(conditions, parameters, "time_ms >= ?", query.since_ms);
+    if (query.until_ms !== undefined) condition(conditions, parameters, "time_ms < ?", query.until_ms);
+    const rows = this.select("actions", conditions, parameters, query.limit);
+    return rows.map((row) => JSON.parse(row.record) as OperatorAction);
+  }
+
   /**
-   * Walks the chain over exchanges, findings and alerts in `seq` order inside one read transaction, so writers in other
+   * Walks the chain over every chained table (exchanges, findings, alerts, actions) in `seq` order inside one read transaction, so writers in other
    * processes can go on while it runs and it sees one consistent snapshot. Rows are streamed, never all loaded.
    */
   verifyAuditSync(): AuditVerification {
@@ -450,10 +514,8 @@ export class SqliteStore implements Store {
       ).get() as ChainRow | undefined;
       if (!chain) return { ok: false, records: 0, broken_seq: 0, reason: "chain state missing (its row was deleted)" };
       const verifier = new ChainVerifier({ seq: chain.anchor_seq, hash: chain.anchor_hash }, this.hashAlgorithm);
-      const alerts = this.hasAlerts ? " UNION ALL SELECT seq, record, hash FROM alerts" : "";
-      const rows = this.statement(
-        `SELECT seq, record, hash FROM exchanges UNION ALL SELECT seq, record, hash FROM findings${alerts} ORDER BY seq`,
-      ).iterate() as IterableIterator<RecordRow>;
+      const union = [...this.tables].map((table) => `SELECT seq, record, hash FROM ${table}`).join(" UNION ALL ");
+      const rows = this.statement(`${union} ORDER BY seq`).iterate() as IterableIterator<RecordRow>;
       for (const row of rows) {
         const verdict = verifier.add(row);
         if (verdict) return verdict;
@@ -478,24 +540,20 @@ export class SqliteStore implements Store {
         | Pick<ChainRow, "head_seq" | "anchor_seq">
         | undefined;
       if (!chain) return 0;
-      const firstKept = [
-        this.statement("SELECT min(seq) FROM exchanges WHERE time_ms >= ?").pluck().get(before_ms),
-        this.statement("SELECT min(seq) FROM findings WHERE time_ms >= ?").pluck().get(before_ms),
-        this.statement("SELECT min(seq) FROM alerts WHERE time_ms >= ?").pluck().get(before_ms),
-      ].filter((seq): seq is number => typeof seq === "number");
+      const tables = [...this.tables];
+      const firstKept = tables
+        .map((table) => this.statement(`SELECT min(seq) FROM ${table} WHERE time_ms >= ?`).pluck().get(before_ms))
+        .filter((seq): seq is number => typeof seq === "number");
       const cut = firstKept.length > 0 ? Math.min(...firstKept) - 1 : chain.head_seq;
       if (cut <= chain.anchor_seq) return 0;
       // Anchor at the last record that exists: if `cut` itself was deleted behind toolwatch's back the gap
       // stays visible to the verifier instead of being papered over.
       const last = this.statement(
-        `SELECT seq, hash FROM exchanges WHERE seq <= ? UNION ALL SELECT seq, hash FROM findings WHERE seq <= ?
-         UNION ALL SELECT seq, hash FROM alerts WHERE seq <= ? ORDER BY seq DESC LIMIT 1`,
-      ).get(cut, cut, cut) as { seq: number; hash: string } | undefined;
+        `${tables.map((table) => `SELECT seq, hash FROM ${table} WHERE seq <= ?`).join(" UNION ALL ")} ORDER BY seq DESC LIMIT 1`,
+      ).get(...tables.map(() => cut)) as { seq: number; hash: string } | undefined;
       if (!last) return 0;
-      const removed =
-        this.statement("DELETE FROM exchanges WHERE seq <= ?").run(cut).changes +
-        this.statement("DELETE FROM findings WHERE seq <= ?").run(cut).changes +
-        this.statement("DELETE FROM alerts WHERE seq <= ?").run(cut).changes;
+      let removed = 0;
+      for (const table of tables) removed += this.statement(`DELETE FROM ${table} WHERE seq <= ?`).run(cut).changes;
       this.statement("UPDATE chain SET anchor_seq = ?, anchor_hash = ?, anchor_time_ms = ? WHERE id = 1").run(
         last.seq,
         last.hash,
@@ -516,6 +574,10 @@ export class SqliteStore implements Store {
 
   async alerts(query?: AlertQuery): Promise<AlertEvent[]> {
     return this.alertsSync(query);
+  }
+
+  async actions(query?: ActionQuery): Promise<OperatorAction[]> {
+    return this.actionsSync(query);
   }
 
   async verifyAudit(): Promise<AuditVerification> {
@@ -584,7 +646,7 @@ export class SqliteStore implements Store {
   }
 
   private select(
-    table: "exchanges" | "findings" | "alerts",
+    table: ChainedTable,
     conditions: string[],
     parameters: (string | number)[],
     limit: number | undefined,

@@ -1,13 +1,14 @@
 import type { CapturedExchange } from "../core/exchange.js";
 import type { Finding } from "../core/finding.js";
 import type { AlertEvent } from "../core/notifier.js";
-import type { AlertQuery, ExchangeQuery, FindingQuery } from "../core/store.js";
+import type { OperatorAction } from "../core/operator-action.js";
+import type { ActionQuery, AlertQuery, ExchangeQuery, FindingQuery } from "../core/store.js";
 
 /**
  * A record ready to be written: its JSON text (what the chain hashes) plus the columns the store indexes.
  * Plain data so it crosses to the store worker by structured clone without surprises.
  */
-export type PendingRecord = PendingExchange | PendingFinding | PendingAlert;
+export type PendingRecord = PendingExchange | PendingFinding | PendingAlert | PendingAction;
 
 /**
  * A record's JSON as a string, or as its UTF-8 bytes. Replay passes the bytes it read: the chain hashes them and
@@ -48,6 +49,16 @@ export interface PendingAlert {
   group_key: string;
   state: string;
   severity: string;
+}
+
+/** An operator action ready to be written. */
+export interface PendingAction {
+  kind: "action";
+  text: RecordText;
+  time_ms: number;
+  actor: string;
+  action: string;
+  target: string;
 }
 
 /**
@@ -109,6 +120,18 @@ export function pendingAlert(event: AlertEvent, text?: RecordText): PendingAlert
   };
 }
 
+/** Prepares an operator action for storage. */
+export function pendingAction(action: OperatorAction): PendingAction {
+  return {
+    kind: "action",
+    text: JSON.stringify(action),
+    time_ms: eventTimeMs(action.time),
+    actor: action.actor,
+    action: action.action,
+    target: action.target,
+  };
+}
+
 /** Whether a pending exchange passes the filters of an {@link ExchangeQuery} (`after_seq` and `limit` aside). */
 export function exchangeMatches(record: PendingExchange, query: ExchangeQuery): boolean {
   if (query.session !== undefined && record.session !== query.session) return false;
@@ -127,6 +150,13 @@ export function findingMatches(record: PendingFinding, query: FindingQuery): boo
 export function alertMatches(record: PendingAlert, query: AlertQuery): boolean {
   if (query.rule !== undefined && record.rule !== query.rule) return false;
   if (query.state !== undefined && record.state !== query.state) return false;
+  return timeMatches(record.time_ms, query);
+}
+
+/** Whether a pending operator action passes the filters of an {@link ActionQuery} (`limit` aside). */
+export function actionMatches(record: PendingAction, query: ActionQuery): boolean {
+  if (query.action !== undefined && record.action !== query.action) return false;
+  if (query.actor !== undefined && record.actor !== query.actor) return false;
   return timeMatches(record.time_ms, query);
 }
 

@@ -16,7 +16,7 @@ export type ToWorkerMessage =
   | {
       type: "batch";
       id: number;
-      /** Exchanges, findings and alert state changes, in the order they were appended: the chain's order. */
+      /** Exchanges, findings, alert state changes and operator actions, in the order they were appended: the chain's order. */
       records: PendingRecord[];
       /** Records dropped because the queue was full, to add to the persisted counters. */
       queue_drops: number;

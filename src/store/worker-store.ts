@@ -3,7 +3,9 @@ import { ToolwatchError } from "../core/errors.js";
 import type { CapturedExchange } from "../core/exchange.js";
 import type { Finding } from "../core/finding.js";
 import type { AlertEvent } from "../core/notifier.js";
+import type { OperatorAction } from "../core/operator-action.js";
 import type {
+  ActionQuery,
   AlertQuery,
   AuditVerification,
   ExchangeQuery,
@@ -15,7 +17,14 @@ import type {
 import type { HashAlgorithm } from "./audit-chain.js";
 import { DropBurstLog, describeError, type StoreLog, stderrLog } from "./drop-log.js";
 import { DEFAULT_BUSY_TIMEOUT_MS, type DropCounterName, SqliteStore } from "./sqlite-store.js";
-import { type PendingRecord, pendingAlert, pendingExchange, pendingFinding, type RecordText } from "./stored-record.js";
+import {
+  type PendingRecord,
+  pendingAction,
+  pendingAlert,
+  pendingExchange,
+  pendingFinding,
+  type RecordText,
+} from "./stored-record.js";
 import type { FromWorkerMessage, StoreWorkerData, ToWorkerMessage } from "./worker-messages.js";
 
 /** Options of {@link WorkerStore}; every one has a default. */
@@ -43,7 +52,8 @@ export interface WorkerStoreOptions {
 type QueuedRecord =
   | { kind: "exchange"; value: CapturedExchange; text: RecordText | undefined }
   | { kind: "finding"; value: Finding; text: RecordText | undefined }
-  | { kind: "alert"; value: AlertEvent; text: RecordText | undefined };
+  | { kind: "alert"; value: AlertEvent; text: RecordText | undefined }
+  | { kind: "action"; value: OperatorAction; text: undefined };
 
 interface FlushWaiter {
   batchId: number;
@@ -172,6 +182,11 @@ export class WorkerStore implements Store {
     this.enqueue({ kind: "alert", value: event, text: ownBytes(text) });
   }
 
+  /** Goes through the same queue as every record: `forceFlush` to know it is written (or counted as dropped). */
+  appendAction(action: OperatorAction): void {
+    this.enqueue({ kind: "action", value: action, text: undefined });
+  }
+
   counters(): StoreCounters {
     return { accepted: this.accepted, written: this.written, dropped: this.dropped };
   }
@@ -191,6 +206,10 @@ export class WorkerStore implements Store {
 
   async alerts(query?: AlertQuery): Promise<AlertEvent[]> {
     return this.reader.alertsSync(query);
+  }
+
+  async actions(query?: ActionQuery): Promise<OperatorAction[]> {
+    return this.reader.actionsSync(query);
   }
 
   /** Walks the chain on the calling thread (it reads a snapshot, so writers go on meanwhile). */
@@ -398,6 +417,8 @@ function pending(record: QueuedRecord): PendingRecord {
       return pendingFinding(record.value, record.text);
     case "alert":
       return pendingAlert(record.value, record.text);
+    case "action":
+      return pendingAction(record.value);
   }
 }
 

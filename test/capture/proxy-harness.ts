@@ -13,6 +13,7 @@ import type { CapturedExchange } from "../../src/core/exchange.js";
 import type { Finding } from "../../src/core/finding.js";
 import type { InlineGuard } from "../../src/core/guard.js";
 import type { AlertEvent } from "../../src/core/notifier.js";
+import type { OperatorAction } from "../../src/core/operator-action.js";
 import type { AuditVerification, Store, StoreCounters, StoredExchange } from "../../src/core/store.js";
 import { Pipeline } from "../../src/pipeline/pipeline.js";
 
@@ -33,6 +34,7 @@ export class MemoryStore implements Store {
   readonly exchangeRecords: CapturedExchange[] = [];
   readonly findingRecords: Finding[] = [];
   readonly alertRecords: AlertEvent[] = [];
+  readonly actionRecords: OperatorAction[] = [];
 
   appendExchange(exchange: CapturedExchange): void {
     this.exchangeRecords.push(exchange);
@@ -46,8 +48,13 @@ export class MemoryStore implements Store {
     this.alertRecords.push(event);
   }
 
+  appendAction(action: OperatorAction): void {
+    this.actionRecords.push(action);
+  }
+
   counters(): StoreCounters {
-    const count = this.exchangeRecords.length + this.findingRecords.length + this.alertRecords.length;
+    const count =
+      this.exchangeRecords.length + this.findingRecords.length + this.alertRecords.length + this.actionRecords.length;
     return { accepted: count, written: count, dropped: 0 };
   }
 
@@ -61,6 +68,10 @@ export class MemoryStore implements Store {
 
   async alerts(): Promise<AlertEvent[]> {
     return [...this.alertRecords];
+  }
+
+  async actions(): Promise<OperatorAction[]> {
+    return [...this.actionRecords];
   }
 
   async verifyAudit(): Promise<AuditVerification> {

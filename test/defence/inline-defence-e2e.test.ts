@@ -6,12 +6,13 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { CapturedExchange } from "../../src/core/exchange.js";
+import type { OperatorAction } from "../../src/core/operator-action.js";
 import { QUARANTINE_NOTICE } from "../../src/defence/inline-defence.js";
 import { SqliteDefenceState } from "../../src/store/defence-state-store.js";
 import { SqliteStore } from "../../src/store/sqlite-store.js";
@@ -175,6 +176,22 @@ test("policy, quarantine and pinning defend a live stdio session, and the store 
   }
 });
 
+test("reading quarantined content leaves a trace in the audit chain before the content is printed", () => {
+  const state = new SqliteDefenceState(database);
+  const [quarantined] = state.quarantined();
+  state.close();
+  assert.ok(quarantined !== undefined);
+  const shown = execFileSync(process.execPath, [paths.cli, "quarantine", "show", quarantined.id, "--db", database], {
+    encoding: "utf8",
+  });
+  assert.match(shown, /Ignore previous instructions/);
+  const [read] = operatorActions();
+  assert.deepEqual(
+    [read?.action, read?.target, read?.via, read?.detail.tool],
+    ["quarantine.show", quarantined.id, "cli", "read_inbox"],
+  );
+});
+
 test("an approved definition change is callable again in the next session", async () => {
   const listed = execFileSync(process.execPath, [paths.cli, "tools", "list", "--db", database, "--changed"], {
     encoding: "utf8",
@@ -188,6 +205,18 @@ test("an approved definition change is callable again in the next session", asyn
     },
   );
   assert.match(approved, /approved mail\/read_note/);
+  // The approval is in the audit chain, with the pin hashes it moved between, and the chain still verifies.
+  const [approval] = operatorActions({ action: "tool.approve" });
+  assert.deepEqual(
+    [approval?.action, approval?.target, approval?.via, approval?.actor],
+    ["tool.approve", "mail/read_note", "cli", userInfo().username],
+  );
+  assert.match(String(approval?.detail.approved_hash), /^sha256:[0-9a-f]{64}$/);
+  assert.notEqual(approval?.detail.approved_hash, approval?.detail.previous_hash);
+  assert.match(
+    execFileSync(process.execPath, [paths.cli, "audit", "verify", "--db", database], { encoding: "utf8" }),
+    /audit chain verified/,
+  );
   // The new session's server starts with the original definition again: that differs from the approved one.
   const seen = await withClient(async (client) => {
     await client.callTool({ name: "rug_pull", arguments: {} });
@@ -198,3 +227,13 @@ test("an approved definition change is callable again in the next session", asyn
   assert.ok(seen.list.includes("read_note"));
   assert.match(JSON.stringify(seen.note.content), /buy milk/);
 });
+
+/** The operator actions in the test's database, through the real CLI. */
+function operatorActions(filter: { action?: string } = {}): OperatorAction[] {
+  const args = [paths.cli, "audit", "actions", "--db", database, "--json"];
+  if (filter.action !== undefined) args.push("--action", filter.action);
+  return execFileSync(process.execPath, args, { encoding: "utf8" })
+    .split("\n")
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line) as OperatorAction);
+}

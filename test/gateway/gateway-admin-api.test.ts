@@ -67,6 +67,7 @@ describe("gateway admin API", () => {
     assert.deepEqual(await other.json(), { error: "this credential may not use the admin API" });
     assert.equal((await post({ rule: "auth_failure_burst", duration: "1h" }, agent)).status, 403);
     assert.equal(existsSync(silencesFile), false, "a refused request writes nothing");
+    assert.deepEqual(await store.actions(), [], "nor does it leave an operator action");
     const ok = await api("silences", { headers: admin });
     assert.equal(ok.status, 200);
     assert.deepEqual(await ok.json(), { silences: [] });
@@ -118,9 +119,26 @@ describe("gateway admin API", () => {
     assert.deepEqual(readSilences(silencesFile), []);
     const again = await api(`silences/${silence.id}`, { method: "DELETE", headers: admin });
     assert.equal(again.status, 404);
+
+    // Both changes are in the audit chain, with who made them and from where, by the time the answers came.
+    const actions = await store.actions();
+    assert.deepEqual(
+      actions.map((action) => [action.action, action.target, action.actor, action.via]),
+      [
+        ["silence.add", silence.id, "alice", "admin_api"],
+        ["silence.remove", silence.id, "alice", "admin_api"],
+      ],
+    );
+    for (const action of actions) {
+      assert.match(action.source ?? "", /127\.0\.0\.1$/);
+      assert.equal((action.detail.silence as { id: string }).id, silence.id);
+      assert.ok(Math.abs(Date.parse(action.time) - Date.now()) < 60_000, "stamped on the wall clock");
+    }
+    assert.equal((await store.verifyAudit()).ok, true);
   });
 
   test("bad requests get a clear 4xx and change nothing", async () => {
+    const actionsBefore = (await store.actions()).length;
     const cases: Array<[unknown, number, RegExp]> = [
       ["{not json", 400, /not JSON/],
       [{ duration: "1h" }, 400, /rule/],
@@ -143,6 +161,7 @@ describe("gateway admin API", () => {
     assert.equal((await api("silences/%E0%A4%A", { method: "DELETE", headers: admin })).status, 404);
     assert.equal((await api("silences", { headers: admin })).status, 200);
     assert.deepEqual(readSilences(silencesFile), []);
+    assert.equal((await store.actions()).length, actionsBefore, "a refused change leaves no operator action");
   });
 
   test("a broken silences file is a 500 with the reason, and the gateway goes on serving", async () => {

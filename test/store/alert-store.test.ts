@@ -7,7 +7,7 @@ import type { Store } from "../../src/core/store.js";
 import { openStore } from "../../src/store/index.js";
 import { InMemoryStore } from "../../src/store/memory-store.js";
 import { SCHEMA_VERSION, SqliteStore } from "../../src/store/sqlite-store.js";
-import { makeAlert, makeExchange, makeFinding, temporaryDirectory, timeOf } from "./store-fixtures.js";
+import { makeAlert, makeExchange, makeFinding, tableSeqs, temporaryDirectory, timeOf } from "./store-fixtures.js";
 
 /**
  * The alert of exchange `index` in {@link fill}: pending, firing and resolved in turn, the firing one from
@@ -41,15 +41,6 @@ function filledSqlite(path: string): SqliteStore {
   return store;
 }
 
-function alertSeqs(path: string): number[] {
-  const raw = new Database(path, { readonly: true });
-  try {
-    return raw.prepare("SELECT seq FROM alerts ORDER BY seq").pluck().all() as number[];
-  } finally {
-    raw.close();
-  }
-}
-
 /** Round trip and filters, the same on every store. */
 async function assertQueries(store: Store): Promise<void> {
   assert.deepEqual(await store.alerts(), ALL_ALERTS);
@@ -75,7 +66,7 @@ describe("alert state changes in the store", () => {
     });
     assert.deepEqual(store.counters(), { accepted: 15, written: 15, dropped: 0 });
     store.close();
-    assert.deepEqual(alertSeqs(path), ALERT_SEQS);
+    assert.deepEqual(tableSeqs(path, "alerts"), ALERT_SEQS);
 
     const reader = new SqliteStore(path, { readonly: true });
     assert.deepEqual(reader.alertsSync({ state: "resolved" }), [alertOf(8)]);
@@ -90,7 +81,7 @@ describe("alert state changes in the store", () => {
     await store.forceFlush();
     assert.deepEqual(store.counters(), { accepted: 15, written: 15, dropped: 0 });
     await assertQueries(store);
-    assert.deepEqual(alertSeqs(path), ALERT_SEQS);
+    assert.deepEqual(tableSeqs(path, "alerts"), ALERT_SEQS);
   });
 
   test("InMemoryStore keeps them in its chain too, and retention and capacity remove them", async () => {
@@ -193,14 +184,14 @@ describe("retention over alerts", () => {
 });
 
 describe("schema version 3 migration", () => {
-  /** A file as the previous toolwatch wrote it: schema version 2, exchanges and findings, no `alerts` table. */
+  /** A file as an older toolwatch wrote it: schema version 2, exchanges and findings, no `alerts` or `actions` table. */
   function versionTwoFile(path: string): void {
     const store = new SqliteStore(path);
     for (let index = 0; index < 5; index++) store.appendExchange(makeExchange(index));
     store.appendFinding(makeFinding(4));
     store.close();
     const raw = new Database(path);
-    raw.exec("DROP TABLE alerts");
+    raw.exec("DROP TABLE alerts; DROP TABLE actions");
     raw.pragma("user_version = 2");
     raw.close();
   }
@@ -225,17 +216,16 @@ describe("schema version 3 migration", () => {
   });
 
   test("opening a version 2 file for writing adds the alerts table and extends the same chain", async (context) => {
-    assert.equal(SCHEMA_VERSION, 3);
     const path = join(temporaryDirectory(context), "v2-migrated.db");
     versionTwoFile(path);
     const store = openStore(path);
     context.after(() => store.shutdown());
-    assert.equal(userVersion(path), 3);
+    assert.equal(userVersion(path), SCHEMA_VERSION);
     store.appendAlert(makeAlert(5));
     store.appendExchange(makeExchange(5));
     await store.forceFlush();
     assert.deepEqual(await store.alerts(), [makeAlert(5)]);
     assert.deepEqual(await store.verifyAudit(), { ok: true, records: 8, first_seq: 1, last_seq: 8 });
-    assert.deepEqual(alertSeqs(path), [7]);
+    assert.deepEqual(tableSeqs(path, "alerts"), [7]);
   });
 });

@@ -186,7 +186,7 @@ describe("SqliteStore audit chain hash", () => {
     for (let index = 0; index < count; index++) store.appendExchange(makeExchange(index));
     store.close();
     const raw = new Database(path);
-    raw.exec("ALTER TABLE chain DROP COLUMN hash_algorithm; DROP TABLE alerts");
+    raw.exec("ALTER TABLE chain DROP COLUMN hash_algorithm; DROP TABLE alerts; DROP TABLE actions");
     raw.pragma("user_version = 1");
     raw.close();
   }

@@ -3,9 +3,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
+import Database from "better-sqlite3";
 import type { CapturedExchange } from "../../src/core/exchange.js";
 import type { Finding } from "../../src/core/finding.js";
 import type { AlertEvent } from "../../src/core/notifier.js";
+import type { OperatorAction } from "../../src/core/operator-action.js";
 
 const BASE_MS = Date.parse("2026-03-02T08:00:00.000Z");
 
@@ -82,4 +84,28 @@ export function temporaryDirectory(context: TestContext): string {
 export function collectLog(): { lines: string[]; log: (message: string) => void } {
   const lines: string[] = [];
   return { lines, log: (message) => lines.push(message) };
+}
+
+/** The `seq`s of one table's rows, read straight from the file. */
+export function tableSeqs(path: string, table: "alerts" | "actions"): number[] {
+  const raw = new Database(path, { readonly: true });
+  try {
+    return raw.prepare(`SELECT seq FROM ${table} ORDER BY seq`).pluck().all() as number[];
+  } finally {
+    raw.close();
+  }
+}
+
+/** A silence added through the admin API, `index` seconds after the same start as the exchanges. */
+export function makeAction(index: number, overrides: Partial<OperatorAction> = {}): OperatorAction {
+  return {
+    time: new Date(BASE_MS + index * 1000).toISOString(),
+    actor: "alice",
+    via: "admin_api",
+    action: "silence.add",
+    target: `silence-${index}`,
+    source: "198.51.100.20",
+    detail: { silence: { id: `silence-${index}`, rule: "auth_failure_burst", ends_at: "2026-03-02T09:00:00.000Z" } },
+    ...overrides,
+  };
 }

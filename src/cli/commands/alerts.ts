@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import {
   addSilenceToFile,
@@ -9,13 +8,13 @@ import {
   type Silence,
   silencesPathFor,
 } from "../../alerts/silences.js";
-import { loadConfig } from "../../config/config.js";
 import { parseDuration, parseSince } from "../../config/duration.js";
-import { resolveDatabasePath } from "../../config/paths.js";
 import { ToolwatchError } from "../../core/errors.js";
 import type { AlertEvent } from "../../core/notifier.js";
 import type { AlertQuery } from "../../core/store.js";
 import { SqliteStore } from "../../store/sqlite-store.js";
+import { databasePath, existingDatabasePath } from "../database-location.js";
+import { localOperator, OperatorAuditTrail } from "../operator-audit.js";
 
 /** Where a command writes; the process's streams unless a test passes its own. */
 export interface CommandOutput {
@@ -60,8 +59,31 @@ function withLocation(command: Command): Command {
 
 function silencesFile(options: LocationOptions): string {
   if (options.silences) return options.silences;
-  const config = loadConfig(options.config);
-  return silencesPathFor(resolveDatabasePath(options.db, config.database));
+  return silencesPathFor(databasePath(options));
+}
+
+/**
+ * Makes a change to the silences and records it in the database's audit chain; when it cannot be recorded the
+ * change is undone, so no silence comes or goes without a trace. The chain is opened first: a database that
+ * cannot be written stops the command before anything changed.
+ */
+function auditedChange(
+  options: LocationOptions,
+  action: "silence.add" | "silence.remove",
+  change: () => { target: string; detail: Record<string, unknown>; undo: () => void },
+): void {
+  const trail = OperatorAuditTrail.open(databasePath(options));
+  try {
+    const { target, detail, undo } = change();
+    try {
+      trail.record(action, target, detail);
+    } catch (error) {
+      undo();
+      throw error;
+    }
+  } finally {
+    trail.close();
+  }
 }
 
 /** Registers `toolwatch alerts list|silence|silences|unsilence`. */
@@ -120,11 +142,14 @@ export function registerAlertsCommand(program: Command, io: CommandOutput = {}):
         starts_at_ms: now,
         duration_ms: duration,
         ...(options.comment === undefined ? {} : { comment: options.comment }),
-        ...(process.env.USER ? { created_by: process.env.USER } : {}),
+        created_by: localOperator(),
       },
       now,
     );
-    addSilenceToFile(file, silence, now);
+    auditedChange(options, "silence.add", () => {
+      addSilenceToFile(file, silence, now);
+      return { target: silence.id, detail: { silence }, undo: () => removeSilenceFromFile(file, silence.id) };
+    });
     stdout.write(`${silence.id}\n`);
     stderr.write(`toolwatch: silenced ${describe(silence)} until ${silence.ends_at} (${file})\n`);
   });
@@ -158,19 +183,20 @@ export function registerAlertsCommand(program: Command, io: CommandOutput = {}):
   withLocation(alerts.command("unsilence").description("Remove a silence.").argument("<id>", "the silence id")).action(
     (id: string, options: LocationOptions) => {
       const file = silencesFile(options);
-      if (removeSilenceFromFile(file, id) === null) {
-        throw new ToolwatchError("usage", `no silence with id ${id} in ${file}`);
-      }
+      auditedChange(options, "silence.remove", () => {
+        const silence = readSilences(file).find((candidate) => candidate.id === id);
+        if (silence === undefined || removeSilenceFromFile(file, id) === null) {
+          throw new ToolwatchError("usage", `no silence with id ${id} in ${file}`);
+        }
+        return { target: id, detail: { silence }, undo: () => addSilenceToFile(file, silence, Date.now()) };
+      });
       stderr.write(`toolwatch: removed silence ${id}\n`);
     },
   );
 }
 
 function storedAlerts(options: HistoryOptions): AlertEvent[] {
-  const path = resolveDatabasePath(options.db, loadConfig(options.config).database);
-  if (path !== ":memory:" && !existsSync(path)) {
-    throw new ToolwatchError("usage", `no database at ${path} (record some traffic, or give --db)`);
-  }
+  const path = existingDatabasePath(options);
   const query: AlertQuery = {};
   if (options.rule !== undefined) query.rule = options.rule;
   if (options.since !== undefined) query.since_ms = parseSince(options.since, Date.now());

@@ -1,21 +1,99 @@
 import type { Command } from "commander";
-import { loadConfig } from "../../config/config.js";
-import { resolveDatabasePath } from "../../config/paths.js";
+import { parseSince } from "../../config/duration.js";
+import { ToolwatchError } from "../../core/errors.js";
+import { OPERATOR_ACTION_NAMES, type OperatorActionName } from "../../core/operator-action.js";
+import type { ActionQuery } from "../../core/store.js";
+import { formatTable } from "../../runtime/text-table.js";
 import { runAuditVerify } from "../../store/index.js";
+import { SqliteStore } from "../../store/sqlite-store.js";
+import { databasePath, existingDatabasePath } from "../database-location.js";
+import type { CommandOutput } from "./alerts.js";
 
-export function registerAuditCommand(program: Command): void {
-  const audit = program.command("audit").description("The tamper-evident audit log.");
-  audit
-    .command("verify")
-    .description("Prove the hash chain of the database; names the first broken record (exit 1).")
+interface LocationOptions {
+  db?: string;
+  config?: string;
+}
+
+interface ActionsOptions extends LocationOptions {
+  since?: string;
+  action?: string;
+  actor?: string;
+  json?: boolean;
+}
+
+function withLocation(command: Command): Command {
+  return command
     .option(
       "--db <file>",
       "database file (default: TOOLWATCH_DB, the config's database, or ~/.local/share/toolwatch/toolwatch.db)",
     )
-    .option("--config <file>", "configuration file")
-    .action(async (options: { db?: string; config?: string }) => {
-      const config = loadConfig(options.config);
-      const path = resolveDatabasePath(options.db, config.database);
-      process.exitCode = await runAuditVerify(path, process.stdout);
-    });
+    .option("--config <file>", "configuration file");
+}
+
+export function registerAuditCommand(program: Command, io: CommandOutput = {}): void {
+  const stdout = io.stdout ?? process.stdout;
+  const audit = program.command("audit").description("The tamper-evident audit log.");
+  withLocation(
+    audit
+      .command("verify")
+      .description("Prove the hash chain of the database; names the first broken record (exit 1)."),
+  ).action(async (options: LocationOptions) => {
+    process.exitCode = await runAuditVerify(databasePath(options), stdout);
+  });
+
+  withLocation(
+    audit
+      .command("actions")
+      .description(
+        "List what operators did, oldest first: silences added and removed, tool changes approved, quarantined " +
+          "content read. They are in the same chain as the traffic, so `audit verify` proves them too.",
+      )
+      .option("--since <when>", "only actions at or after this: a duration back from now (30m, 7d) or an RFC 3339 time")
+      .option("--action <name>", `only this action (${OPERATOR_ACTION_NAMES.join(", ")})`)
+      .option("--actor <name>", "only this operator's")
+      .option("--json", "one action per line, as stored"),
+  ).action((options: ActionsOptions) => {
+    const path = existingDatabasePath(options);
+    const query: ActionQuery = {};
+    if (options.action !== undefined) {
+      if (!(OPERATOR_ACTION_NAMES as readonly string[]).includes(options.action)) {
+        throw new ToolwatchError(
+          "usage",
+          `--action: expected one of ${OPERATOR_ACTION_NAMES.join(", ")}, got ${JSON.stringify(options.action)}`,
+        );
+      }
+      query.action = options.action as OperatorActionName;
+    }
+    if (options.actor !== undefined) query.actor = options.actor;
+    if (options.since !== undefined) query.since_ms = parseSince(options.since, Date.now());
+    // Read-only: listing must neither migrate an older file nor wait for the write lock of a running proxy.
+    const store = new SqliteStore(path, { readonly: true });
+    let actions: ReturnType<SqliteStore["actionsSync"]>;
+    try {
+      actions = store.actionsSync(query);
+    } finally {
+      store.close();
+    }
+    if (options.json) {
+      stdout.write(actions.map((action) => `${JSON.stringify(action)}\n`).join(""));
+      return;
+    }
+    if (actions.length === 0) {
+      stdout.write("no operator actions stored\n");
+      return;
+    }
+    stdout.write(
+      formatTable(
+        ["time", "actor", "via", "action", "target", "source"],
+        actions.map((action) => [
+          action.time,
+          action.actor,
+          action.via,
+          action.action,
+          action.target,
+          action.source ?? "",
+        ]),
+      ),
+    );
+  });
 }

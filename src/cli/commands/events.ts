@@ -1,13 +1,11 @@
-import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import { loadConfig } from "../../config/config.js";
 import { parseSince } from "../../config/duration.js";
-import { resolveDatabasePath } from "../../config/paths.js";
 import { ToolwatchError } from "../../core/errors.js";
 import type { CapturedExchange } from "../../core/exchange.js";
 import type { ExchangeQuery } from "../../core/store.js";
 import { type Column, formatRow } from "../../runtime/text-table.js";
 import { SqliteStore } from "../../store/sqlite-store.js";
+import { existingDatabasePath } from "../database-location.js";
 
 interface EventsOptions {
   config?: string;
@@ -45,10 +43,7 @@ export function registerEventsCommand(program: Command): void {
 }
 
 async function listEvents(options: EventsOptions): Promise<void> {
-  const path = resolveDatabasePath(options.db, loadConfig(options.config).database);
-  if (path !== ":memory:" && !existsSync(path)) {
-    throw new ToolwatchError("usage", `no database at ${path} (record some traffic, or give --db)`);
-  }
+  const path = existingDatabasePath(options);
   const query: ExchangeQuery = {};
   if (options.session !== undefined) query.session = options.session;
   if (options.tool !== undefined) query.tool = options.tool;

@@ -1,11 +1,8 @@
-import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import { loadConfig } from "../../config/config.js";
 import { parseSince } from "../../config/duration.js";
-import { resolveDatabasePath } from "../../config/paths.js";
-import { ToolwatchError } from "../../core/errors.js";
 import { collectStats, formatStats, type StoredStats } from "../../runtime/stored-stats.js";
 import { SqliteStore } from "../../store/sqlite-store.js";
+import { existingDatabasePath } from "../database-location.js";
 
 interface StatsOptions {
   config?: string;
@@ -29,10 +26,7 @@ export function registerStatsCommand(program: Command): void {
     )
     .option("--json", "the figures as one JSON object instead of tables")
     .action(async (options: StatsOptions) => {
-      const path = resolveDatabasePath(options.db, loadConfig(options.config).database);
-      if (path !== ":memory:" && !existsSync(path)) {
-        throw new ToolwatchError("usage", `no database at ${path} (record some traffic, or give --db)`);
-      }
+      const path = existingDatabasePath(options);
       const since_ms = options.since === undefined ? undefined : parseSince(options.since, Date.now());
       const store = new SqliteStore(path, { readonly: true });
       let stats: StoredStats;

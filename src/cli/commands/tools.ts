@@ -1,10 +1,11 @@
 import type { Command } from "commander";
-import { loadConfig } from "../../config/config.js";
-import { resolveDatabasePath } from "../../config/paths.js";
 import type { ToolPin } from "../../core/defence-state.js";
 import { ToolwatchError } from "../../core/errors.js";
 import { formatTable } from "../../runtime/text-table.js";
 import { SqliteDefenceState } from "../../store/defence-state-store.js";
+import { databasePath } from "../database-location.js";
+import { OperatorAuditTrail } from "../operator-audit.js";
+import type { CommandOutput } from "./alerts.js";
 
 interface LocationOptions {
   config?: string;
@@ -28,12 +29,12 @@ function withLocation(command: Command): Command {
 }
 
 function openState(options: LocationOptions): SqliteDefenceState {
-  const config = loadConfig(options.config);
-  return new SqliteDefenceState(resolveDatabasePath(options.db, config.database));
+  return new SqliteDefenceState(databasePath(options));
 }
 
 /** `toolwatch tools list|approve`: the operator's side of tool pinning. */
-export function registerToolsCommand(program: Command): void {
+export function registerToolsCommand(program: Command, io: CommandOutput = {}): void {
+  const stdout = io.stdout ?? process.stdout;
   const tools = program.command("tools").description("pinned tool definitions: list them, approve changes");
   withLocation(tools.command("list"))
     .description("list pinned tools; a changed tool awaits approval")
@@ -46,14 +47,14 @@ export function registerToolsCommand(program: Command): void {
         let pins = state.pins(options.server);
         if (options.changed) pins = pins.filter((pin) => pin.changed_hash !== null);
         if (options.json) {
-          for (const pin of pins) process.stdout.write(`${JSON.stringify(pin)}\n`);
+          for (const pin of pins) stdout.write(`${JSON.stringify(pin)}\n`);
           return;
         }
         if (pins.length === 0) {
-          process.stdout.write("no pinned tools\n");
+          stdout.write("no pinned tools\n");
           return;
         }
-        process.stdout.write(
+        stdout.write(
           formatTable(
             ["server", "tool", "status", "pinned at", "changed at"],
             pins.map((pin) => [
@@ -76,6 +77,8 @@ export function registerToolsCommand(program: Command): void {
     .option("--all", "approve every changed tool of the server")
     .action((server: string, tool: string | undefined, options: ApproveOptions) => {
       if (tool === undefined && !options.all) throw new ToolwatchError("usage", "name a tool or pass --all");
+      // Opened first: a database whose audit chain cannot be written stops the approval before any pin moves.
+      const trail = OperatorAuditTrail.open(databasePath(options));
       const state = openState(options);
       try {
         const changed = state
@@ -90,16 +93,30 @@ export function registerToolsCommand(program: Command): void {
         const now = new Date().toISOString();
         for (const pin of changed) {
           state.savePin(approved(pin, now));
-          process.stdout.write(`approved ${pin.server}/${pin.tool} (${pin.changed_hash})\n`);
+          try {
+            trail.record("tool.approve", `${pin.server}/${pin.tool}`, {
+              server: pin.server,
+              tool: pin.tool,
+              previous_hash: pin.hash,
+              approved_hash: pin.changed_hash,
+            });
+          } catch (error) {
+            // No pin moves without a trace: the change stays pending.
+            state.savePin(pin);
+            throw error;
+          }
+          stdout.write(`approved ${pin.server}/${pin.tool} (${pin.changed_hash})\n`);
         }
       } finally {
         state.close();
+        trail.close();
       }
     });
 }
 
 /** `toolwatch quarantine list|show`: what inline defence withheld from the model. */
-export function registerQuarantineCommand(program: Command): void {
+export function registerQuarantineCommand(program: Command, io: CommandOutput = {}): void {
+  const stdout = io.stdout ?? process.stdout;
   const quarantine = program.command("quarantine").description("content inline defence withheld from the model");
   withLocation(quarantine.command("list"))
     .description("list quarantined results, newest first")
@@ -115,14 +132,14 @@ export function registerQuarantineCommand(program: Command): void {
           limit: Number.isFinite(limit) ? limit : 50,
         });
         if (options.json) {
-          for (const item of items) process.stdout.write(`${JSON.stringify(item)}\n`);
+          for (const item of items) stdout.write(`${JSON.stringify(item)}\n`);
           return;
         }
         if (items.length === 0) {
-          process.stdout.write("nothing quarantined\n");
+          stdout.write("nothing quarantined\n");
           return;
         }
-        process.stdout.write(
+        stdout.write(
           formatTable(
             ["id", "time", "session", "server", "tool", "reason"],
             items.map((item) => [
@@ -143,13 +160,18 @@ export function registerQuarantineCommand(program: Command): void {
     .description("print one quarantined result as JSON, with the content the model did not see")
     .argument("<id>", "quarantine id")
     .action((id: string, options: LocationOptions) => {
+      const trail = OperatorAuditTrail.open(databasePath(options));
       const state = openState(options);
       try {
         const [item] = state.quarantined({ id, limit: 1 });
         if (item === undefined) throw new ToolwatchError("usage", `no quarantined content with id ${id}`);
-        process.stdout.write(`${JSON.stringify({ ...item, content: JSON.parse(item.content) as unknown }, null, 2)}\n`);
+        // Recorded before it is shown: withheld content may hold what the model was not to see, and nobody reads
+        // it without a trace.
+        trail.record("quarantine.show", id, { session: item.session, server: item.server, tool: item.tool });
+        stdout.write(`${JSON.stringify({ ...item, content: JSON.parse(item.content) as unknown }, null, 2)}\n`);
       } finally {
         state.close();
+        trail.close();
       }
     });
 }
