@@ -1,8 +1,14 @@
+import { randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { createServer, type Server } from "node:http";
 import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { type Gateway, type GatewayOptions, startGateway } from "../../src/capture/http-gateway.js";
 import { parseConfig } from "../../src/config/config.js";
 import type { CapturedExchange } from "../../src/core/exchange.js";
@@ -22,6 +28,65 @@ export const NPM_SERVERS = {
   filesystem: require.resolve("@modelcontextprotocol/server-filesystem/dist/index.js"),
   memory: require.resolve("@modelcontextprotocol/server-memory/dist/index.js"),
 };
+
+interface EverythingModule {
+  createServer(): { server: McpServer; cleanup(sessionId?: string): void };
+}
+
+/**
+ * server-everything's own server, behind the SDK's Streamable HTTP server transport on 127.0.0.1:
+ * the same server its `streamableHttp` mode runs, without binding every interface.
+ */
+export async function startRemoteEverything(): Promise<{ url: string; deletes: () => number; close(): Promise<void> }> {
+  const modulePath = new URL("server/index.js", `file://${NPM_SERVERS.everything}`).href;
+  const everything = (await import(modulePath)) as EverythingModule;
+  const transports = new Map<string, StreamableHTTPServerTransport>();
+  const cleanups: Array<() => void> = [];
+  let deletes = 0;
+  const server: Server = createServer((request, response) => {
+    void (async () => {
+      if (request.method === "DELETE") deletes++;
+      const id = request.headers["mcp-session-id"];
+      let transport = typeof id === "string" ? transports.get(id) : undefined;
+      if (transport === undefined) {
+        if (id !== undefined) {
+          response.writeHead(404).end();
+          return;
+        }
+        const { server: mcp, cleanup } = everything.createServer();
+        cleanups.push(cleanup);
+        const created = new StreamableHTTPServerTransport({
+          sessionIdGenerator: () => randomUUID(),
+          onsessioninitialized: (sessionId) => {
+            transports.set(sessionId, created);
+          },
+          onsessionclosed: (sessionId) => {
+            transports.delete(sessionId);
+            cleanup(sessionId);
+          },
+        });
+        await mcp.connect(created);
+        transport = created;
+      }
+      await transport.handleRequest(request, response);
+    })().catch((error: unknown) => {
+      if (!response.headersSent) response.writeHead(500).end(String(error));
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    deletes: () => deletes,
+    async close() {
+      for (const transport of transports.values()) await transport.close();
+      for (const cleanup of cleanups) cleanup();
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
 
 /** A stdio upstream entry for the config, running `script` with this Node. */
 export function nodeServer(script: string, ...args: string[]): { command: string; args: string[] } {
