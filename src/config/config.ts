@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { ToolwatchError } from "../core/errors.js";
@@ -250,6 +251,11 @@ function locateParent(document: ReturnType<typeof parseDocument>, path: Property
   return undefined;
 }
 
+/**
+ * Reads a configuration file. Relative file paths in it (`database`, `alerts.rules`, `policy.file`,
+ * `detectors.baseline`, `dlp.rules_file`) are made absolute against the file's own folder, so a config file means the
+ * same thing whatever directory the process starts in: an MCP client starts proxies wherever it likes.
+ */
 export function loadConfig(file: string | undefined): ToolwatchConfig {
   if (file === undefined) return defaultConfig();
   let text: string;
@@ -258,5 +264,27 @@ export function loadConfig(file: string | undefined): ToolwatchConfig {
   } catch (error) {
     throw new ToolwatchError("config_invalid", `${file}: cannot read (${(error as Error).message})`, { cause: error });
   }
-  return parseConfig(text, file);
+  return resolveConfigPaths(parseConfig(text, file), dirname(resolve(file)));
+}
+
+/** `config` with its relative file paths made absolute against `directory` (see {@link loadConfig}). */
+export function resolveConfigPaths(config: ToolwatchConfig, directory: string): ToolwatchConfig {
+  const resolved: ToolwatchConfig = {
+    ...config,
+    alerts: { ...config.alerts },
+    policy: { ...config.policy },
+    detectors: { ...config.detectors },
+    dlp: { ...config.dlp },
+  };
+  if (resolved.alerts.rules !== undefined) resolved.alerts.rules = resolve(directory, resolved.alerts.rules);
+  if (resolved.policy.file !== undefined) resolved.policy.file = resolve(directory, resolved.policy.file);
+  if (resolved.detectors.baseline !== undefined) {
+    resolved.detectors.baseline = resolve(directory, resolved.detectors.baseline);
+  }
+  if (resolved.dlp.rules_file !== undefined) resolved.dlp.rules_file = resolve(directory, resolved.dlp.rules_file);
+  // SQLite's in-memory database is a name, not a path.
+  if (resolved.database !== undefined && resolved.database !== ":memory:") {
+    resolved.database = resolve(directory, resolved.database);
+  }
+  return resolved;
 }

@@ -1,4 +1,3 @@
-import { resolve } from "node:path";
 import type { ToolwatchConfig } from "../config/config.js";
 import { ToolwatchError } from "../core/errors.js";
 import type { InlineGuard } from "../core/guard.js";
@@ -33,8 +32,6 @@ export interface DefenceOptions {
   log: (line: string) => void;
   /** The poisoning classifier to use, shared with the analysis' detectors; one from `config.poisoning` when absent. */
   classifier?: PoisoningClassifier;
-  /** Folder of the configuration file: `dlp.rules_file` is relative to it (the working directory otherwise). */
-  configDirectory?: string;
   /**
    * The detectors' learned request sources (give the same object to the analysis), so that a routine request of
    * the agent type is not withheld or held; without it every flagged result is judged alike.
@@ -62,7 +59,7 @@ export function createDefence(config: ToolwatchConfig, options: DefenceOptions):
     parts.policy = holder;
     closers.push(() => holder.close());
   }
-  if (config.dlp.enabled) parts.dlp = createDlpEngine(config, options.configDirectory);
+  if (config.dlp.enabled) parts.dlp = createDlpEngine(config);
   if (config.poisoning.enabled) {
     const classifier = options.classifier ?? createPoisoningClassifier(config);
     parts.poisoning = {
@@ -95,12 +92,14 @@ export function createDefence(config: ToolwatchConfig, options: DefenceOptions):
   };
 }
 
-/** The DLP engine for `config.dlp`, with its custom rules file loaded; a bad rules file is a `config_invalid` error. */
-export function createDlpEngine(config: ToolwatchConfig, configDirectory?: string): DlpEngine {
+/**
+ * The DLP engine for `config.dlp`, with its custom rules file loaded (a relative path is the working directory's:
+ * `loadConfig` has made the file's own paths absolute); a bad rules file is a `config_invalid` error.
+ */
+export function createDlpEngine(config: ToolwatchConfig): DlpEngine {
   const settings = config.dlp;
   if (settings.rules_file === undefined) return new DlpEngine(settings);
-  const file = resolve(configDirectory ?? process.cwd(), settings.rules_file);
-  const loaded = loadDlpRulesFile(file);
+  const loaded = loadDlpRulesFile(settings.rules_file);
   if (!loaded.ok) throw new ToolwatchError("config_invalid", loaded.error);
   return new DlpEngine(settings, { customRules: loaded.rules });
 }

@@ -15,8 +15,6 @@ export interface DefendedRuntimeOptions {
   database: string | null;
   /** Reports policy reloads and the runtime's own troubles. */
   log: (line: string) => void;
-  /** Folder of the configuration file, which relative paths in it are read from. */
-  configDirectory?: string;
   /** The silences file `toolwatch alerts silence` writes (see `silencesPathFor`). */
   silencesFile?: string;
   /**
@@ -46,7 +44,6 @@ export async function startDefendedRuntime(options: DefendedRuntimeOptions): Pro
       requests: requestSources,
       database: options.database,
       log: options.log,
-      ...(options.configDirectory === undefined ? {} : { configDirectory: options.configDirectory }),
     });
     traces = await loadTraceExporter(config);
     const guarded = defence;

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
-import { defaultConfig, parseConfig } from "../../src/config/config.js";
+import { defaultConfig, loadConfig, parseConfig } from "../../src/config/config.js";
 import { parseDuration } from "../../src/config/duration.js";
 import { ToolwatchError } from "../../src/core/errors.js";
 
@@ -47,4 +50,36 @@ test("errors name the file, line, column and what was expected", () => {
   assert.throws(() => parseConfig("retention: forever", "c.yaml"), /c\.yaml:1:12 at retention: expected a duration/);
   assert.throws(() => parseConfig("servers: [\n", "c.yaml"), /^.*c\.yaml:\d+:\d+: /);
   assert.throws(() => parseConfig("unknown_key: 1", "c.yaml"), /c\.yaml:1:1: .*unknown_key/i);
+});
+
+test("relative paths in a config file are the file's folder's, whatever the working directory", (context) => {
+  const folder = mkdtempSync(join(tmpdir(), "toolwatch-config-"));
+  context.after(() => rmSync(folder, { recursive: true, force: true }));
+  const file = join(folder, "toolwatch.yaml");
+  writeFileSync(
+    file,
+    [
+      "database: data/toolwatch.db",
+      "alerts:",
+      "  rules: rules/alerts.yaml",
+      "policy:",
+      "  file: ../shared/policy.yaml",
+      "detectors:",
+      "  baseline: /srv/baselines/support.json",
+      "dlp:",
+      "  rules_file: ./dlp-rules.yaml",
+    ].join("\n"),
+  );
+  const config = loadConfig(file);
+  assert.equal(config.database, join(folder, "data", "toolwatch.db"));
+  assert.equal(config.alerts.rules, join(folder, "rules", "alerts.yaml"));
+  assert.equal(config.policy.file, join(folder, "..", "shared", "policy.yaml"));
+  assert.equal(config.detectors.baseline, "/srv/baselines/support.json", "an absolute path stays as it is");
+  assert.equal(config.dlp.rules_file, join(folder, "dlp-rules.yaml"));
+
+  writeFileSync(file, "database: ':memory:'\n");
+  const memory = loadConfig(file);
+  assert.equal(memory.database, ":memory:", "SQLite's in-memory name is not a path");
+  assert.equal(memory.alerts.rules, undefined, "absent paths stay absent");
+  assert.equal("baseline" in memory.detectors, false);
 });

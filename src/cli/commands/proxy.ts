@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { userInfo } from "node:os";
-import { basename, dirname, extname, resolve } from "node:path";
+import { basename, dirname, extname } from "node:path";
 import type { Command } from "commander";
 import { silencesPathFor } from "../../alerts/silences.js";
 import { StdioProxy } from "../../capture/stdio-proxy.js";
@@ -34,8 +34,6 @@ export interface ProxyRunOptions {
   agent: string | null;
   config: ToolwatchConfig;
   store: Store | null;
-  /** Folder of the configuration file, for paths in it (`dlp.rules_file`). */
-  configDirectory?: string;
   /** Database file for tool pins and quarantined content; `null` keeps pins in memory. */
   database?: string | null;
   /** Serve Prometheus metrics on this port of 127.0.0.1 while the proxy runs. */
@@ -82,7 +80,6 @@ export function registerProxyCommand(program: Command): void {
       const status = await runProxy({
         database: options.store ? database : null,
         silencesFile: silencesPathFor(database),
-        ...(options.config === undefined ? {} : { configDirectory: dirname(resolve(options.config)) }),
         ...upstream,
         server: options.server ?? defaultServerName(upstream.command, upstream.args),
         agent: options.agent ?? null,
@@ -117,7 +114,6 @@ export async function runProxy(options: ProxyRunOptions): Promise<number> {
     store: options.store,
     database: options.database ?? null,
     log: (line) => process.stderr.write(`toolwatch: ${line}\n`),
-    ...(options.configDirectory === undefined ? {} : { configDirectory: options.configDirectory }),
     ...(options.silencesFile === undefined ? {} : { silencesFile: options.silencesFile }),
   });
   const upstream = new StdioUpstream({

@@ -1,4 +1,3 @@
-import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import { silencesPathFor } from "../../alerts/silences.js";
 import { startGateway } from "../../capture/http-gateway.js";
@@ -45,7 +44,6 @@ async function serve(options: ServeOptions): Promise<void> {
     store,
     database: options.store ? database : null,
     log,
-    ...(options.config === undefined ? {} : { configDirectory: dirname(resolve(options.config)) }),
     silencesFile: silencesPathFor(database),
   });
   const gateway = await startGateway({ config, runtime, host: options.host, port: options.port });
