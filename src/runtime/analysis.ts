@@ -37,6 +37,8 @@ export interface AnalysisOptions {
   notify?: boolean;
   /** Receives every alert state change (the record of the alert). */
   onAlert?: (event: AlertEvent) => void;
+  /** Told which baseline `detectors.baseline` loaded; nowhere when absent. */
+  log?: (line: string) => void;
   /** The span exporter, when the configuration names an OTLP endpoint (see {@link loadTraceExporter}). */
   traces?: OtlpTraceObserver | null;
   /** The poisoning classifier, shared with inline defence; one from `config.poisoning` when absent. */
@@ -55,12 +57,23 @@ export function readRules(file: string): RuleSet {
   return parsed.rules;
 }
 
-/** Loads a saved baseline into the detectors; a missing or broken file is a `config_invalid` error naming it. */
-export function loadSavedBaseline(file: string, detectors: readonly Detector[]): void {
+/**
+ * Loads a saved baseline into the detectors; a missing or broken file is a `config_invalid` error naming it.
+ * Returns one line for the operator: what the file was trained on and which detectors took their state from it,
+ * so a process that scores against a baseline says which one.
+ */
+export function loadSavedBaseline(file: string, detectors: readonly Detector[]): string {
   const saved = readBaselineFile(file);
   if (!saved.ok) throw new ToolwatchError("config_invalid", saved.message);
   const loaded = loadBaselineInto(saved.value, detectors);
   if (!loaded.ok) throw new ToolwatchError("config_invalid", `${file}: ${loaded.message}`);
+  const { created, trained_on: trained } = saved.value;
+  const agents = trained.agents.length === 0 ? "no agent type" : `agent types ${trained.agents.join(", ")}`;
+  const missing = loaded.missing.length === 0 ? "" : `; nothing in it for ${loaded.missing.join(", ")}`;
+  return (
+    `baseline ${file} (created ${created}, ${trained.sessions} sessions, ${agents}) loaded into ` +
+    `${loaded.loaded.join(", ") || "no detector"}${missing}`
+  );
 }
 
 export function createAnalysis(options: AnalysisOptions): Analysis {
@@ -73,7 +86,11 @@ export function createAnalysis(options: AnalysisOptions): Analysis {
     request_sources: requestSources,
     ...(rollout === undefined ? {} : { baseline: { sequence: { rollout_sessions: rollout } } }),
   });
-  if (config.detectors.baseline !== undefined) loadSavedBaseline(config.detectors.baseline, detectors);
+  if (config.detectors.baseline !== undefined) {
+    // Loaded whether or not anyone is told: `log?.(load())` would skip the load without a log.
+    const loaded = loadSavedBaseline(config.detectors.baseline, detectors);
+    options.log?.(loaded);
+  }
   let rules: RuleSet | null = null;
   if (config.alerts.enabled && options.rules !== null) {
     const source = options.rules ?? config.alerts.rules ?? defaultRulesPath();

@@ -144,6 +144,7 @@ export function createLiveRuntime(options: LiveRuntimeOptions): LiveRuntime {
       notify: options.onAlert === undefined,
       traces: options.traces ?? null,
       onAlert: options.onAlert ?? ((event) => options.store?.appendAlert(event)),
+      log: options.log ?? stderrLine,
       ...(options.classifier === undefined ? {} : { classifier: options.classifier }),
       ...(options.requestSources === undefined ? {} : { requestSources: options.requestSources }),
     });

@@ -138,6 +138,16 @@ test("serve with the baseline flags a new tool and an encoded argument, and lets
   }
   const [code] = await exited;
   assert.equal(code, 0, stderr.lines.join("\n"));
+  // The operator is told which baseline scores the traffic, what it was trained on and who took it.
+  const announced = stderr.lines.map((line) => line.toString("utf8")).find((line) => line.includes(baselineFile));
+  assert.match(
+    announced ?? "",
+    new RegExp(
+      `^toolwatch: baseline .* \\(created .*, ${TRAINING_SESSIONS} sessions, agent types ${AGENT}\\) loaded into `,
+    ),
+  );
+  assert.match(announced ?? "", /baseline_sequence/);
+  assert.match(announced ?? "", /baseline_arguments/);
 
   const store = new SqliteStore(database, { readonly: true });
   try {

@@ -44,6 +44,7 @@ export function registerReplayCommand(program: Command): void {
         config,
         ...(options.rules === undefined ? {} : { rules: options.rules }),
         notify: false,
+        log: (line) => process.stderr.write(`toolwatch: ${line}\n`),
         onAlert: (event: AlertEvent) => {
           alertCounts[event.state]++;
           alertsWriter?.write(event);
@@ -56,7 +57,7 @@ export function registerReplayCommand(program: Command): void {
           captureBaselines.push(file);
           continue;
         }
-        loadSavedBaseline(file, analysis.detectors);
+        process.stderr.write(`toolwatch: ${loadSavedBaseline(file, analysis.detectors)}\n`);
       }
       let summary: ReplaySummary;
       try {
