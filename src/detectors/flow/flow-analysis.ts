@@ -1,12 +1,19 @@
+import { z } from "zod";
 import type { ExchangePosition } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
 import { DlpEngine, defaultDlpSettings } from "../../defence/dlp/index.js";
 import { PoisoningClassifier, type PoisoningVerdict } from "../../defence/poisoning/poisoning-classifier.js";
 import { decidedByRules, flaggedByRules } from "../../defence/poisoning/signals.js";
+import { jsonMap } from "../json-map.js";
 import { DataFlowTracker, type FlowTrace, type InstructionScorer } from "./data-flow-tracker.js";
 import { type EnactedRequest, findEnactedRequest, requestSearchText } from "./enacted-request.js";
 import { namesAuthor } from "./parties.js";
-import { RequestSources, type RoutineRequest } from "./request-sources.js";
+import {
+  RequestSources,
+  type RoutineRequest,
+  requestSourcesSchema,
+  type SavedRequestSources,
+} from "./request-sources.js";
 import { TextMemo } from "./text-memo.js";
 import { isSensitive, type ToolCapabilities, toolCapabilities } from "./tool-capabilities.js";
 import { clipValue, hashValue, normalizeValue } from "./value-tokens.js";
@@ -278,8 +285,7 @@ export class FlowAnalysis {
   loadBaseline(state: unknown): string | null {
     const parsed = parseFlowBaseline(state);
     if (typeof parsed === "string") return parsed;
-    const problem = this.requestSources.load(parsed.request_sources);
-    if (problem !== null) return problem;
+    this.requestSources.restore(parsed.request_sources);
     this.baselineTools.clear();
     for (const [agent, tools] of parsed.tools_by_agent) this.baselineTools.set(agent, tools);
     return null;
@@ -584,8 +590,9 @@ export function instructionScorer(classifier: PoisoningClassifier): InstructionS
  */
 export function describeFlowBaseline(state: unknown): string[] | null {
   const parsed = parseFlowBaseline(state);
+  if (typeof parsed === "string") return null;
   const requestSources = new RequestSources();
-  if (typeof parsed === "string" || requestSources.load(parsed.request_sources) !== null) return null;
+  requestSources.restore(parsed.request_sources);
   const saved = requestSources.save();
   const lines: string[] = [];
   for (const [agent, tools] of parsed.tools_by_agent) {
@@ -604,30 +611,31 @@ export function describeFlowBaseline(state: unknown): string[] | null {
   return lines;
 }
 
+// Read as a Map: the keys are agent types, named by traffic (see jsonMap).
+const toolsByAgentSchema = jsonMap(z.array(z.string()));
 /**
- * Checks a saved flow baseline (version 1 or 2) and reads its tool sets; the request sources are handed on for
- * {@link RequestSources.load} to check (version 1 had none). Returns why it cannot be read, or what it holds.
+ * The saved form of the flow analysis, checked on load: version 2 ({@link FlowAnalysis.saveBaseline}'s output), and
+ * version 1, written before request sources were learned (any it carries are ignored).
  */
+export const flowBaselineSchema = z.discriminatedUnion("version", [
+  z.object({ version: z.literal(1), tools_by_agent: toolsByAgentSchema }),
+  z.object({ version: z.literal(2), tools_by_agent: toolsByAgentSchema, request_sources: requestSourcesSchema }),
+]);
+
+/** A saved flow baseline checked and read: its tool sets (capped as learning caps them) and request sources. */
 function parseFlowBaseline(
   state: unknown,
-): { tools_by_agent: Map<string, Set<string>>; request_sources: unknown } | string {
-  if (typeof state !== "object" || state === null) return "the flow baseline is not an object";
-  const {
-    version,
-    tools_by_agent: byAgent,
-    request_sources: requests,
-  } = state as { version?: unknown; tools_by_agent?: unknown; request_sources?: unknown };
-  if (version !== 1 && version !== 2) return `unsupported flow baseline version ${String(version)}`;
-  if (typeof byAgent !== "object" || byAgent === null) return "tools_by_agent is missing";
+): { tools_by_agent: Map<string, Set<string>>; request_sources: SavedRequestSources } | string {
+  const parsed = flowBaselineSchema.safeParse(state);
+  if (!parsed.success) return `flow baseline: ${z.prettifyError(parsed.error)}`;
   const toolsByAgent = new Map<string, Set<string>>();
-  for (const [agent, tools] of Object.entries(byAgent as Record<string, unknown>)) {
-    if (!Array.isArray(tools)) return `tools_by_agent.${agent} is not a list`;
-    toolsByAgent.set(
-      agent,
-      new Set(tools.filter((tool): tool is string => typeof tool === "string").slice(0, MAX_BASELINE_TOOLS)),
-    );
+  for (const [agent, tools] of parsed.data.tools_by_agent) {
+    toolsByAgent.set(agent, new Set(tools.slice(0, MAX_BASELINE_TOOLS)));
   }
-  return { tools_by_agent: toolsByAgent, request_sources: version === 1 ? {} : requests };
+  return {
+    tools_by_agent: toolsByAgent,
+    request_sources: parsed.data.version === 1 ? new Map() : parsed.data.request_sources,
+  };
 }
 
 /** Whether two lists of argument names are the same, in the same order (`null`: no arguments object). */

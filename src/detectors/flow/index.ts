@@ -29,6 +29,7 @@ export {
   RequestSources,
   type RequestSourcesState,
   type RoutineRequest,
+  type SavedRequestSources,
 } from "./request-sources.js";
 export { type ToolCapabilities, toolCapabilities } from "./tool-capabilities.js";
 

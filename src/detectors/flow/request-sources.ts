@@ -5,6 +5,9 @@
  * and flow detectors report it low instead of high (see docs/detection.md, "Routine requests").
  */
 
+import { z } from "zod";
+import { jsonMap } from "../json-map.js";
+
 /** How a source tool's results read in the baseline, for evidence. */
 export interface RequestSourceStats {
   /** Results of the tool the baseline classified (at most {@link MAX_CLASSIFIED}). */
@@ -52,6 +55,33 @@ const MAX_FOLLOWS = 4096;
 const MAX_LEARNING_SESSIONS = 4096;
 /** Source tools remembered per learning session, and pairs counted per session. */
 const MAX_SESSION_ITEMS = 64;
+
+const countSchema = z.number().int().nonnegative();
+const sourceStatsSchema = z
+  .object({ results: countSchema, flagged: countSchema, rule_flagged: countSchema })
+  .superRefine((stats, context) => {
+    // Both kinds of flagged result are among the results classified: more would make the shares meaningless.
+    if (stats.flagged + stats.rule_flagged > stats.results) {
+      context.addIssue({
+        code: "custom",
+        message: `flagged (${stats.flagged}) + rule_flagged (${stats.rule_flagged}) is more than results (${stats.results})`,
+      });
+    }
+  });
+
+/**
+ * The saved form of {@link RequestSources} ({@link RequestSources.save}'s output), checked on load. Objects are read
+ * as Maps: keys are agent types and tool names, and save writes a follower tool named `__proto__` like any other.
+ */
+export const requestSourcesSchema = jsonMap(
+  z.object({
+    sources: jsonMap(sourceStatsSchema),
+    // Absent reads as nothing followed yet, as the loader has always allowed.
+    follows: jsonMap(jsonMap(countSchema)).optional(),
+  }),
+);
+/** Request sources as {@link requestSourcesSchema} reads them. */
+export type SavedRequestSources = z.infer<typeof requestSourcesSchema>;
 
 interface AgentRequests {
   sources: Map<string, RequestSourceStats>;
@@ -195,54 +225,46 @@ export class RequestSources {
 
   /** Replaces what was learned with {@link save}'s output; returns why it cannot, or `null`. */
   load(state: unknown): string | null {
-    if (typeof state !== "object" || state === null || Array.isArray(state)) return "request_sources is not an object";
-    const agents = new Map<string, AgentRequests>();
-    for (const [agent, value] of Object.entries(state as Record<string, unknown>)) {
-      if (agents.size >= MAX_AGENTS) break;
-      if (typeof value !== "object" || value === null) return `request_sources.${agent} is not an object`;
-      const { sources, follows } = value as { sources?: unknown; follows?: unknown };
-      if (typeof sources !== "object" || sources === null) return `request_sources.${agent}.sources is missing`;
+    const parsed = requestSourcesSchema.safeParse(state);
+    if (!parsed.success) return `request_sources: ${z.prettifyError(parsed.error)}`;
+    this.restore(parsed.data);
+    return null;
+  }
+
+  /**
+   * Replaces what was learned with a state already checked against {@link requestSourcesSchema} (a flow baseline's
+   * schema checks its request sources with the rest of the file). The caps of learning apply.
+   */
+  restore(saved: SavedRequestSources): void {
+    this.agents.clear();
+    for (const [agent, { sources, follows }] of saved) {
+      if (this.agents.size >= MAX_AGENTS) break;
       const requests: AgentRequests = { sources: new Map(), follows: new Map(), followCount: 0 };
-      for (const [tool, stats] of Object.entries(sources as Record<string, unknown>)) {
-        const {
-          results,
-          flagged,
-          rule_flagged: ruleFlagged,
-        } = (stats ?? {}) as { results?: unknown; flagged?: unknown; rule_flagged?: unknown };
-        if (!isCount(results) || !isCount(flagged) || !isCount(ruleFlagged) || flagged + ruleFlagged > results) {
-          return `request_sources.${agent}.sources.${tool} needs counts results >= flagged + rule_flagged`;
-        }
-        if (requests.sources.size < MAX_TOOLS) {
-          requests.sources.set(tool, { results, flagged, rule_flagged: ruleFlagged });
-        }
+      for (const [tool, stats] of sources) {
+        if (requests.sources.size >= MAX_TOOLS) break;
+        requests.sources.set(tool, {
+          results: stats.results,
+          flagged: stats.flagged,
+          rule_flagged: stats.rule_flagged,
+        });
       }
-      for (const [source, following] of Object.entries((follows ?? {}) as Record<string, unknown>)) {
-        if (typeof following !== "object" || following === null) {
-          return `request_sources.${agent}.follows.${source} is not an object`;
-        }
+      for (const [source, following] of follows ?? []) {
         const map = new Map<string, number>();
-        for (const [tool, sessions] of Object.entries(following as Record<string, unknown>)) {
-          if (!isCount(sessions)) return `request_sources.${agent}.follows.${source}.${tool} is not a count`;
+        for (const [tool, sessions] of following) {
           if (requests.followCount >= MAX_FOLLOWS) break;
           map.set(tool, sessions);
           requests.followCount++;
         }
+        // Set even when the cap leaves it empty, as learning does, so that save writes back what was loaded.
         requests.follows.set(source, map);
       }
-      agents.set(agent, requests);
+      this.agents.set(agent, requests);
     }
-    this.agents.clear();
-    for (const [agent, requests] of agents) this.agents.set(agent, requests);
     this.learning.clear();
-    return null;
   }
 }
 
 /** Orders map entries by key, so a saved baseline is the same for the same learning. */
 function byKey([a]: [string, unknown], [b]: [string, unknown]): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === "number" && Number.isInteger(value) && value >= 0;
 }

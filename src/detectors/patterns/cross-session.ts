@@ -1,3 +1,4 @@
+import { z } from "zod";
 import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
 import { compareSeverity, type Finding, type Severity } from "../../core/finding.js";
@@ -148,11 +149,15 @@ class Window {
   }
 }
 
-interface SavedState {
-  version: number;
-  usual_sessions: Array<[string, number]>;
-  templates: number[];
-}
+/** The saved form of the detector ({@link CrossSessionDetector.saveBaseline}'s output), checked on load. */
+const crossSessionBaselineSchema = z.object({
+  version: z.literal(STATE_VERSION),
+  /** Per tool, the most distinct sessions training saw sending alike content in one window. */
+  usual_sessions: z.array(z.tuple([z.string(), z.number().int().nonnegative()])),
+  /** LSH band keys of training content (unsigned 32-bit hashes). */
+  templates: z.array(z.number().int().nonnegative()),
+});
+type SavedState = z.infer<typeof crossSessionBaselineSchema>;
 
 /**
  * Cross-session correlation: many sessions (or users) sending near-identical argument content to the same
@@ -269,24 +274,12 @@ export class CrossSessionDetector implements Detector {
   }
 
   loadBaseline(state: unknown): string | null {
-    if (typeof state !== "object" || state === null) return "the cross-session baseline is not an object";
-    const saved = state as Partial<SavedState>;
-    if (saved.version !== STATE_VERSION) return `unknown cross-session baseline version ${String(saved.version)}`;
-    if (!Array.isArray(saved.usual_sessions) || !Array.isArray(saved.templates)) {
-      return "the cross-session baseline lacks usual_sessions or templates";
-    }
-    const usual = new Map<string, number>();
-    for (const item of saved.usual_sessions) {
-      if (!Array.isArray(item) || typeof item[0] !== "string" || typeof item[1] !== "number") {
-        return "the cross-session baseline has a malformed usual_sessions entry";
-      }
-      usual.set(item[0], item[1]);
-    }
-    if (!saved.templates.every((key) => typeof key === "number")) return "the cross-session baseline has bad templates";
+    const parsed = crossSessionBaselineSchema.safeParse(state);
+    if (!parsed.success) return `cross-session baseline: ${z.prettifyError(parsed.error)}`;
     this.usualSessions.clear();
-    for (const [tool, sessions] of usual) this.usualSessions.set(tool, sessions);
+    for (const [tool, sessions] of parsed.data.usual_sessions) this.usualSessions.set(tool, sessions);
     this.templates.clear();
-    for (const key of saved.templates.slice(0, MAX_TEMPLATES)) this.templates.add(key);
+    for (const key of parsed.data.templates.slice(0, MAX_TEMPLATES)) this.templates.add(key);
     return null;
   }
 

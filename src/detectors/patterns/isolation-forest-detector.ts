@@ -1,3 +1,4 @@
+import { z } from "zod";
 import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
 import { type Finding, type FindingOrigin, findingOrigin, type Severity } from "../../core/finding.js";
@@ -47,16 +48,35 @@ interface SessionState {
   findings: number;
 }
 
-interface SavedState {
-  version: number;
-  forest: unknown;
-  means: number[];
-  deviations: number[];
-  low_threshold: number;
-  medium_threshold: number;
-  training_calls: number;
-  tools: Array<[string, ToolLengthStats]>;
-}
+const featureVectorSchema = z.array(z.number()).length(CALL_FEATURE_COUNT);
+const toolLengthStatsSchema = z.object({
+  count: z.number().int().nonnegative(),
+  argumentMean: z.number(),
+  argumentM2: z.number(),
+  resultMean: z.number(),
+  resultM2: z.number(),
+});
+/** The saved form of the detector ({@link IsolationForestDetector.saveBaseline}'s output), checked on load. */
+const isolationForestBaselineSchema = z.object({
+  version: z.literal(STATE_VERSION),
+  forest: IsolationForest.schema.superRefine((forest, context) => {
+    if (forest.dimensions !== CALL_FEATURE_COUNT) {
+      context.addIssue({
+        code: "custom",
+        path: ["dimensions"],
+        message: `the forest splits ${forest.dimensions} features, but this code computes ${CALL_FEATURE_COUNT} per call`,
+      });
+    }
+  }),
+  means: featureVectorSchema,
+  deviations: featureVectorSchema,
+  low_threshold: z.number(),
+  medium_threshold: z.number(),
+  // Absent reads as 0, as the loader has always allowed: it only words the findings.
+  training_calls: z.number().int().nonnegative().optional(),
+  tools: z.array(z.tuple([z.string(), toolLengthStatsSchema])),
+});
+type SavedState = z.input<typeof isolationForestBaselineSchema>;
 
 /**
  * Point anomalies among tool calls: an Isolation Forest over per-call feature vectors (argument count and
@@ -200,32 +220,17 @@ export class IsolationForestDetector implements Detector {
   }
 
   loadBaseline(state: unknown): string | null {
-    if (typeof state !== "object" || state === null) return "the isolation forest baseline is not an object";
-    const saved = state as Partial<SavedState>;
-    if (saved.version !== STATE_VERSION) return `unknown isolation forest baseline version ${String(saved.version)}`;
-    const forest = IsolationForest.fromJSON(saved.forest);
-    if (!forest.ok) return `the isolation forest baseline is broken: ${forest.message}`;
-    if (forest.value.dimensions !== CALL_FEATURE_COUNT) return "the isolation forest baseline has other features";
-    const vector = (value: unknown): value is number[] =>
-      Array.isArray(value) && value.length === CALL_FEATURE_COUNT && value.every((item) => typeof item === "number");
-    if (!vector(saved.means) || !vector(saved.deviations)) return "the isolation forest baseline lacks feature moments";
-    if (typeof saved.low_threshold !== "number" || typeof saved.medium_threshold !== "number") {
-      return "the isolation forest baseline lacks thresholds";
-    }
-    if (!Array.isArray(saved.tools)) return "the isolation forest baseline lacks tool statistics";
+    const parsed = isolationForestBaselineSchema.safeParse(state);
+    if (!parsed.success) return `isolation forest baseline: ${z.prettifyError(parsed.error)}`;
+    const saved = parsed.data;
     this.tools.clear();
-    for (const entry of saved.tools.slice(0, MAX_TOOLS)) {
-      if (!Array.isArray(entry) || typeof entry[0] !== "string" || !isToolStats(entry[1])) {
-        return "the isolation forest baseline has a malformed tool entry";
-      }
-      this.tools.set(entry[0], entry[1]);
-    }
-    this.forest = forest.value;
+    for (const [tool, stats] of saved.tools.slice(0, MAX_TOOLS)) this.tools.set(tool, stats);
+    this.forest = saved.forest;
     this.means = saved.means;
     this.deviations = saved.deviations;
     this.lowThreshold = saved.low_threshold;
     this.mediumThreshold = saved.medium_threshold;
-    this.seen = typeof saved.training_calls === "number" ? saved.training_calls : 0;
+    this.seen = saved.training_calls ?? 0;
     this.reservoir.length = 0;
     this.fitted = true;
     return null;
@@ -320,14 +325,6 @@ export class IsolationForestDetector implements Detector {
       },
     );
   }
-}
-
-function isToolStats(value: unknown): value is ToolLengthStats {
-  if (typeof value !== "object" || value === null) return false;
-  const stats = value as Record<string, unknown>;
-  return ["count", "argumentMean", "argumentM2", "resultMean", "resultM2"].every(
-    (key) => typeof stats[key] === "number",
-  );
 }
 
 /**

@@ -6,6 +6,7 @@
  * Trees are stored flat in typed arrays (one slot per node), which keeps scoring allocation-free and makes the
  * model plain JSON.
  */
+import { z } from "zod";
 import { SeededRandom } from "../../core/seeded-random.js";
 
 export { SeededRandom };
@@ -44,13 +45,40 @@ interface FlatTree {
   size: Int32Array;
 }
 
+const treeJsonSchema = z.object({
+  // -1 marks a leaf; read into an Int16Array, so nothing outside its range.
+  feature: z.array(z.number().int().min(-1).max(0x7fff)).min(1, "a tree needs at least one node"),
+  threshold: z.array(z.number()),
+  left: z.array(z.int32()),
+  right: z.array(z.int32()),
+  size: z.array(z.int32().nonnegative()),
+});
+type TreeJson = z.infer<typeof treeJsonSchema>;
+
+/**
+ * The forest as plain JSON ({@link IsolationForest.toJSON}'s output), checked: beyond the types, every tree's arrays
+ * are as long as its `feature`, splits use the forest's features, and children come after their parent, so that
+ * every walk ends.
+ */
+export const isolationForestJsonSchema = z
+  .object({
+    version: z.literal(FORMAT_VERSION),
+    dimensions: z.number().int().nonnegative(),
+    // Any integer: fit records min(the option, the rows) whatever the option was.
+    sampleSize: z.number().int(),
+    trees: z.array(treeJsonSchema).min(1, "the forest has no trees"),
+  })
+  .superRefine((forest, context) => {
+    forest.trees.forEach((tree, number) => {
+      const problem = treeProblem(tree, forest.dimensions);
+      if (problem !== null) {
+        context.addIssue({ code: "custom", path: ["trees", number, ...problem.path], message: problem.message });
+      }
+    });
+  });
+
 /** The forest as plain JSON. */
-export interface IsolationForestJson {
-  version: number;
-  dimensions: number;
-  sampleSize: number;
-  trees: Array<{ feature: number[]; threshold: number[]; left: number[]; right: number[]; size: number[] }>;
-}
+export type IsolationForestJson = z.infer<typeof isolationForestJsonSchema>;
 
 /** A fitted isolation forest over rows of `dimensions` numbers. */
 export class IsolationForest {
@@ -272,28 +300,23 @@ export class IsolationForest {
     };
   }
 
+  /**
+   * Checks a forest's JSON against {@link isolationForestJsonSchema} and builds the forest from it, so a schema that
+   * holds one (a detector's saved baseline) gets the forest with every issue named by its path.
+   */
+  static readonly schema = isolationForestJsonSchema.transform((json, context): IsolationForest => {
+    try {
+      return new IsolationForest(json.dimensions, json.sampleSize, json.trees.map(flatTree));
+    } catch (error) {
+      context.addIssue({ code: "custom", message: (error as Error).message });
+      return z.NEVER;
+    }
+  });
+
   /** Restores a forest from {@link toJSON}; a reason instead when the value is not a forest this code can read. */
   static fromJSON(value: unknown): { ok: true; value: IsolationForest } | { ok: false; message: string } {
-    if (typeof value !== "object" || value === null) return { ok: false, message: "not an object" };
-    const json = value as Partial<IsolationForestJson>;
-    if (json.version !== FORMAT_VERSION)
-      return { ok: false, message: `unknown forest version ${String(json.version)}` };
-    if (!Number.isInteger(json.dimensions) || !Number.isInteger(json.sampleSize) || !Array.isArray(json.trees)) {
-      return { ok: false, message: "dimensions, sampleSize or trees missing" };
-    }
-    const dimensions = json.dimensions!;
-    const trees: FlatTree[] = [];
-    for (const [number, tree] of json.trees.entries()) {
-      const parsed = parseTree(tree, dimensions);
-      if (parsed === null) return { ok: false, message: `tree ${number} is malformed` };
-      trees.push(parsed);
-    }
-    if (trees.length === 0) return { ok: false, message: "the forest has no trees" };
-    try {
-      return { ok: true, value: new IsolationForest(dimensions, json.sampleSize!, trees) };
-    } catch (error) {
-      return { ok: false, message: (error as Error).message };
-    }
+    const parsed = IsolationForest.schema.safeParse(value);
+    return parsed.success ? { ok: true, value: parsed.data } : { ok: false, message: z.prettifyError(parsed.error) };
   }
 }
 
@@ -319,28 +342,47 @@ function simpleTreeDepths(tree: FlatTree): Int32Array | null {
   return depths;
 }
 
-function parseTree(value: unknown, dimensions: number): FlatTree | null {
-  if (typeof value !== "object" || value === null) return null;
-  const tree = value as Record<string, unknown>;
-  const arrays = ["feature", "threshold", "left", "right", "size"].map((key) => tree[key]);
-  if (!arrays.every((array) => Array.isArray(array) && array.every((item) => typeof item === "number"))) return null;
-  const [feature, threshold, left, right, size] = arrays as number[][];
-  const nodes = feature!.length;
-  if (nodes === 0 || [threshold, left, right, size].some((array) => array!.length !== nodes)) return null;
-  for (let node = 0; node < nodes; node++) {
-    const split = feature![node]!;
-    if (split >= dimensions) return null;
-    // Children come after their parent, so a walk always ends.
-    if (split >= 0 && !(left![node]! > node && left![node]! < nodes && right![node]! > node && right![node]! < nodes)) {
-      return null;
+/**
+ * Where `tree` breaks what its schema cannot express, relative to the tree, or `null`: an array shorter or longer
+ * than `feature`, a split on a feature the forest does not have, a child not after its parent or outside the tree.
+ */
+function treeProblem(tree: TreeJson, dimensions: number): { path: Array<string | number>; message: string } | null {
+  const nodes = tree.feature.length;
+  for (const key of ["threshold", "left", "right", "size"] as const) {
+    if (tree[key].length !== nodes) {
+      return { path: [key], message: `${tree[key].length} entries, but feature has ${nodes} (one per node)` };
     }
   }
+  for (let node = 0; node < nodes; node++) {
+    const split = tree.feature[node]!;
+    if (split >= dimensions) {
+      return {
+        path: ["feature", node],
+        message: `splits on feature ${split}, but the forest has ${dimensions} features`,
+      };
+    }
+    if (split < 0) continue;
+    for (const side of ["left", "right"] as const) {
+      const child = tree[side][node]!;
+      // Children come after their parent, so a walk always ends.
+      if (child <= node || child >= nodes) {
+        return {
+          path: [side, node],
+          message: `child ${child} is not after node ${node} within the tree's ${nodes} nodes`,
+        };
+      }
+    }
+  }
+  return null;
+}
+
+function flatTree(tree: TreeJson): FlatTree {
   return {
-    feature: Int16Array.from(feature!),
-    threshold: Float64Array.from(threshold!),
-    left: Int32Array.from(left!),
-    right: Int32Array.from(right!),
-    size: Int32Array.from(size!),
+    feature: Int16Array.from(tree.feature),
+    threshold: Float64Array.from(tree.threshold),
+    left: Int32Array.from(tree.left),
+    right: Int32Array.from(tree.right),
+    size: Int32Array.from(tree.size),
   };
 }
 

@@ -52,6 +52,40 @@ test("the same payloads spread over hours never share the window; the baseline s
   const saved = JSON.parse(JSON.stringify(trained.saveBaseline()));
   const restored = new CrossSessionDetector();
   assert.equal(restored.loadBaseline(saved), null);
-  assert.match(String(restored.loadBaseline({ version: 2 })), /version/);
-  assert.match(String(restored.loadBaseline({ version: 1, usual_sessions: [[1, 2]], templates: [] })), /malformed/);
+  assert.match(
+    String(restored.loadBaseline({ version: 2 })),
+    /^cross-session baseline: ✖ Invalid input: expected 1\n {2}→ at version\n/,
+  );
+  assert.equal(
+    restored.loadBaseline({ version: 1, usual_sessions: [[1, 2]], templates: [] }),
+    "cross-session baseline: ✖ Invalid input: expected string, received number\n  → at usual_sessions[0][0]",
+  );
+});
+
+test("a malformed cross-session baseline is refused with the path of the bad field, and nothing of it is loaded", () => {
+  const detector = new CrossSessionDetector();
+  const good = { version: 1, usual_sessions: [["post_comment", 3]], templates: [17, 4_000_000_000] };
+  assert.equal(detector.loadBaseline(good), null);
+  const refusals: Array<[unknown, string]> = [
+    [{ ...good, version: 2 }, "✖ Invalid input: expected 1\n  → at version"],
+    [{ version: 1, usual_sessions: [] }, "✖ Invalid input: expected array, received undefined\n  → at templates"],
+    [
+      { ...good, usual_sessions: [["post_comment", "3"]] },
+      "✖ Invalid input: expected number, received string\n  → at usual_sessions[0][1]",
+    ],
+    [
+      { ...good, usual_sessions: [["post_comment", -3]] },
+      "✖ Too small: expected number to be >=0\n  → at usual_sessions[0][1]",
+    ],
+    [
+      { ...good, usual_sessions: [["post_comment"]] },
+      "✖ Too small: expected array to have >=2 items\n  → at usual_sessions[0]",
+    ],
+    [{ ...good, templates: [17, 0.5] }, "✖ Invalid input: expected int, received number\n  → at templates[1]"],
+    [null, "✖ Invalid input: expected object, received null"],
+  ];
+  for (const [state, issue] of refusals) {
+    assert.equal(detector.loadBaseline(state), `cross-session baseline: ${issue}`, JSON.stringify(state));
+    assert.deepEqual(detector.saveBaseline(), good, "a refused baseline leaves what was loaded");
+  }
 });

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { CapturedExchange } from "../../../src/core/exchange.js";
-import { IsolationForest, IsolationForestDetector, SeededRandom } from "../../../src/detectors/patterns/index.js";
+import { CALL_FEATURE_COUNT } from "../../../src/detectors/patterns/call-features.js";
+import {
+  IsolationForest,
+  IsolationForestDetector,
+  type IsolationForestJson,
+  SeededRandom,
+} from "../../../src/detectors/patterns/index.js";
 import { call, run } from "./pattern-captures.js";
 
 const CITIES = ["Paris", "Lyon", "Oslo", "Lima", "Quito", "Cairo", "Delhi", "Perth", "Osaka", "Porto"];
@@ -102,9 +108,94 @@ test("the saved baseline restores the same model and the same verdicts", () => {
     again.map((finding) => [finding.session, finding.call_index, finding.score]),
     original.map((finding) => [finding.session, finding.call_index, finding.score]),
   );
-  assert.match(String(new IsolationForestDetector().loadBaseline({ version: 7 })), /version/);
-  assert.match(String(new IsolationForestDetector().loadBaseline({ ...saved, means: [1] })), /moments/);
-  assert.match(String(new IsolationForestDetector().loadBaseline({ ...saved, forest: { version: 1 } })), /broken/);
+  assert.match(
+    String(new IsolationForestDetector().loadBaseline({ version: 7 })),
+    /^isolation forest baseline: ✖ Invalid input: expected 1\n {2}→ at version\n/,
+  );
+  assert.equal(
+    new IsolationForestDetector().loadBaseline({ ...saved, means: [1] }),
+    `isolation forest baseline: ✖ Too small: expected array to have exactly ${CALL_FEATURE_COUNT} items\n  → at means`,
+  );
+  assert.match(
+    String(new IsolationForestDetector().loadBaseline({ ...saved, forest: { version: 1 } })),
+    /^isolation forest baseline: ✖ Invalid input: expected number, received undefined\n {2}→ at forest\.dimensions\n/,
+  );
+});
+
+/** The parts of a saved detector state the refusals below change. */
+interface SavedBaseline {
+  forest: IsolationForestJson;
+  low_threshold?: number;
+  medium_threshold: number | string;
+  training_calls?: number;
+  tools: Array<[string, { count: number }]>;
+}
+
+test("a malformed isolation forest baseline is refused with the path of the bad field, and nothing of it is loaded", () => {
+  const detector = new IsolationForestDetector({ seed: 4, trees: 5 });
+  run(detector, [], normalTraffic(300, 1, "train"));
+  const saved = JSON.parse(JSON.stringify(detector.saveBaseline())) as SavedBaseline;
+  const changed = (change: (state: SavedBaseline) => void): unknown => {
+    const copy = structuredClone(saved);
+    change(copy);
+    return copy;
+  };
+  const otherFeatures = IsolationForest.fit(
+    Array.from({ length: 20 }, (_, index) => [index, index % 3, 1]),
+    { trees: 2 },
+  ).toJSON();
+  const refusals: Array<[unknown, string]> = [
+    [
+      changed((state) => {
+        delete state.low_threshold;
+      }),
+      "✖ Invalid input: expected number, received undefined\n  → at low_threshold",
+    ],
+    [
+      changed((state) => {
+        state.medium_threshold = "0.7";
+      }),
+      "✖ Invalid input: expected number, received string\n  → at medium_threshold",
+    ],
+    [
+      changed((state) => {
+        state.training_calls = -1;
+      }),
+      "✖ Too small: expected number to be >=0\n  → at training_calls",
+    ],
+    [
+      changed((state) => {
+        state.tools[0]![1].count = -2;
+      }),
+      "✖ Too small: expected number to be >=0\n  → at tools[0][1].count",
+    ],
+    [
+      changed((state) => {
+        state.forest.trees[0]!.left[0] = 0;
+      }),
+      `✖ child 0 is not after node 0 within the tree's ${saved.forest.trees[0]!.feature.length} nodes\n  → at forest.trees[0].left[0]`,
+    ],
+    [
+      changed((state) => {
+        state.forest = otherFeatures;
+      }),
+      `✖ the forest splits 3 features, but this code computes ${CALL_FEATURE_COUNT} per call\n  → at forest.dimensions`,
+    ],
+  ];
+  for (const [state, issue] of refusals) {
+    assert.equal(detector.loadBaseline(state), `isolation forest baseline: ${issue}`);
+    assert.deepEqual(detector.saveBaseline(), saved, "a refused baseline leaves what was loaded");
+  }
+  // Files written before training_calls was saved still load; the count reads as 0.
+  assert.equal(
+    detector.loadBaseline(
+      changed((state) => {
+        delete state.training_calls;
+      }),
+    ),
+    null,
+  );
+  assert.equal((detector.saveBaseline() as { training_calls: number }).training_calls, 0);
 });
 
 test("a session gets at most the configured number of findings", () => {

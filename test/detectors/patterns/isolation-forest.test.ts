@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { averagePathLength, IsolationForest, SeededRandom } from "../../../src/detectors/patterns/index.js";
+import {
+  averagePathLength,
+  IsolationForest,
+  type IsolationForestJson,
+  SeededRandom,
+} from "../../../src/detectors/patterns/index.js";
 
 test("c(n) matches the reference values of the paper's formula (as in scikit-learn)", () => {
   // Computed independently: 2 (ln(n - 1) + Euler's gamma) - 2 (n - 1) / n, with c(1) = 0 and c(2) = 1.
@@ -75,17 +80,102 @@ test("toJSON and fromJSON round-trip through text and score alike", () => {
   assert.equal(restored.value.sampleSize, 64);
 });
 
+/** Why fromJSON refuses `value`; fails the test when it does not. */
+function refusal(value: unknown): string {
+  const restored = IsolationForest.fromJSON(value);
+  assert.ok(!restored.ok, "refused");
+  return restored.message;
+}
+
 test("fromJSON refuses what is not a forest it can walk", () => {
   const json = IsolationForest.fit(cluster(new SeededRandom(1), 50), { trees: 2, sampleSize: 16 }).toJSON();
-  assert.equal(IsolationForest.fromJSON(null).ok, false);
-  assert.equal(IsolationForest.fromJSON({ ...json, version: 99 }).ok, false);
-  assert.equal(IsolationForest.fromJSON({ ...json, trees: [] }).ok, false);
+  assert.equal(refusal(null), "✖ Invalid input: expected object, received null");
+  assert.equal(refusal({ ...json, version: 99 }), "✖ Invalid input: expected 1\n  → at version");
+  assert.equal(refusal({ ...json, trees: [] }), "✖ the forest has no trees\n  → at trees");
   const looping = structuredClone(json);
   looping.trees[0]!.left[0] = 0;
-  const refused = IsolationForest.fromJSON(looping);
-  assert.equal(refused.ok, false);
-  if (!refused.ok) assert.match(refused.message, /tree 0/);
+  assert.equal(
+    refusal(looping),
+    `✖ child 0 is not after node 0 within the tree's ${json.trees[0]!.feature.length} nodes\n  → at trees[0].left[0]`,
+  );
 });
+
+test("fromJSON names the field of a forest that is malformed", () => {
+  const json = IsolationForest.fit(cluster(new SeededRandom(1), 50), { trees: 2, sampleSize: 16 }).toJSON();
+  const nodes = json.trees[0]!.feature.length;
+  const leaf = json.trees[0]!.feature.indexOf(-1);
+  assert.ok(json.trees[0]!.feature[0]! >= 0 && leaf > 0, "the first tree splits at its root");
+  const changed = (change: (forest: IsolationForestJson) => void): IsolationForestJson => {
+    const copy = structuredClone(json);
+    change(copy);
+    return copy;
+  };
+  const refusals: Array<[IsolationForestJson, string]> = [
+    [
+      changed((forest) => {
+        forest.trees[0]!.right[0] = nodes;
+      }),
+      `✖ child ${nodes} is not after node 0 within the tree's ${nodes} nodes\n  → at trees[0].right[0]`,
+    ],
+    [
+      changed((forest) => {
+        forest.trees[0]!.feature[0] = 3;
+      }),
+      "✖ splits on feature 3, but the forest has 3 features\n  → at trees[0].feature[0]",
+    ],
+    [
+      changed((forest) => {
+        forest.trees[1]!.size.pop();
+      }),
+      `✖ ${json.trees[1]!.feature.length - 1} entries, but feature has ${json.trees[1]!.feature.length} (one per node)\n  → at trees[1].size`,
+    ],
+    [
+      changed((forest) => {
+        forest.trees[0] = { feature: [], threshold: [], left: [], right: [], size: [] };
+      }),
+      "✖ a tree needs at least one node\n  → at trees[0].feature",
+    ],
+    [
+      changed((forest) => {
+        forest.trees[0]!.feature[leaf] = -2;
+      }),
+      `✖ Too small: expected number to be >=-1\n  → at trees[0].feature[${leaf}]`,
+    ],
+    [
+      changed((forest) => {
+        (forest.trees[0]!.threshold as unknown[])[0] = "0.5";
+      }),
+      "✖ Invalid input: expected number, received string\n  → at trees[0].threshold[0]",
+    ],
+    [
+      changed((forest) => {
+        forest.trees[1]!.size[0] = -16;
+      }),
+      "✖ Too small: expected number to be >=0\n  → at trees[1].size[0]",
+    ],
+    [
+      changed((forest) => {
+        delete (forest as Partial<IsolationForestJson>).sampleSize;
+      }),
+      "✖ Invalid input: expected number, received undefined\n  → at sampleSize",
+    ],
+  ];
+  for (const [forest, issue] of refusals) assert.equal(refusal(forest), issue);
+  // Sound trees, but more nodes than a node's code can address beside a feature of 2^20 dimensions.
+  const leaves = Array.from({ length: 2048 }, () => -1);
+  const wide = { version: 1, dimensions: 2 ** 20, sampleSize: 16, trees: [leafTree(leaves)] };
+  assert.equal(refusal(wide), "✖ isolation forest: too many nodes to index");
+});
+
+function leafTree(feature: number[]): IsolationForestJson["trees"][number] {
+  return {
+    feature,
+    threshold: feature.map(() => 0),
+    left: feature.map(() => -1),
+    right: feature.map(() => -1),
+    size: feature.map(() => 1),
+  };
+}
 
 test("fit refuses empty input and rows of different lengths", () => {
   assert.throws(() => IsolationForest.fit([]), /no rows/);
