@@ -23,11 +23,15 @@ export class RunningStatistics {
     return this.count < 2 ? 0 : Math.sqrt(this.m2 / (this.count - 1));
   }
 
+  /**
+   * At full precision: a baseline loaded from a file must score exactly as the training it was saved from, or a
+   * finding could not be reproduced from the capture (rounding moved scores and σ in their last digits).
+   */
   toJSON(): RunningStatisticsState {
     return {
       count: this.count,
-      mean: round(this.mean),
-      m2: round(this.m2),
+      mean: this.mean,
+      m2: this.m2,
       min: this.count === 0 ? 0 : this.min,
       max: this.count === 0 ? 0 : this.max,
     };
@@ -116,8 +120,9 @@ export class Reservoir {
     return this.sorted[rank]!;
   }
 
+  /** At full precision, as {@link RunningStatistics.toJSON} is. */
   toJSON(): ReservoirState {
-    return { seen: this.seen, items: this.items.map(round) };
+    return { seen: this.seen, items: [...this.items] };
   }
 
   static from(state: ReservoirState, capacity: number): Reservoir {
@@ -131,7 +136,7 @@ export interface ReservoirState {
   items: number[];
 }
 
-/** Four decimals: enough for every figure a baseline keeps, and a baseline file stays readable. */
+/** Four decimals: enough for every figure a finding's evidence shows. */
 export function round(value: number): number {
   return Math.round(value * 10_000) / 10_000;
 }
