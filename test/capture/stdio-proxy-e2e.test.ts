@@ -4,7 +4,8 @@
  * must describe it.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -209,4 +210,35 @@ test("the records of a server-everything session describe what happened", async 
 
   assert.equal(records.filter((record) => record.kind === "protocol_error").length, 0);
   assert.ok(records.every((record) => record.session === "test-session" && record.user === "tester"));
+});
+
+test("a proxy whose config names a baseline it cannot read exits 1 at once, naming the file, and never starts the server", () => {
+  const config = join(workspace, "broken-baseline.yaml");
+  writeFileSync(config, "detectors:\n  baseline: no-such-baseline.json\n");
+  const marker = join(workspace, "server-started");
+  // The "server" would leave a file behind if the proxy started it.
+  const result = spawnSync(
+    process.execPath,
+    [
+      paths.cli,
+      "proxy",
+      "--config",
+      config,
+      "--db",
+      join(workspace, "broken-baseline.db"),
+      "--",
+      process.execPath,
+      "-e",
+      `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "")`,
+    ],
+    { encoding: "utf8", timeout: 20_000, input: "" },
+  );
+  assert.equal(result.signal, null, `the proxy hung and was killed: ${result.stderr}`);
+  assert.equal(result.status, 1, result.stderr);
+  // Relative to the config file's folder, not the working directory.
+  assert.match(
+    result.stderr,
+    new RegExp(`${join(workspace, "no-such-baseline.json").replaceAll("/", "\\/")}: cannot read`),
+  );
+  assert.equal(existsSync(marker), false);
 });
