@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
-import { parseDuration } from "../config/duration.js";
-import type { OperatorAction } from "../core/operator-action.js";
+import { parseDuration, parseSince } from "../config/duration.js";
+import { OPERATOR_ACTION_NAMES, type OperatorAction } from "../core/operator-action.js";
+import type { ActionQuery } from "../core/store.js";
 import type { LiveRuntime } from "../runtime/live-runtime.js";
 import type { Principal } from "./gateway-auth.js";
 import { readBody } from "./request-body.js";
@@ -11,6 +12,8 @@ export const ADMIN_API_PREFIX = "/api/v1/";
 
 /** Silences and alerts are small: a body this large is a mistake or an attack. */
 const MAX_BODY_BYTES = 64 * 1024;
+/** Most operator actions one `GET /api/v1/actions` answers with; narrow with `since`, `action` or `actor`. */
+const MAX_ACTIONS_LISTED = 1000;
 
 export interface AdminApiOptions {
   /** Its `store` keeps every change made through the API in the audit chain (`silence.add`, `silence.remove`). */
@@ -50,6 +53,7 @@ const silenceBody = z
  * - `GET /api/v1/silences`
  * - `POST /api/v1/silences` with `{rule, matchers?, duration | ends_at, comment?}`: 201 and the silence
  * - `DELETE /api/v1/silences/<id>`: 204, or 404
+ * - `GET /api/v1/actions?since=&action=&actor=&limit=`: operator actions from the audit chain, oldest first
  *
  * Every change is appended to the store's audit chain with the authenticated user and the caller's address, and
  * the answer waits until the store has written it (or counted it as dropped), so the change can be audited as soon
@@ -79,6 +83,11 @@ function adminRoutes(options: AdminApiOptions): AdminApiHandler {
     if (path === "alerts") {
       if (method !== "GET") return notAllowed(response, "GET");
       sendJson(response, 200, { alerts: options.runtime.activeAlerts() });
+      return;
+    }
+    if (path === "actions") {
+      if (method !== "GET") return notAllowed(response, "GET");
+      listActions(options, request, response);
       return;
     }
     const silences = options.runtime.silences;
@@ -160,6 +169,47 @@ function adminRoutes(options: AdminApiOptions): AdminApiHandler {
     }
     sendError(response, 404, "no such admin resource");
   };
+}
+
+const actionsQuery = z
+  .object({
+    /** `1h`, `7d`, or an RFC 3339 time. */
+    since: z.string().max(64).optional(),
+    action: z.enum(OPERATOR_ACTION_NAMES).optional(),
+    actor: z.string().min(1).max(200).optional(),
+    limit: z.coerce.number().int().min(1).max(MAX_ACTIONS_LISTED).default(MAX_ACTIONS_LISTED),
+  })
+  .strict();
+
+/** The operator actions the store holds, filtered by the query string; the oldest first, at most `limit`. */
+function listActions(options: AdminApiOptions, request: IncomingMessage, response: ServerResponse): void {
+  const store = options.runtime.store;
+  if (store === null) {
+    sendError(response, 404, "operator actions are not available: the gateway runs without a store");
+    return;
+  }
+  const search = new URL(request.url ?? "/", "http://gateway").searchParams;
+  const parsed = actionsQuery.safeParse(Object.fromEntries(search));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    sendError(response, 400, `${issue.path.join(".") || "query"}: ${issue.message}`);
+    return;
+  }
+  const query: ActionQuery = { limit: parsed.data.limit };
+  if (parsed.data.action !== undefined) query.action = parsed.data.action;
+  if (parsed.data.actor !== undefined) query.actor = parsed.data.actor;
+  if (parsed.data.since !== undefined) {
+    try {
+      query.since_ms = parseSince(parsed.data.since, Date.now());
+    } catch (error) {
+      sendError(response, 400, `since: ${(error as Error).message}`);
+      return;
+    }
+  }
+  store
+    .actions(query)
+    .then((actions) => sendJson(response, 200, { actions }))
+    .catch((error: unknown) => failed(response, error));
 }
 
 /** Appends the change to the audit chain, then answers once the store has it (or has counted it as dropped). */

@@ -8,15 +8,10 @@
  * - `tool.approve`: a changed tool definition accepted as the new pin (`target` is `server/tool`).
  * - `quarantine.show`: withheld content read by an investigator (`target` is the quarantine id).
  */
-export type OperatorActionName = "silence.add" | "silence.remove" | "tool.approve" | "quarantine.show";
+export const OPERATOR_ACTION_NAMES = ["silence.add", "silence.remove", "tool.approve", "quarantine.show"] as const;
 
-/** Every {@link OperatorActionName}, for validation and help texts. */
-export const OPERATOR_ACTION_NAMES: readonly OperatorActionName[] = [
-  "silence.add",
-  "silence.remove",
-  "tool.approve",
-  "quarantine.show",
-];
+/** One of {@link OPERATOR_ACTION_NAMES}. */
+export type OperatorActionName = (typeof OPERATOR_ACTION_NAMES)[number];
 
 /** Where an operator acted from. */
 export type OperatorChannel = "admin_api" | "cli";

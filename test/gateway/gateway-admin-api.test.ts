@@ -135,6 +135,27 @@ describe("gateway admin API", () => {
       assert.ok(Math.abs(Date.parse(action.time) - Date.now()) < 60_000, "stamped on the wall clock");
     }
     assert.equal((await store.verifyAudit()).ok, true);
+
+    // The same record, for operators who only have the API.
+    const actionsListed = async (query: string) => {
+      const answer = await api(`actions${query}`, { headers: admin });
+      assert.equal(answer.status, 200);
+      return ((await answer.json()) as { actions: { action: string; target: string }[] }).actions;
+    };
+    assert.deepEqual(
+      (await actionsListed("")).map((action) => [action.action, action.target]),
+      [
+        ["silence.add", silence.id],
+        ["silence.remove", silence.id],
+      ],
+    );
+    assert.deepEqual(
+      (await actionsListed("?action=silence.remove&actor=alice&since=1h")).map((action) => action.action),
+      ["silence.remove"],
+    );
+    assert.equal((await actionsListed("?limit=1")).length, 1);
+    assert.deepEqual(await actionsListed("?actor=mallory"), []);
+    assert.equal((await api("actions", { headers: agent })).status, 403, "only admin users read the audit trail");
   });
 
   test("bad requests get a clear 4xx and change nothing", async () => {
@@ -156,6 +177,17 @@ describe("gateway admin API", () => {
       assert.match(error, message);
     }
     assert.equal((await api("silences", { method: "PUT", headers: admin })).status, 405);
+    for (const [query, message] of [
+      ["?action=silence.delete", /action/],
+      ["?since=whenever", /since/],
+      ["?limit=0", /limit/],
+      ["?verbose=1", /verbose|Unrecognized/i],
+    ] as const) {
+      const answer = await api(`actions${query}`, { headers: admin });
+      assert.equal(answer.status, 400, query);
+      assert.match(((await answer.json()) as { error: string }).error, message);
+    }
+    assert.equal((await api("actions", { method: "POST", headers: admin })).status, 405);
     assert.equal((await api("nothing", { headers: admin })).status, 404);
     // A malformed escape in the id is just no such silence, and the gateway goes on serving.
     assert.equal((await api("silences/%E0%A4%A", { method: "DELETE", headers: admin })).status, 404);
