@@ -94,49 +94,38 @@ export class InMemoryStore implements Store {
   }
 
   async exchanges(query: ExchangeQuery = {}): Promise<StoredExchange[]> {
-    const results: StoredExchange[] = [];
-    const limit = query.limit === undefined ? Number.POSITIVE_INFINITY : Math.max(0, Math.floor(query.limit));
-    for (let index = this.start; index < this.entries.length && results.length < limit; index++) {
-      const entry = this.entries[index]!;
-      if (entry.record.kind !== "exchange") continue;
-      if (query.after_seq !== undefined && entry.seq <= query.after_seq) continue;
-      if (!exchangeMatches(entry.record, query)) continue;
-      results.push({ seq: entry.seq, exchange: JSON.parse(entry.record.text) as CapturedExchange, hash: entry.hash });
-    }
-    return results;
+    return this.select(
+      query.limit,
+      (entry) =>
+        entry.record.kind === "exchange" &&
+        (query.after_seq === undefined || entry.seq > query.after_seq) &&
+        exchangeMatches(entry.record, query),
+      (entry) => ({ seq: entry.seq, exchange: JSON.parse(entry.record.text) as CapturedExchange, hash: entry.hash }),
+    );
   }
 
   async findings(query: FindingQuery = {}): Promise<Finding[]> {
-    const results: Finding[] = [];
-    const limit = query.limit === undefined ? Number.POSITIVE_INFINITY : Math.max(0, Math.floor(query.limit));
-    for (let index = this.start; index < this.entries.length && results.length < limit; index++) {
-      const entry = this.entries[index]!;
-      if (entry.record.kind !== "finding" || !findingMatches(entry.record, query)) continue;
-      results.push(JSON.parse(entry.record.text) as Finding);
-    }
-    return results;
+    return this.select(
+      query.limit,
+      (entry) => entry.record.kind === "finding" && findingMatches(entry.record, query),
+      (entry) => JSON.parse(entry.record.text) as Finding,
+    );
   }
 
   async alerts(query: AlertQuery = {}): Promise<AlertEvent[]> {
-    const results: AlertEvent[] = [];
-    const limit = query.limit === undefined ? Number.POSITIVE_INFINITY : Math.max(0, Math.floor(query.limit));
-    for (let index = this.start; index < this.entries.length && results.length < limit; index++) {
-      const entry = this.entries[index]!;
-      if (entry.record.kind !== "alert" || !alertMatches(entry.record, query)) continue;
-      results.push(JSON.parse(entry.record.text) as AlertEvent);
-    }
-    return results;
+    return this.select(
+      query.limit,
+      (entry) => entry.record.kind === "alert" && alertMatches(entry.record, query),
+      (entry) => JSON.parse(entry.record.text) as AlertEvent,
+    );
   }
 
   async actions(query: ActionQuery = {}): Promise<OperatorAction[]> {
-    const results: OperatorAction[] = [];
-    const limit = query.limit === undefined ? Number.POSITIVE_INFINITY : Math.max(0, Math.floor(query.limit));
-    for (let index = this.start; index < this.entries.length && results.length < limit; index++) {
-      const entry = this.entries[index]!;
-      if (entry.record.kind !== "action" || !actionMatches(entry.record, query)) continue;
-      results.push(JSON.parse(entry.record.text) as OperatorAction);
-    }
-    return results;
+    return this.select(
+      query.limit,
+      (entry) => entry.record.kind === "action" && actionMatches(entry.record, query),
+      (entry) => JSON.parse(entry.record.text) as OperatorAction,
+    );
   }
 
   async verifyAudit(): Promise<AuditVerification> {
@@ -160,6 +149,21 @@ export class InMemoryStore implements Store {
 
   async shutdown(): Promise<void> {
     this.closed = true;
+  }
+
+  /** The live entries `accepts` takes, in `seq` order, at most `limit` of them, each read into a result. */
+  private select<T>(
+    limit: number | undefined,
+    accepts: (entry: MemoryEntry) => boolean,
+    read: (entry: MemoryEntry) => T,
+  ): T[] {
+    const results: T[] = [];
+    const most = limit === undefined ? Number.POSITIVE_INFINITY : Math.max(0, Math.floor(limit));
+    for (let index = this.start; index < this.entries.length && results.length < most; index++) {
+      const entry = this.entries[index]!;
+      if (accepts(entry)) results.push(read(entry));
+    }
+    return results;
   }
 
   private append(pending: PendingRecord): void {

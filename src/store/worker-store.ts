@@ -53,7 +53,7 @@ type QueuedRecord =
   | { kind: "exchange"; value: CapturedExchange; text: RecordText | undefined }
   | { kind: "finding"; value: Finding; text: RecordText | undefined }
   | { kind: "alert"; value: AlertEvent; text: RecordText | undefined }
-  | { kind: "action"; value: OperatorAction; text: undefined };
+  | { kind: "action"; value: OperatorAction };
 
 interface FlushWaiter {
   batchId: number;
@@ -184,7 +184,7 @@ export class WorkerStore implements Store {
 
   /** Goes through the same queue as every record: `forceFlush` to know it is written (or counted as dropped). */
   appendAction(action: OperatorAction): void {
-    this.enqueue({ kind: "action", value: action, text: undefined });
+    this.enqueue({ kind: "action", value: action });
   }
 
   counters(): StoreCounters {
