@@ -21,22 +21,27 @@ export function localOperator(): string {
  * The audit chain of one database, opened for a CLI command's operator actions.
  *
  * Open it before making the change: a database that cannot be written then stops the command before anything
- * changed, instead of letting the change go unrecorded. Each action is committed at once, not buffered, and a
- * failed commit throws: the operator learns there and then that the change was made but not recorded.
+ * changed, instead of letting the change go unrecorded. Each action is committed at once, not buffered; a failed
+ * commit undoes the change it records and throws, so no change stands without its trace.
  */
 export class OperatorAuditTrail {
-  private constructor(
-    private readonly store: SqliteStore,
-    private readonly path: string,
-  ) {}
+  private constructor(private readonly store: SqliteStore) {}
 
   /** Throws {@link ToolwatchError} `store_unavailable` when the database cannot be opened for writing. */
   static open(path: string): OperatorAuditTrail {
-    return new OperatorAuditTrail(new SqliteStore(path), path);
+    return new OperatorAuditTrail(new SqliteStore(path));
   }
 
-  /** Commits one action by {@link localOperator}, through the CLI, now; returns it as stored. */
-  record(action: OperatorActionName, target: string, detail: Record<string, unknown>): OperatorAction {
+  /**
+   * Commits one action by {@link localOperator}, through the CLI, now; returns it as stored.
+   * @param undo reverts the change, called when the action cannot be committed (a read has nothing to revert).
+   */
+  record(
+    action: OperatorActionName,
+    target: string,
+    detail: Record<string, unknown>,
+    undo: () => void = () => {},
+  ): OperatorAction {
     const entry: OperatorAction = {
       time: new Date().toISOString(),
       actor: localOperator(),
@@ -48,9 +53,10 @@ export class OperatorAuditTrail {
     try {
       this.store.writeBatch([pendingAction(entry)]);
     } catch (error) {
+      undo();
       throw new ToolwatchError(
         "store_unavailable",
-        `${action} ${target} could not be recorded in the audit chain of ${this.path}: ${describeError(error)}`,
+        `${action} ${target} could not be recorded in the audit chain of ${this.store.path}: ${describeError(error)}`,
         { cause: error },
       );
     }

@@ -8,7 +8,7 @@ import { Command } from "commander";
 import { readSilences } from "../../src/alerts/silences.js";
 import { registerAlertsCommand } from "../../src/cli/commands/alerts.js";
 import { registerAuditCommand } from "../../src/cli/commands/audit.js";
-import { localOperator } from "../../src/cli/operator-audit.js";
+import { localOperator, OperatorAuditTrail } from "../../src/cli/operator-audit.js";
 import type { OperatorAction } from "../../src/core/operator-action.js";
 import type { Store } from "../../src/core/store.js";
 import { openStore } from "../../src/store/index.js";
@@ -172,6 +172,22 @@ describe("operator actions from the CLI", () => {
       run(registerAuditCommand, ["audit", "actions", "--db", db, "--action", "silence.delete"]),
       /expected one of silence\.add/,
     );
+  });
+
+  test("an action that cannot be committed undoes its change and says so", (context) => {
+    const path = join(temporaryDirectory(context), "lost-table.db");
+    const trail = OperatorAuditTrail.open(path);
+    context.after(() => trail.close());
+    // Something outside toolwatch breaks the file between the open and the commit.
+    const raw = new Database(path);
+    raw.exec("DROP TABLE actions");
+    raw.close();
+    let undone = 0;
+    assert.throws(
+      () => trail.record("silence.add", "silence-1", {}, () => undone++),
+      /silence\.add silence-1 could not be recorded in the audit chain of .*lost-table\.db/,
+    );
+    assert.equal(undone, 1);
   });
 
   test("a database whose chain cannot be written stops the silence before it exists", async (context) => {

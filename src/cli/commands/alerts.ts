@@ -63,9 +63,8 @@ function silencesFile(options: LocationOptions): string {
 }
 
 /**
- * Makes a change to the silences and records it in the database's audit chain; when it cannot be recorded the
- * change is undone, so no silence comes or goes without a trace. The chain is opened first: a database that
- * cannot be written stops the command before anything changed.
+ * Makes a change to the silences and records it in the database's audit chain (which undoes it when it cannot be
+ * recorded). The chain is opened first: a database that cannot be written stops the command before anything changed.
  */
 function auditedChange(
   options: LocationOptions,
@@ -75,12 +74,7 @@ function auditedChange(
   const trail = OperatorAuditTrail.open(databasePath(options));
   try {
     const { target, detail, undo } = change();
-    try {
-      trail.record(action, target, detail);
-    } catch (error) {
-      undo();
-      throw error;
-    }
+    trail.record(action, target, detail, undo);
   } finally {
     trail.close();
   }

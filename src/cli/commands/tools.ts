@@ -93,18 +93,13 @@ export function registerToolsCommand(program: Command, io: CommandOutput = {}): 
         const now = new Date().toISOString();
         for (const pin of changed) {
           state.savePin(approved(pin, now));
-          try {
-            trail.record("tool.approve", `${pin.server}/${pin.tool}`, {
-              server: pin.server,
-              tool: pin.tool,
-              previous_hash: pin.hash,
-              approved_hash: pin.changed_hash,
-            });
-          } catch (error) {
-            // No pin moves without a trace: the change stays pending.
-            state.savePin(pin);
-            throw error;
-          }
+          // Without its trace the pin does not move: the change stays pending.
+          trail.record(
+            "tool.approve",
+            `${pin.server}/${pin.tool}`,
+            { server: pin.server, tool: pin.tool, previous_hash: pin.hash, approved_hash: pin.changed_hash },
+            () => state.savePin(pin),
+          );
           stdout.write(`approved ${pin.server}/${pin.tool} (${pin.changed_hash})\n`);
         }
       } finally {
