@@ -23,3 +23,17 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 function describeType(value: unknown): string {
   return value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
 }
+
+/**
+ * The JSON form of a value read through {@link jsonMap}: its Maps as plain objects. What a detector's save writes.
+ * Write such objects with `Object.fromEntries`, which makes every key an own property; assigning `object[key]`
+ * would set the prototype for a key named `__proto__`, and the entry would be lost.
+ */
+export type JsonForm<T> =
+  T extends Map<string, infer V>
+    ? Record<string, JsonForm<V>>
+    : T extends readonly unknown[]
+      ? { [K in keyof T]: JsonForm<T[K]> }
+      : T extends object
+        ? { [K in keyof T]: JsonForm<T[K]> }
+        : T;

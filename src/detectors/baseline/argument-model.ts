@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
+import { type JsonForm, jsonMap } from "../json-map.js";
 import {
   type ArgumentLeaf,
   type ArgumentProvenance,
@@ -100,11 +101,11 @@ const keySchema = z.object({
 export const argumentBaselineSchema = z.object({
   version: z.literal(VERSION),
   keys: z.array(keySchema),
-  agent_destinations: z.record(z.string(), z.array(z.number())),
-  user_destinations: z.record(z.string(), z.array(z.number())),
-  agent_observations: z.record(z.string(), z.number().int().nonnegative()),
+  agent_destinations: jsonMap(z.array(z.number())),
+  user_destinations: jsonMap(z.array(z.number())),
+  agent_observations: jsonMap(z.number().int().nonnegative()),
 });
-export type ArgumentBaselineState = z.infer<typeof argumentBaselineSchema>;
+export type ArgumentBaselineState = JsonForm<z.infer<typeof argumentBaselineSchema>>;
 
 /** Options of {@link ArgumentDetector}. */
 export interface ArgumentDetectorOptions {
@@ -486,8 +487,7 @@ export class ArgumentDetector implements Detector {
     this.agentDestinations.clear();
     this.userDestinations.clear();
     this.agentObservations.clear();
-    for (const [agent, count] of Object.entries(parsed.data.agent_observations))
-      this.agentObservations.set(agent, count);
+    for (const [agent, count] of parsed.data.agent_observations) this.agentObservations.set(agent, count);
     for (const saved of parsed.data.keys) {
       const keys = this.toolKeys(saved.agent, saved.tool, true);
       const statistics = this.statistics(keys, saved.agent, saved.tool, saved.path, true);
@@ -499,10 +499,10 @@ export class ArgumentDetector implements Detector {
       statistics.destinations = saved.destinations;
       statistics.newDestinations = saved.new_destinations;
     }
-    for (const [agent, hashes] of Object.entries(parsed.data.agent_destinations)) {
+    for (const [agent, hashes] of parsed.data.agent_destinations) {
       this.agentDestinations.set(agent, new HashedSet(AGENT_DESTINATIONS, hashes));
     }
-    for (const [user, hashes] of Object.entries(parsed.data.user_destinations)) {
+    for (const [user, hashes] of parsed.data.user_destinations) {
       this.userDestinations.set(user, new HashedSet(USER_DESTINATIONS, hashes));
     }
     return null;
@@ -539,10 +539,10 @@ export function describeArgumentBaseline(state: unknown): string[] | null {
   const parsed = argumentBaselineSchema.safeParse(state);
   if (!parsed.success) return null;
   const lines: string[] = [];
-  for (const [agent, hashes] of Object.entries(parsed.data.agent_destinations)) {
+  for (const [agent, hashes] of parsed.data.agent_destinations) {
     lines.push(`agent type ${agent}: ${hashes.length} known destinations`);
   }
-  lines.push(`users with known destinations: ${Object.keys(parsed.data.user_destinations).length}`);
+  lines.push(`users with known destinations: ${parsed.data.user_destinations.size}`);
   const keys = [...parsed.data.keys].sort((a, b) => b.count - a.count);
   for (const key of keys.slice(0, 40)) {
     const dominant = Object.entries(key.classes).sort((a, b) => b[1] - a[1])[0]?.[0] ?? "-";

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
+import { type JsonForm, jsonMap } from "../json-map.js";
 import {
   type ArgumentLeaf,
   type ArgumentProvenance,
@@ -72,10 +73,10 @@ const neighbourhoodSchema = z.object({
 /** The saved form of the resource model, checked on load. */
 export const resourceBaselineSchema = z.object({
   version: z.literal(VERSION),
-  agents: z.record(z.string(), neighbourhoodSchema),
-  users: z.record(z.string(), neighbourhoodSchema),
+  agents: jsonMap(neighbourhoodSchema),
+  users: jsonMap(neighbourhoodSchema),
 });
-export type ResourceBaselineState = z.infer<typeof resourceBaselineSchema>;
+export type ResourceBaselineState = JsonForm<z.infer<typeof resourceBaselineSchema>>;
 
 /** Options of {@link ResourceDetector}. */
 export interface ResourceDetectorOptions {
@@ -253,10 +254,10 @@ export class ResourceDetector implements Detector {
     if (!parsed.success) return `resource baseline: ${z.prettifyError(parsed.error)}`;
     this.agents.clear();
     this.users.clear();
-    for (const [name, saved] of Object.entries(parsed.data.agents)) {
+    for (const [name, saved] of parsed.data.agents) {
       this.agents.set(name, loadNeighbourhood(saved, AGENT_RESOURCES));
     }
-    for (const [name, saved] of Object.entries(parsed.data.users)) {
+    for (const [name, saved] of parsed.data.users) {
       this.users.set(name, loadNeighbourhood(saved, USER_RESOURCES));
     }
     return null;
@@ -317,7 +318,7 @@ export function describeResourceBaseline(state: unknown): string[] | null {
     );
     lines.push(`${label}: ${parts.length === 0 ? "no resources" : parts.join("; ")}`);
   };
-  for (const [name, saved] of Object.entries(parsed.data.agents)) describe(`agent type ${name}`, saved);
-  for (const [name, saved] of Object.entries(parsed.data.users).slice(0, 20)) describe(`user ${name}`, saved);
+  for (const [name, saved] of parsed.data.agents) describe(`agent type ${name}`, saved);
+  for (const [name, saved] of [...parsed.data.users].slice(0, 20)) describe(`user ${name}`, saved);
   return lines;
 }

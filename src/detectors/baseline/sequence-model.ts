@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
+import { type JsonForm, jsonMap } from "../json-map.js";
 import { agentType, baselineFinding, MIN_BASELINE_SESSIONS, sessionFinding } from "./baseline-finding.js";
 import { Reservoir, RunningStatistics, round } from "./running-statistics.js";
 
@@ -212,9 +213,9 @@ const agentStateSchema = z.object({
 /** The saved form of the sequence model, checked on load. */
 export const sequenceBaselineSchema = z.object({
   version: z.literal(VERSION),
-  agents: z.record(z.string(), agentStateSchema),
+  agents: jsonMap(agentStateSchema),
 });
-export type SequenceBaselineState = z.infer<typeof sequenceBaselineSchema>;
+export type SequenceBaselineState = JsonForm<z.infer<typeof sequenceBaselineSchema>>;
 
 /**
  * Tool-call sequences per agent type: a Witten-Bell smoothed trigram model over tool names (with session start
@@ -442,19 +443,21 @@ export class SequenceDetector implements Detector {
 
   saveBaseline(): SequenceBaselineState {
     if (!this.settled) this.settle();
-    const agents: SequenceBaselineState["agents"] = {};
-    for (const [agent, model] of this.agents) {
-      agents[agent] = {
-        sessions: model.sessions,
-        tools: model.names.slice(RESERVED.length),
-        unigram: [...model.unigram].map(([next, count]) => [next, count]),
-        bigram: [...model.bigram].map(([key, count]) => [...unpack(key, 2), count]),
-        trigram: [...model.trigram].map(([key, count]) => [...unpack(key, 3), count]),
-        transitions: model.transitions.toJSON(),
-        transition_sample: model.transitionSample.toJSON(),
-        session_means: model.sessionMeans.toJSON(),
-      };
-    }
+    const agents: SequenceBaselineState["agents"] = Object.fromEntries(
+      [...this.agents].map(([agent, model]) => [
+        agent,
+        {
+          sessions: model.sessions,
+          tools: model.names.slice(RESERVED.length),
+          unigram: [...model.unigram].map(([next, count]) => [next, count]),
+          bigram: [...model.bigram].map(([key, count]) => [...unpack(key, 2), count]),
+          trigram: [...model.trigram].map(([key, count]) => [...unpack(key, 3), count]),
+          transitions: model.transitions.toJSON(),
+          transition_sample: model.transitionSample.toJSON(),
+          session_means: model.sessionMeans.toJSON(),
+        },
+      ]),
+    );
     return { version: VERSION, agents };
   }
 
@@ -465,7 +468,7 @@ export class SequenceDetector implements Detector {
     this.learning.clear();
     // A new baseline may hold the tools counted so far; their count starts again against it.
     this.unseenToolSessions.clear();
-    for (const [agent, saved] of Object.entries(parsed.data.agents)) {
+    for (const [agent, saved] of parsed.data.agents) {
       const model = new AgentSequences();
       for (const tool of saved.tools) model.id(tool, true);
       const vocabulary = model.names.length;
@@ -527,7 +530,7 @@ export function describeSequenceBaseline(state: unknown): string[] | null {
   const parsed = sequenceBaselineSchema.safeParse(state);
   if (!parsed.success) return null;
   const lines: string[] = [];
-  for (const [agent, saved] of Object.entries(parsed.data.agents)) {
+  for (const [agent, saved] of parsed.data.agents) {
     const names = [...RESERVED, ...saved.tools];
     const total = saved.bigram.reduce((sum, row) => sum + (row[2] ?? 0), 0);
     const top = [...saved.bigram].sort((x, y) => (y[2] ?? 0) - (x[2] ?? 0)).slice(0, 8);

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
+import { type JsonForm, jsonMap } from "../json-map.js";
 import {
   agentType,
   type BaselineVerdict,
@@ -55,8 +56,7 @@ const hoursSchema = z.array(z.number().nonnegative()).length(HOURS_OF_WEEK);
 /** The saved form of the temporal model, checked on load. */
 export const temporalBaselineSchema = z.object({
   version: z.literal(VERSION),
-  agents: z.record(
-    z.string(),
+  agents: jsonMap(
     z.object({
       sessions: z.number().int().nonnegative(),
       hours: hoursSchema,
@@ -65,9 +65,9 @@ export const temporalBaselineSchema = z.object({
       fastest_bursts_ms: reservoirSchema,
     }),
   ),
-  users: z.record(z.string(), hoursSchema),
+  users: jsonMap(hoursSchema),
 });
-export type TemporalBaselineState = z.infer<typeof temporalBaselineSchema>;
+export type TemporalBaselineState = JsonForm<z.infer<typeof temporalBaselineSchema>>;
 
 /**
  * Temporal patterns per agent type and per user, learned from baseline traffic. Raises `temporal_anomaly` findings:
@@ -254,16 +254,18 @@ export class TemporalDetector implements Detector {
 
   saveBaseline(): TemporalBaselineState {
     if (!this.settled) this.settle();
-    const agents: TemporalBaselineState["agents"] = {};
-    for (const [agent, timing] of this.agents) {
-      agents[agent] = {
-        sessions: timing.sessions,
-        hours: timing.hours,
-        durations_ms: timing.durations.toJSON(),
-        calls: timing.calls.toJSON(),
-        fastest_bursts_ms: timing.fastestBursts.toJSON(),
-      };
-    }
+    const agents: TemporalBaselineState["agents"] = Object.fromEntries(
+      [...this.agents].map(([agent, timing]) => [
+        agent,
+        {
+          sessions: timing.sessions,
+          hours: timing.hours,
+          durations_ms: timing.durations.toJSON(),
+          calls: timing.calls.toJSON(),
+          fastest_bursts_ms: timing.fastestBursts.toJSON(),
+        },
+      ]),
+    );
     return { version: VERSION, agents, users: Object.fromEntries(this.users) };
   }
 
@@ -273,7 +275,7 @@ export class TemporalDetector implements Detector {
     this.agents.clear();
     this.users.clear();
     this.learning.clear();
-    for (const [agent, saved] of Object.entries(parsed.data.agents)) {
+    for (const [agent, saved] of parsed.data.agents) {
       const timing = new AgentTiming();
       timing.sessions = saved.sessions;
       timing.hours = [...saved.hours];
@@ -282,7 +284,7 @@ export class TemporalDetector implements Detector {
       timing.fastestBursts = Reservoir.from(saved.fastest_bursts_ms, SAMPLE_SIZE);
       this.agents.set(agent, timing);
     }
-    for (const [user, hours] of Object.entries(parsed.data.users)) this.users.set(user, [...hours]);
+    for (const [user, hours] of parsed.data.users) this.users.set(user, [...hours]);
     this.settled = true;
     return null;
   }
@@ -356,14 +358,14 @@ export function describeTemporalBaseline(state: unknown): string[] | null {
   const parsed = temporalBaselineSchema.safeParse(state);
   if (!parsed.success) return null;
   const lines: string[] = [];
-  for (const [agent, saved] of Object.entries(parsed.data.agents)) {
+  for (const [agent, saved] of parsed.data.agents) {
     const calls = Reservoir.from(saved.calls, SAMPLE_SIZE);
     const durations = Reservoir.from(saved.durations_ms, SAMPLE_SIZE);
     lines.push(
       `agent type ${agent}: ${saved.sessions} sessions, active ${activeHours(saved.hours)} UTC; calls per session p50 ${calls.quantile(0.5)} / p99 ${calls.quantile(0.99)}; duration p50 ${round(durations.quantile(0.5) / 1000)} s / p99 ${round(durations.quantile(0.99) / 1000)} s`,
     );
   }
-  for (const [user, hours] of Object.entries(parsed.data.users).slice(0, 20)) {
+  for (const [user, hours] of [...parsed.data.users].slice(0, 20)) {
     lines.push(`user ${user}: ${sum(hours)} calls, active ${activeHours(hours)} UTC`);
   }
   return lines;

@@ -5,6 +5,7 @@ import type { CapturedExchange } from "../../core/exchange.js";
 import type { Finding } from "../../core/finding.js";
 import { agentType, MIN_BASELINE_SESSIONS } from "../baseline/baseline-finding.js";
 import { round, SeededRandom } from "../baseline/running-statistics.js";
+import { type JsonForm, jsonMap } from "../json-map.js";
 import {
   type AutoencoderShape,
   buildAutoencoder,
@@ -84,9 +85,11 @@ export const sequenceAutoencoderBaselineSchema = z.object({
   embedding: z.number().int().positive().max(256),
   units: z.number().int().positive().max(256),
   threshold_quantile: z.number().min(0.5).max(1),
-  agents: z.record(z.string(), agentStateSchema),
+  agents: jsonMap(agentStateSchema),
 });
-export type SequenceAutoencoderBaselineState = z.infer<typeof sequenceAutoencoderBaselineSchema>;
+/** A baseline as the schema reads it: agent types in a Map. */
+type ParsedBaseline = z.infer<typeof sequenceAutoencoderBaselineSchema>;
+export type SequenceAutoencoderBaselineState = JsonForm<ParsedBaseline>;
 type AgentState = z.infer<typeof agentStateSchema>;
 
 /** The vocabulary of one agent type, and once trained its model and thresholds. */
@@ -169,7 +172,7 @@ export class SequenceAutoencoderDetector implements Detector {
   private tf: TensorFlow | null = null;
   private loading: Promise<TensorFlow | null> | null = null;
   private work: Promise<void> | null = null;
-  private restoring: SequenceAutoencoderBaselineState | null = null;
+  private restoring: ParsedBaseline | null = null;
   private flushScheduled = false;
   private currentStatus: AutoencoderStatus = "idle";
   /** Ended sessions dropped because the model was not ready and the queue was full. */
@@ -293,15 +296,22 @@ export class SequenceAutoencoderDetector implements Detector {
   }
 
   saveBaseline(): SequenceAutoencoderBaselineState {
-    const agents: SequenceAutoencoderBaselineState["agents"] = {};
-    for (const [agent, vocabulary] of this.agents) {
-      if (vocabulary.model === null || vocabulary.state === null) continue;
-      agents[agent] = {
-        ...vocabulary.state,
-        tools: vocabulary.names.slice(RESERVED_IDS),
-        weights: exportWeights(vocabulary.model),
-      };
-    }
+    const agents: SequenceAutoencoderBaselineState["agents"] = Object.fromEntries(
+      [...this.agents].flatMap(([agent, vocabulary]) =>
+        vocabulary.model === null || vocabulary.state === null
+          ? []
+          : [
+              [
+                agent,
+                {
+                  ...vocabulary.state,
+                  tools: vocabulary.names.slice(RESERVED_IDS),
+                  weights: exportWeights(vocabulary.model),
+                },
+              ],
+            ],
+      ),
+    );
     return {
       version: VERSION,
       ...this.shape,
@@ -314,7 +324,7 @@ export class SequenceAutoencoderDetector implements Detector {
     const parsed = sequenceAutoencoderBaselineSchema.safeParse(state);
     if (!parsed.success) return `sequence autoencoder baseline: ${z.prettifyError(parsed.error)}`;
     const saved = parsed.data;
-    for (const [agent, agentState] of Object.entries(saved.agents)) {
+    for (const [agent, agentState] of saved.agents) {
       const expected = expectedShapes({ ...saved, vocabulary: agentState.tools.length + RESERVED_IDS });
       const actual = agentState.weights.map((weight) => weight.shape.join("x"));
       if (actual.join(",") !== expected.join(",")) {
@@ -331,7 +341,7 @@ export class SequenceAutoencoderDetector implements Detector {
     this.options.thresholdQuantile = saved.threshold_quantile;
     this.agents.clear();
     this.learning.clear();
-    for (const [agent, agentState] of Object.entries(saved.agents)) {
+    for (const [agent, agentState] of saved.agents) {
       const vocabulary = new AgentVocabulary();
       for (const tool of agentState.tools) vocabulary.id(tool, true);
       this.agents.set(agent, vocabulary);
@@ -416,8 +426,8 @@ export class SequenceAutoencoderDetector implements Detector {
     if (this.currentStatus === "training") this.currentStatus = "ready";
   }
 
-  private restore(tf: TensorFlow, saved: SequenceAutoencoderBaselineState): void {
-    for (const [agent, agentState] of Object.entries(saved.agents)) {
+  private restore(tf: TensorFlow, saved: ParsedBaseline): void {
+    for (const [agent, agentState] of saved.agents) {
       const vocabulary = this.agents.get(agent);
       if (vocabulary === undefined) continue;
       const shape = { ...this.shape, vocabulary: vocabulary.names.length };

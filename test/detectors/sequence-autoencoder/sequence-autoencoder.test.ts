@@ -166,3 +166,17 @@ for (const [name, loader] of [
     await detector.shutdown();
   });
 }
+
+test("an agent type named __proto__ is saved and loaded like any other", async () => {
+  // JSON.parse makes __proto__ an ordinary key: assigned as object[name] or read through z.record, it would be lost.
+  const writer = new SessionWriter("__proto__", "ana", random);
+  for (let index = 0; index < 60; index++) writer.session(supportSession(random, index), businessHour(random, index));
+  const detector = new SequenceAutoencoderDetector(TINY);
+  await run(detector, writer.all(), []);
+  const text = JSON.stringify(detector.saveBaseline());
+  assert.deepEqual(Object.keys(JSON.parse(text).agents), ["__proto__"]);
+  const restored = new SequenceAutoencoderDetector(TINY);
+  assert.equal(restored.loadBaseline(JSON.parse(text)), null);
+  await run(restored, [], []);
+  assert.equal(JSON.stringify(restored.saveBaseline()), text);
+});
