@@ -16,6 +16,7 @@ import { DataFlowTracker } from "../detectors/flow/data-flow-tracker.js";
 import { instructionScorer } from "../detectors/flow/flow-analysis.js";
 import { authorAddresses, reachesSomeone } from "../detectors/flow/parties.js";
 import { isHighRisk, toolCapabilities } from "../detectors/flow/tool-capabilities.js";
+import { normalizeValue } from "../detectors/flow/value-tokens.js";
 import { SqliteDefenceState } from "../store/defence-state-store.js";
 
 /** Inline defence built from the configuration, and what must be closed with it. */
@@ -129,13 +130,14 @@ function inlineFlowTracker(classifier: PoisoningClassifier): FlowCheck {
         known = new Set();
         authors.set(session, known);
       }
-      for (const address of found) if (known.size < MAX_AUTHORS) known.add(address.toLowerCase());
+      // Normalised as the flow detectors' is_author normalises, so the guard and the detectors agree on who wrote.
+      for (const address of found) if (known.size < MAX_AUTHORS) known.add(normalizeValue(address));
     },
     traceArguments: (session, callIndex, tool, args) => tracker.traceArguments(session, callIndex, tool, args),
     isHighRisk: (tool, args) => isHighRisk(toolCapabilities(tool, args)),
     namesOutsideParty: (session, values) => {
       const known = authors.get(session);
-      return values.some((value) => reachesSomeone(value) && !known?.has(value.trim().toLowerCase()));
+      return values.some((value) => reachesSomeone(value) && !known?.has(normalizeValue(value)));
     },
     endSession: (session) => {
       tracker.endSession(session);
