@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { z } from "zod";
 import type { Detector } from "../core/detector.js";
 import type { CapturedExchange } from "../core/exchange.js";
+import { describeStateError } from "../detectors/state-errors.js";
 import { Pipeline } from "../pipeline/pipeline.js";
 
 /** The `format` every baseline file carries, so a stray JSON file is refused with a clear message. */
@@ -43,7 +44,8 @@ export function parseBaselineFile(text: string, file = "baseline file"): Baselin
     return { ok: false, message: `${file}: not a toolwatch baseline (format is not "${BASELINE_FORMAT}")` };
   }
   const parsed = baselineFileSchema.safeParse(value);
-  if (!parsed.success) return { ok: false, message: `${file}: ${z.prettifyError(parsed.error).replace(/\n/g, "; ")}` };
+  if (!parsed.success)
+    return { ok: false, message: `${file}: ${describeStateError(parsed.error).replace(/\n/g, "; ")}` };
   return { ok: true, value: parsed.data };
 }
 

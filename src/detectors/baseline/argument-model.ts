@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
 import { type JsonForm, jsonMap } from "../json-map.js";
+import { describeStateError } from "../state-errors.js";
 import {
   type ArgumentLeaf,
   type ArgumentProvenance,
@@ -480,7 +481,7 @@ export class ArgumentDetector implements Detector {
 
   loadBaseline(state: unknown): string | null {
     const parsed = argumentBaselineSchema.safeParse(state);
-    if (!parsed.success) return `argument baseline: ${z.prettifyError(parsed.error)}`;
+    if (!parsed.success) return `argument baseline: ${describeStateError(parsed.error)}`;
     this.keys.clear();
     this.keysByAgent.clear();
     this.keyCount = 0;

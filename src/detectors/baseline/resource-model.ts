@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
 import { type JsonForm, jsonMap } from "../json-map.js";
+import { describeStateError } from "../state-errors.js";
 import {
   type ArgumentLeaf,
   type ArgumentProvenance,
@@ -251,7 +252,7 @@ export class ResourceDetector implements Detector {
 
   loadBaseline(state: unknown): string | null {
     const parsed = resourceBaselineSchema.safeParse(state);
-    if (!parsed.success) return `resource baseline: ${z.prettifyError(parsed.error)}`;
+    if (!parsed.success) return `resource baseline: ${describeStateError(parsed.error)}`;
     this.agents.clear();
     this.users.clear();
     for (const [name, saved] of parsed.data.agents) {

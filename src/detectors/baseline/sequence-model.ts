@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
 import { type JsonForm, jsonMap } from "../json-map.js";
+import { describeStateError } from "../state-errors.js";
 import { agentType, baselineFinding, MIN_BASELINE_SESSIONS, sessionFinding } from "./baseline-finding.js";
 import { Reservoir, RunningStatistics, round } from "./running-statistics.js";
 
@@ -463,7 +464,7 @@ export class SequenceDetector implements Detector {
 
   loadBaseline(state: unknown): string | null {
     const parsed = sequenceBaselineSchema.safeParse(state);
-    if (!parsed.success) return `sequence baseline: ${z.prettifyError(parsed.error)}`;
+    if (!parsed.success) return `sequence baseline: ${describeStateError(parsed.error)}`;
     this.agents.clear();
     this.learning.clear();
     // A new baseline may hold the tools counted so far; their count starts again against it.

@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
 import { type JsonForm, jsonMap } from "../json-map.js";
+import { describeStateError } from "../state-errors.js";
 import {
   agentType,
   type BaselineVerdict,
@@ -271,7 +272,7 @@ export class TemporalDetector implements Detector {
 
   loadBaseline(state: unknown): string | null {
     const parsed = temporalBaselineSchema.safeParse(state);
-    if (!parsed.success) return `temporal baseline: ${z.prettifyError(parsed.error)}`;
+    if (!parsed.success) return `temporal baseline: ${describeStateError(parsed.error)}`;
     this.agents.clear();
     this.users.clear();
     this.learning.clear();

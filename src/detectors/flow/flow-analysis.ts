@@ -5,6 +5,7 @@ import { DlpEngine, defaultDlpSettings } from "../../defence/dlp/index.js";
 import { PoisoningClassifier, type PoisoningVerdict } from "../../defence/poisoning/poisoning-classifier.js";
 import { decidedByRules, flaggedByRules } from "../../defence/poisoning/signals.js";
 import { jsonMap } from "../json-map.js";
+import { describeStateError } from "../state-errors.js";
 import { DataFlowTracker, type FlowTrace, type InstructionScorer } from "./data-flow-tracker.js";
 import { type EnactedRequest, findEnactedRequest, requestSearchText } from "./enacted-request.js";
 import { namesAuthor } from "./parties.js";
@@ -627,7 +628,7 @@ function parseFlowBaseline(
   state: unknown,
 ): { tools_by_agent: Map<string, Set<string>>; request_sources: SavedRequestSources } | string {
   const parsed = flowBaselineSchema.safeParse(state);
-  if (!parsed.success) return `flow baseline: ${z.prettifyError(parsed.error)}`;
+  if (!parsed.success) return `flow baseline: ${describeStateError(parsed.error)}`;
   const toolsByAgent = new Map<string, Set<string>>();
   for (const [agent, tools] of parsed.data.tools_by_agent) {
     toolsByAgent.set(agent, new Set(tools.slice(0, MAX_BASELINE_TOOLS)));

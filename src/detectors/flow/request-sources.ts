@@ -7,6 +7,7 @@
 
 import { z } from "zod";
 import { jsonMap } from "../json-map.js";
+import { describeStateError } from "../state-errors.js";
 
 /** How a source tool's results read in the baseline, for evidence. */
 export interface RequestSourceStats {
@@ -226,7 +227,7 @@ export class RequestSources {
   /** Replaces what was learned with {@link save}'s output; returns why it cannot, or `null`. */
   load(state: unknown): string | null {
     const parsed = requestSourcesSchema.safeParse(state);
-    if (!parsed.success) return `request_sources: ${z.prettifyError(parsed.error)}`;
+    if (!parsed.success) return `request_sources: ${describeStateError(parsed.error)}`;
     this.restore(parsed.data);
     return null;
   }

@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
 import { compareSeverity, type Finding, type Severity } from "../../core/finding.js";
+import { describeStateError } from "../state-errors.js";
 import { textEntropy } from "./call-traits.js";
 import { bandKeys, hashRange, minHashSignature, signatureSimilarity } from "./min-hash.js";
 
@@ -275,7 +276,7 @@ export class CrossSessionDetector implements Detector {
 
   loadBaseline(state: unknown): string | null {
     const parsed = crossSessionBaselineSchema.safeParse(state);
-    if (!parsed.success) return `cross-session baseline: ${z.prettifyError(parsed.error)}`;
+    if (!parsed.success) return `cross-session baseline: ${describeStateError(parsed.error)}`;
     this.usualSessions.clear();
     for (const [tool, sessions] of parsed.data.usual_sessions) this.usualSessions.set(tool, sessions);
     this.templates.clear();

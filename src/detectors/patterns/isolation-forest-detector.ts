@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Detector, ExchangePosition, FindingSink } from "../../core/detector.js";
 import type { CapturedExchange } from "../../core/exchange.js";
 import { type Finding, type FindingOrigin, findingOrigin, type Severity } from "../../core/finding.js";
+import { describeStateError } from "../state-errors.js";
 import {
   addToolLengths,
   CALL_FEATURE_COUNT,
@@ -221,7 +222,7 @@ export class IsolationForestDetector implements Detector {
 
   loadBaseline(state: unknown): string | null {
     const parsed = isolationForestBaselineSchema.safeParse(state);
-    if (!parsed.success) return `isolation forest baseline: ${z.prettifyError(parsed.error)}`;
+    if (!parsed.success) return `isolation forest baseline: ${describeStateError(parsed.error)}`;
     const saved = parsed.data;
     this.tools.clear();
     for (const [tool, stats] of saved.tools.slice(0, MAX_TOOLS)) this.tools.set(tool, stats);

@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { SeededRandom } from "../../core/seeded-random.js";
+import { describeStateError } from "../state-errors.js";
 
 export { SeededRandom };
 
@@ -316,7 +317,7 @@ export class IsolationForest {
   /** Restores a forest from {@link toJSON}; a reason instead when the value is not a forest this code can read. */
   static fromJSON(value: unknown): { ok: true; value: IsolationForest } | { ok: false; message: string } {
     const parsed = IsolationForest.schema.safeParse(value);
-    return parsed.success ? { ok: true, value: parsed.data } : { ok: false, message: z.prettifyError(parsed.error) };
+    return parsed.success ? { ok: true, value: parsed.data } : { ok: false, message: describeStateError(parsed.error) };
   }
 }
 

@@ -6,6 +6,7 @@ import type { Finding } from "../../core/finding.js";
 import { agentType, MIN_BASELINE_SESSIONS } from "../baseline/baseline-finding.js";
 import { round, SeededRandom } from "../baseline/running-statistics.js";
 import { type JsonForm, jsonMap } from "../json-map.js";
+import { describeStateError } from "../state-errors.js";
 import {
   type AutoencoderShape,
   buildAutoencoder,
@@ -322,7 +323,7 @@ export class SequenceAutoencoderDetector implements Detector {
 
   loadBaseline(state: unknown): string | null {
     const parsed = sequenceAutoencoderBaselineSchema.safeParse(state);
-    if (!parsed.success) return `sequence autoencoder baseline: ${z.prettifyError(parsed.error)}`;
+    if (!parsed.success) return `sequence autoencoder baseline: ${describeStateError(parsed.error)}`;
     const saved = parsed.data;
     for (const [agent, agentState] of saved.agents) {
       const expected = expectedShapes({ ...saved, vocabulary: agentState.tools.length + RESERVED_IDS });
