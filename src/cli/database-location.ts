@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import type { Command } from "commander";
 import { loadConfig } from "../config/config.js";
 import { resolveDatabasePath } from "../config/paths.js";
 import { ToolwatchError } from "../core/errors.js";
@@ -7,6 +8,13 @@ import { ToolwatchError } from "../core/errors.js";
 export interface DatabaseLocation {
   db?: string;
   config?: string;
+}
+
+/** Adds `--config` and `--db` to a command that reads the database, described as {@link databasePath} resolves them. */
+export function withDatabaseLocation(command: Command): Command {
+  return command
+    .option("--config <file>", "configuration file (YAML), for its database")
+    .option("--db <file>", "database file (default: TOOLWATCH_DB, the config's database, or the user data folder)");
 }
 
 /** The database a command uses: `--db`, then `TOOLWATCH_DB`, then the config's `database`, then the default. */

@@ -13,7 +13,7 @@ import { ToolwatchError } from "../../core/errors.js";
 import type { AlertEvent } from "../../core/notifier.js";
 import type { AlertQuery } from "../../core/store.js";
 import { SqliteStore } from "../../store/sqlite-store.js";
-import { databasePath, existingDatabasePath } from "../database-location.js";
+import { databasePath, existingDatabasePath, withDatabaseLocation } from "../database-location.js";
 import { localOperator, OperatorAuditTrail } from "../operator-audit.js";
 
 /** Where a command writes; the process's streams unless a test passes its own. */
@@ -88,11 +88,11 @@ export function registerAlertsCommand(program: Command, io: CommandOutput = {}):
     .command("alerts")
     .description("List stored alert state changes, silence alerts and list silences.");
 
-  alerts
-    .command("list")
-    .description("List the alert state changes stored in the database, oldest first, with the values behind each.")
-    .option("--config <file>", "configuration file (YAML), for its database")
-    .option("--db <file>", "database file (default: TOOLWATCH_DB, the config's database, or the user data folder)")
+  withDatabaseLocation(
+    alerts
+      .command("list")
+      .description("List the alert state changes stored in the database, oldest first, with the values behind each."),
+  )
     .option(
       "--since <when>",
       "only changes at or after this: a duration back from now (30m, 1h, 7d) or an RFC 3339 time",

@@ -6,7 +6,7 @@ import type { ActionQuery } from "../../core/store.js";
 import { formatTable } from "../../runtime/text-table.js";
 import { runAuditVerify } from "../../store/index.js";
 import { SqliteStore } from "../../store/sqlite-store.js";
-import { databasePath, existingDatabasePath } from "../database-location.js";
+import { databasePath, existingDatabasePath, withDatabaseLocation } from "../database-location.js";
 import type { CommandOutput } from "./alerts.js";
 
 interface LocationOptions {
@@ -21,19 +21,10 @@ interface ActionsOptions extends LocationOptions {
   json?: boolean;
 }
 
-function withLocation(command: Command): Command {
-  return command
-    .option(
-      "--db <file>",
-      "database file (default: TOOLWATCH_DB, the config's database, or ~/.local/share/toolwatch/toolwatch.db)",
-    )
-    .option("--config <file>", "configuration file");
-}
-
 export function registerAuditCommand(program: Command, io: CommandOutput = {}): void {
   const stdout = io.stdout ?? process.stdout;
   const audit = program.command("audit").description("The tamper-evident audit log.");
-  withLocation(
+  withDatabaseLocation(
     audit
       .command("verify")
       .description("Prove the hash chain of the database; names the first broken record (exit 1)."),
@@ -41,7 +32,7 @@ export function registerAuditCommand(program: Command, io: CommandOutput = {}): 
     process.exitCode = await runAuditVerify(databasePath(options), stdout);
   });
 
-  withLocation(
+  withDatabaseLocation(
     audit
       .command("actions")
       .description(

@@ -5,7 +5,7 @@ import type { CapturedExchange } from "../../core/exchange.js";
 import type { ExchangeQuery } from "../../core/store.js";
 import { type Column, formatRow } from "../../runtime/text-table.js";
 import { SqliteStore } from "../../store/sqlite-store.js";
-import { existingDatabasePath } from "../database-location.js";
+import { existingDatabasePath, withDatabaseLocation } from "../database-location.js";
 
 interface EventsOptions {
   config?: string;
@@ -22,13 +22,13 @@ const PAGE_SIZE = 1000;
 
 /** Registers `toolwatch events`: the stored exchanges, as a table or as capture records. */
 export function registerEventsCommand(program: Command): void {
-  program
-    .command("events")
-    .description(
-      "List stored exchanges, oldest first: a table, or with --json capture records that `toolwatch replay` reads.",
-    )
-    .option("--config <file>", "configuration file (YAML), for its database")
-    .option("--db <file>", "database file (default: TOOLWATCH_DB, the config's database, or the user data folder)")
+  withDatabaseLocation(
+    program
+      .command("events")
+      .description(
+        "List stored exchanges, oldest first: a table, or with --json capture records that `toolwatch replay` reads.",
+      ),
+  )
     .option("--session <id>", "only this session")
     .option("--tool <name>", "only calls of this tool")
     .option(

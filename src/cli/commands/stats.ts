@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { parseSince } from "../../config/duration.js";
 import { collectStats, formatStats, type StoredStats } from "../../runtime/stored-stats.js";
 import { SqliteStore } from "../../store/sqlite-store.js";
-import { existingDatabasePath } from "../database-location.js";
+import { existingDatabasePath, withDatabaseLocation } from "../database-location.js";
 
 interface StatsOptions {
   config?: string;
@@ -13,13 +13,13 @@ interface StatsOptions {
 
 /** Registers `toolwatch stats`: the metrics of stored traffic, per server and tool, and per session. */
 export function registerStatsCommand(program: Command): void {
-  program
-    .command("stats")
-    .description(
-      "Metrics of the stored traffic: calls, rates, errors and latency per server and tool; sessions, DLP blocks, policy denials and cross-tool flow.",
-    )
-    .option("--config <file>", "configuration file (YAML), for its database")
-    .option("--db <file>", "database file (default: TOOLWATCH_DB, the config's database, or the user data folder)")
+  withDatabaseLocation(
+    program
+      .command("stats")
+      .description(
+        "Metrics of the stored traffic: calls, rates, errors and latency per server and tool; sessions, DLP blocks, policy denials and cross-tool flow.",
+      ),
+  )
     .option(
       "--since <when>",
       "only events at or after this: a duration back from now (30m, 1h, 7d) or an RFC 3339 time",

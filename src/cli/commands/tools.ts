@@ -78,8 +78,9 @@ export function registerToolsCommand(program: Command, io: CommandOutput = {}): 
     .action((server: string, tool: string | undefined, options: ApproveOptions) => {
       if (tool === undefined && !options.all) throw new ToolwatchError("usage", "name a tool or pass --all");
       // Opened first: a database whose audit chain cannot be written stops the approval before any pin moves.
-      const trail = OperatorAuditTrail.open(databasePath(options));
-      const state = openState(options);
+      const path = databasePath(options);
+      const trail = OperatorAuditTrail.open(path);
+      const state = new SqliteDefenceState(path);
       try {
         const changed = state
           .pins(server)
@@ -155,8 +156,9 @@ export function registerQuarantineCommand(program: Command, io: CommandOutput = 
     .description("print one quarantined result as JSON, with the content the model did not see")
     .argument("<id>", "quarantine id")
     .action((id: string, options: LocationOptions) => {
-      const trail = OperatorAuditTrail.open(databasePath(options));
-      const state = openState(options);
+      const path = databasePath(options);
+      const trail = OperatorAuditTrail.open(path);
+      const state = new SqliteDefenceState(path);
       try {
         const [item] = state.quarantined({ id, limit: 1 });
         if (item === undefined) throw new ToolwatchError("usage", `no quarantined content with id ${id}`);
