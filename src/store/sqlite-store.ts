@@ -416,8 +416,8 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Buffers an operator action. Actions are rare and an operator waits on them, so a caller writing one on its own
-   * (the CLI) flushes or closes the store right after.
+   * Buffers an operator action. Actions are rare and an operator waits on them, so a caller that answers the operator
+   * (the admin API) flushes right after; the CLI commits each one at once through `writeBatch` instead.
    */
   appendAction(action: OperatorAction): void {
     this.enqueue(pendingAction(action));
